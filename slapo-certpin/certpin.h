@@ -1,0 +1,94 @@
+/* certpin.h - private header of the certpin overlay
+ *
+ * The overlay is split by concern:
+ *   certpin.c    registration, schema table, config table, life cycle
+ *   write.c      adds, modifies and deletes: metadata and revocation records
+ *   bind.c       logon enforcement on SASL EXTERNAL binds
+ *   provision.c  the certificate provisioning extended operation and the CA
+ *   pin.c        PIN hashing, policy and lockout
+ * Each concern keeps its own state behind an opaque pointer in certpin_info
+ * and contributes its own rows to the config table (certpin_*_cfg).
+ */
+#ifndef CERTPIN_H
+#define CERTPIN_H
+
+#include "portable.h"
+#include "slap.h"
+#include "slap-config.h"
+
+#include "certinfo.h"
+
+/* The project's OID arc (a UUID arc under 2.25, X.667): change it here and in
+ * schema/certpin.schema and schema/certpin.ldif together. */
+#define CERTPIN_OID		"2.25.200588203507426345906909541611622616575"
+#define CERTPIN_OID_AT		CERTPIN_OID ".1.1"	/* attribute types */
+#define CERTPIN_OID_OC		CERTPIN_OID ".1.2"	/* object classes */
+#define CERTPIN_OID_CFG_AT	CERTPIN_OID ".2.1"	/* olc attributes */
+#define CERTPIN_OID_CFG_OC	CERTPIN_OID ".2.2"	/* olc object classes */
+#define CERTPIN_OID_EXOP	CERTPIN_OID ".3"	/* extended operations */
+
+/* Defaults. */
+#define CERTPIN_DEFAULT_MAX_CERTS	20
+
+typedef struct certpin_info {
+	int		ci_max_certs;	/* certificates one entry may hold */
+	void		*ci_bind;	/* bind.c's state */
+	void		*ci_prov;	/* provision.c's state */
+	void		*ci_pin;	/* pin.c's state */
+} certpin_info;
+
+/* Schema, registered by certpin.c. */
+extern AttributeDescription *ad_certpinCertificate;
+extern AttributeDescription *ad_certpinCertBinary;	/* certpinCertificate;binary, as stored */
+extern AttributeDescription *ad_certpinThumbprint;
+extern AttributeDescription *ad_certpinCertInfo;
+extern AttributeDescription *ad_certpinRevoked;
+extern AttributeDescription *ad_certpinPIN;
+extern AttributeDescription *ad_certpinPINFailure;
+extern ObjectClass *oc_certpinUser;
+extern ObjectClass *oc_certpinHistory;
+
+/* certpin.c: helpers every concern uses. */
+
+/* The database that holds ndn (the overlay usually sits on the frontend). */
+BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
+
+/* Search db for entries whose certpinThumbprint equals hex (an indexed
+ * equality search, never a scan).  Returns the number of entries found (0, 1
+ * or 2 meaning "more than one") and, when owner is not NULL and one or more
+ * was found, the first one's normalized DN in owner (op->o_tmpmemctx).
+ * With also_revoked, entries holding a revocation record for it count too. */
+int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
+	int also_revoked, struct berval *owner );
+
+/* Per-concern configuration rows and their olc attribute names ("a $ b"),
+ * merged into one table by certpin.c. */
+extern ConfigTable certpin_write_cfg[], certpin_bind_cfg[],
+	certpin_prov_cfg[], certpin_pin_cfg[];
+extern const char certpin_write_cfg_names[], certpin_bind_cfg_names[],
+	certpin_prov_cfg_names[], certpin_pin_cfg_names[];
+
+/* write.c */
+int certpin_write_add( Operation *op, SlapReply *rs );
+int certpin_write_modify( Operation *op, SlapReply *rs );
+int certpin_write_delete( Operation *op, SlapReply *rs );
+
+/* bind.c */
+int certpin_bind_db_init( BackendDB *be, certpin_info *ci );
+int certpin_bind_db_destroy( BackendDB *be, certpin_info *ci );
+int certpin_bind_op( Operation *op, SlapReply *rs );
+int certpin_bind_op_any( Operation *op, SlapReply *rs );
+
+/* provision.c */
+int certpin_prov_db_init( BackendDB *be, certpin_info *ci );
+int certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr );
+int certpin_prov_db_destroy( BackendDB *be, certpin_info *ci );
+int certpin_prov_extended( Operation *op, SlapReply *rs );
+
+/* pin.c */
+int certpin_pin_db_init( BackendDB *be, certpin_info *ci );
+int certpin_pin_db_destroy( BackendDB *be, certpin_info *ci );
+int certpin_pin_search( Operation *op, SlapReply *rs );
+int certpin_pin_compare( Operation *op, SlapReply *rs );
+
+#endif /* CERTPIN_H */

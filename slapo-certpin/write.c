@@ -1,0 +1,631 @@
+/* write.c - certpin's write path: certificate metadata and revocation
+ *
+ * Every write that adds or removes a certpinCertificate value passes here,
+ * on the frontend, before the backend runs:
+ *   - added certificates are parsed (lib/certinfo.c); bytes that are not one
+ *     well-formed X.509 certificate, a certificate already on file for
+ *     another entry, and a certificate that was revoked are refused;
+ *   - the overlay-maintained attributes certpinThumbprint and certpinCertInfo
+ *     are rewritten in the same operation, so no reader ever sees a
+ *     certificate without its metadata;
+ *   - removed certificates (delete, replace, or removal of the certpinUser
+ *     class) leave a certpinRevoked record: thumbprint, time, who, reason.
+ * Clients never write the maintained attributes themselves.  A reason for a
+ * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
+ * certpinRevoked in the same modify that deletes the certificate; the
+ * overlay completes the record.  An administrator clears a revocation
+ * record (to allow the certificate back) by deleting that certpinRevoked
+ * value with the Relax Rules control.
+ */
+
+#include "certpin.h"
+
+#include <ac/string.h>
+
+/* ---- configuration ----------------------------------------------------- */
+
+enum {
+	CP_WRITE_MAXCERTS = 1
+};
+
+static int
+certpin_write_cf( ConfigArgs *c )
+{
+	slap_overinst *on = (slap_overinst *)c->bi;
+	certpin_info *ci = on->on_bi.bi_private;
+
+	switch ( c->op ) {
+	case SLAP_CONFIG_EMIT:
+		c->value_int = ci->ci_max_certs;
+		return 0;
+	case LDAP_MOD_DELETE:
+		ci->ci_max_certs = CERTPIN_DEFAULT_MAX_CERTS;
+		return 0;
+	}
+	if ( c->value_int < 1 || c->value_int > 1000 ) {
+		snprintf( c->cr_msg, sizeof( c->cr_msg ),
+			"<%s> must be between 1 and 1000", c->argv[0] );
+		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+		return ARG_BAD_CONF;
+	}
+	ci->ci_max_certs = c->value_int;
+	return 0;
+}
+
+ConfigTable certpin_write_cfg[] = {
+	{ "certpin-max-certificates", "count", 2, 2, 0,
+	  ARG_INT|ARG_MAGIC|CP_WRITE_MAXCERTS, certpin_write_cf,
+	  "( " CERTPIN_OID_CFG_AT ".1 NAME 'olcCertpinMaxCertificates' "
+	  "DESC 'How many certificates one entry may hold' "
+	  "EQUALITY integerMatch "
+	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
+	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
+};
+const char certpin_write_cfg_names[] = "olcCertpinMaxCertificates";
+
+/* ---- working sets ------------------------------------------------------ */
+
+/* One certificate of the entry, before or after the write. */
+typedef struct cp_cert {
+	struct berval	cc_der;		/* not owned */
+	char		cc_sha256[65];
+	int		cc_old;		/* held before the write */
+	int		cc_new;		/* held after the write */
+	struct berval	cc_info;	/* existing certpinCertInfo value, not owned */
+	struct berval	cc_reason;	/* revocation reason, not owned */
+} cp_cert;
+
+typedef struct cp_set {
+	cp_cert		*cs_c;
+	int		cs_n, cs_max;
+	void		*cs_ctx;
+} cp_set;
+
+static cp_cert *
+cp_set_find( cp_set *s, struct berval *der )
+{
+	int i;
+
+	for ( i = 0; i < s->cs_n; i++ ) {
+		if ( s->cs_c[i].cc_der.bv_len == der->bv_len &&
+		     memcmp( s->cs_c[i].cc_der.bv_val, der->bv_val, der->bv_len ) == 0 )
+			return &s->cs_c[i];
+	}
+	return NULL;
+}
+
+static cp_cert *
+cp_set_get( cp_set *s, struct berval *der )
+{
+	cp_cert *c = cp_set_find( s, der );
+
+	if ( c )
+		return c;
+	if ( s->cs_n == s->cs_max ) {
+		s->cs_max = s->cs_max ? 2 * s->cs_max : 8;
+		s->cs_c = slap_sl_realloc( s->cs_c, s->cs_max * sizeof( cp_cert ), s->cs_ctx );
+	}
+	c = &s->cs_c[s->cs_n++];
+	memset( c, 0, sizeof( *c ) );
+	c->cc_der = *der;
+	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, c->cc_sha256 );
+	return c;
+}
+
+/* Does record rec (certpinCertInfo or certpinRevoked) begin "sha256=hex$"? */
+static int
+cp_rec_is( struct berval *rec, const char *hex )
+{
+	return rec->bv_len > 7 + 64 && memcmp( rec->bv_val, "sha256=", 7 ) == 0 &&
+		memcmp( rec->bv_val + 7, hex, 64 ) == 0 && rec->bv_val[7 + 64] == '$';
+}
+
+/* Append a modification the overlay computed; vals is consumed. */
+static void
+cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray vals )
+{
+	Modifications *m, **mp;
+
+	m = ch_calloc( 1, sizeof( Modifications ) );
+	m->sml_op = mop;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_values = vals;
+	if ( vals ) {
+		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
+			;
+		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
+			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
+	}
+	for ( mp = &op->orm_modlist; *mp; mp = &(*mp)->sml_next )
+		;
+	*mp = m;
+}
+
+/* Build the certpinCertInfo record of a certificate new to the entry. */
+static int
+cp_info_new( Operation *op, struct berval *der, const char *endpoint,
+	struct berval *out, char *err, size_t errlen )
+{
+	certpin_certinfo ci;
+	char *rec;
+
+	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
+			&ci, err, errlen ) )
+		return -1;
+	certpin_gentime( op->o_time, ci.ci_published );
+	if ( endpoint && *endpoint )
+		ci.ci_endpoint = ch_strdup( endpoint );
+	rec = certpin_certinfo_format( &ci );
+	certpin_certinfo_free( &ci );
+	if ( rec == NULL ) {
+		snprintf( err, errlen, "out of memory" );
+		return -1;
+	}
+	ber_str2bv( rec, 0, 1, out );
+	free( rec );
+	return 0;
+}
+
+/* Build the revocation record of a certificate leaving the entry. */
+static void
+cp_revoked_rec( Operation *op, cp_cert *c, struct berval *out )
+{
+	certpin_certinfo ci;
+	char *buf = NULL, when[CERTPIN_GENTIME_LEN + 1], err[128];
+	char *reason = NULL;
+	size_t len = 0;
+	int have = 0;
+
+	if ( c->cc_info.bv_val )
+		have = certpin_certinfo_parse( c->cc_info.bv_val, c->cc_info.bv_len, &ci ) == 0;
+	if ( !have )
+		have = certpin_certinfo_from_der( (unsigned char *)c->cc_der.bv_val,
+			c->cc_der.bv_len, &ci, err, sizeof( err ) ) == 0;
+	certpin_gentime( op->o_time, when );
+	if ( c->cc_reason.bv_val ) {
+		reason = op->o_tmpalloc( c->cc_reason.bv_len + 1, op->o_tmpmemctx );
+		if ( certpin_rec_get( c->cc_reason.bv_val, c->cc_reason.bv_len, "reason",
+				reason, c->cc_reason.bv_len + 1 ) < 0 )
+			reason[0] = '\0';
+	}
+	certpin_rec_add( &buf, &len, "sha256", c->cc_sha256 );
+	certpin_rec_add( &buf, &len, "revoked", when );
+	certpin_rec_add( &buf, &len, "by",
+		BER_BVISEMPTY( &op->o_ndn ) ? "anonymous" : op->o_ndn.bv_val );
+	certpin_rec_add( &buf, &len, "reason", reason ? reason : "" );
+	certpin_rec_add( &buf, &len, "serial", have ? ci.ci_serial : "" );
+	certpin_rec_add( &buf, &len, "expires", have ? ci.ci_notafter : "" );
+	certpin_rec_add( &buf, &len, "issuer", have && ci.ci_issuer ? ci.ci_issuer : "" );
+	certpin_rec_add( &buf, &len, "subject", have && ci.ci_subject ? ci.ci_subject : "" );
+	if ( have )
+		certpin_certinfo_free( &ci );
+	if ( reason )
+		op->o_tmpfree( reason, op->o_tmpmemctx );
+	ber_str2bv( buf ? buf : "", 0, 1, out );
+	free( buf );
+}
+
+/* Checks on a certificate about to be added to entry ndn in db: on file
+ * elsewhere, or revoked.  Returns an LDAP result code, text in err. */
+static int
+cp_check_new( Operation *op, BackendDB *db, struct berval *ndn, const char *hex,
+	char *err, size_t errlen )
+{
+	struct berval owner = BER_BVNULL;
+	int n, rc = LDAP_SUCCESS;
+
+	n = certpin_find_thumbprint( op, db, hex, 1, &owner );
+	if ( n < 0 ) {
+		snprintf( err, errlen, "certpin: internal search failed" );
+		return LDAP_OTHER;
+	}
+	if ( n > 0 ) {
+		if ( n == 1 && dn_match( &owner, ndn ) ) {
+			snprintf( err, errlen, "certpinCertificate: certificate %.16s... was "
+				"revoked; delete its certpinRevoked record (with the Relax "
+				"Rules control) before adding it again", hex );
+		} else {
+			snprintf( err, errlen, "certpinCertificate: certificate %.16s... is "
+				"already on file for another entry, or was revoked there", hex );
+		}
+		Debug( LDAP_DEBUG_ANY, "%s certpin: refused certificate %s for \"%s\": "
+			"held or revoked by \"%s\"\n", op->o_log_prefix, hex, ndn->bv_val,
+			owner.bv_val ? owner.bv_val : "" );
+		rc = LDAP_CONSTRAINT_VIOLATION;
+	}
+	if ( owner.bv_val )
+		op->o_tmpfree( owner.bv_val, op->o_tmpmemctx );
+	return rc;
+}
+
+/* Attributes only the overlay writes (any options included). */
+static int
+cp_maintained( AttributeDescription *ad )
+{
+	return ad->ad_type == ad_certpinThumbprint->ad_type ||
+		ad->ad_type == ad_certpinCertInfo->ad_type ||
+		ad->ad_type == ad_certpinPINFailure->ad_type;
+}
+
+static int
+cp_refuse( Operation *op, SlapReply *rs, int err, const char *text )
+{
+	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
+	send_ldap_error( op, rs, err, text );
+	return rs->sr_err;
+}
+
+/* ---- add --------------------------------------------------------------- */
+
+int
+certpin_write_add( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	Entry *e = op->ora_e;
+	Attribute *a;
+	BackendDB *db;
+	BerVarray tp = NULL, info = NULL;
+	char err[SLAP_TEXT_BUFLEN], why[200];
+	int i, j, rc = LDAP_SUCCESS;
+
+	for ( a = e->e_attrs; a; a = a->a_next ) {
+		if ( a->a_desc->ad_type == ad_certpinCertificate->ad_type &&
+		     a->a_desc != ad_certpinCertBinary ) {
+			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+				"certpinCertificate is written as certpinCertificate;binary, "
+				"with no other option" );
+		}
+		if ( cp_maintained( a->a_desc ) || a->a_desc->ad_type == ad_certpinRevoked->ad_type ) {
+			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
+				"overlay and cannot be written", a->a_desc->ad_cname.bv_val );
+			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+		}
+	}
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	if ( a == NULL )
+		return SLAP_CB_CONTINUE;
+
+	if ( a->a_numvals > (unsigned)ci->ci_max_certs ) {
+		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
+			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
+		return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+	}
+	db = certpin_select_db( op, &e->e_nname );
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		struct berval rec;
+		char hex[65];
+
+		if ( cp_info_new( op, &a->a_vals[i], NULL, &rec, why, sizeof( why ) ) ) {
+			snprintf( err, sizeof( err ), "certpinCertificate: value #%d: %s", i, why );
+			rc = LDAP_CONSTRAINT_VIOLATION;
+			goto fail;
+		}
+		certpin_sha256_hex( (unsigned char *)a->a_vals[i].bv_val, a->a_vals[i].bv_len, hex );
+		for ( j = 0; tp && tp[j].bv_val; j++ ) {
+			if ( strcmp( tp[j].bv_val, hex ) == 0 ) {
+				ch_free( rec.bv_val );
+				snprintf( err, sizeof( err ), "certpinCertificate: value #%d "
+					"repeats another value", i );
+				rc = LDAP_CONSTRAINT_VIOLATION;
+				goto fail;
+			}
+		}
+		rc = cp_check_new( op, db, &e->e_nname, hex, err, sizeof( err ) );
+		if ( rc != LDAP_SUCCESS ) {
+			ch_free( rec.bv_val );
+			goto fail;
+		}
+		value_add_one( &tp, &(struct berval){ 64, hex } );
+		ber_bvarray_add( &info, &rec );
+	}
+	attr_merge( e, ad_certpinThumbprint, tp, NULL );
+	attr_merge( e, ad_certpinCertInfo, info, NULL );
+	ber_bvarray_free( tp );
+	ber_bvarray_free( info );
+	return SLAP_CB_CONTINUE;
+
+fail:
+	ber_bvarray_free( tp );
+	ber_bvarray_free( info );
+	return cp_refuse( op, rs, rc, err );
+}
+
+/* ---- modify ------------------------------------------------------------ */
+
+/* Does the objectClass attribute still hold certpinUser after mods? */
+static int
+cp_class_after( Entry *e, Modifications *mods )
+{
+	Attribute *a = attr_find( e->e_attrs, slap_schema.si_ad_objectClass );
+	Modifications *m;
+	int has = 0, i;
+
+	if ( a ) {
+		for ( i = 0; i < a->a_numvals; i++ )
+			if ( oc_bvfind( &a->a_vals[i] ) == oc_certpinUser )
+				has = 1;
+	}
+	for ( m = mods; m; m = m->sml_next ) {
+		int named = 0;
+
+		if ( m->sml_desc != slap_schema.si_ad_objectClass )
+			continue;
+		for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ )
+			if ( oc_bvfind( &m->sml_values[i] ) == oc_certpinUser )
+				named = 1;
+		switch ( m->sml_op ) {
+		case LDAP_MOD_ADD:
+			has |= named;
+			break;
+		case LDAP_MOD_DELETE:
+			if ( m->sml_values == NULL || named )
+				has = 0;
+			break;
+		case LDAP_MOD_REPLACE:
+			has = named;
+			break;
+		}
+	}
+	return has;
+}
+
+int
+certpin_write_modify( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	Modifications *m, **mp;
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *db, *obd = op->o_bd;
+	Entry *e = NULL;
+	Attribute *a;
+	cp_set set = { NULL, 0, 0, op->o_tmpmemctx };
+	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL;
+	char err[SLAP_TEXT_BUFLEN], why[200];
+	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
+	int nnew = 0;
+
+	/* What does the request touch? */
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		AttributeDescription *ad = m->sml_desc;
+
+		if ( m->sml_flags & SLAP_MOD_INTERNAL )
+			continue;
+		if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary ) {
+			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+				"certpinCertificate is written as certpinCertificate;binary, "
+				"with no other option" );
+		}
+		if ( cp_maintained( ad ) ) {
+			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
+				"overlay and cannot be written", ad->ad_cname.bv_val );
+			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+		}
+		if ( ad->ad_type == ad_certpinRevoked->ad_type ) {
+			if ( ad != ad_certpinRevoked )
+				return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+					"certpinRevoked takes no options" );
+			if ( m->sml_op == LDAP_MOD_DELETE && m->sml_values && get_relax( op ) )
+				continue;	/* an administrator clears records */
+			if ( m->sml_op == LDAP_MOD_ADD ) {
+				touches = 1;	/* reasons for revocations in this op */
+				continue;
+			}
+			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+				"certpinRevoked is maintained by the certpin overlay; "
+				"records are cleared by deleting one value with the "
+				"Relax Rules control" );
+		}
+		if ( ad == ad_certpinCertBinary )
+			touches = 1;
+		else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
+			classmod = 1;
+	}
+	if ( !touches && !classmod )
+		return SLAP_CB_CONTINUE;
+
+	db = certpin_select_db( op, &op->o_req_ndn );
+	if ( db == NULL )
+		return SLAP_CB_CONTINUE;
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || e == NULL ) {
+		rc = LDAP_SUCCESS;
+		goto done;	/* the backend reports noSuchObject */
+	}
+
+	/* The certificates before ... */
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		cp_cert *c = cp_set_get( &set, &a->a_vals[i] );
+		c->cc_old = c->cc_new = 1;
+	}
+	a = attr_find( e->e_attrs, ad_certpinCertInfo );
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		for ( n = 0; n < set.cs_n; n++ )
+			if ( cp_rec_is( &a->a_vals[i], set.cs_c[n].cc_sha256 ) )
+				set.cs_c[n].cc_info = a->a_vals[i];
+	}
+
+	/* ... and after. */
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		if ( m->sml_desc != ad_certpinCertBinary || ( m->sml_flags & SLAP_MOD_INTERNAL ) )
+			continue;
+		switch ( m->sml_op ) {
+		case LDAP_MOD_REPLACE:
+		case LDAP_MOD_DELETE:
+			if ( m->sml_op == LDAP_MOD_REPLACE || m->sml_values == NULL ) {
+				for ( n = 0; n < set.cs_n; n++ )
+					set.cs_c[n].cc_new = 0;
+			} else {
+				for ( i = 0; m->sml_values[i].bv_val; i++ ) {
+					cp_cert *c = cp_set_find( &set, &m->sml_values[i] );
+					if ( c )
+						c->cc_new = 0;
+				}
+			}
+			if ( m->sml_op == LDAP_MOD_DELETE )
+				break;
+			/* FALLTHRU */
+		case LDAP_MOD_ADD:
+			for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ )
+				cp_set_get( &set, &m->sml_values[i] )->cc_new = 1;
+			break;
+		default:
+			rc = LDAP_CONSTRAINT_VIOLATION;
+			snprintf( err, sizeof( err ), "certpinCertificate: unsupported modification" );
+			goto done;
+		}
+	}
+	if ( classmod && !cp_class_after( e, op->orm_modlist ) ) {
+		for ( n = 0; n < set.cs_n; n++ ) {
+			if ( set.cs_c[n].cc_new )
+				drop_certs = 1;
+			set.cs_c[n].cc_new = 0;
+		}
+	}
+
+	/* Reasons supplied for revocations in this operation. */
+	for ( mp = &op->orm_modlist; *mp; ) {
+		m = *mp;
+		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD &&
+		     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
+			for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
+				struct berval *v = &m->sml_values[i];
+				int found = 0;
+
+				for ( n = 0; n < set.cs_n; n++ ) {
+					if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
+					     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
+						set.cs_c[n].cc_reason = *v;
+						found = 1;
+					}
+				}
+				if ( !found ) {
+					rc = LDAP_CONSTRAINT_VIOLATION;
+					snprintf( err, sizeof( err ), "certpinRevoked: a value "
+						"may only give the reason (\"sha256=<hex>$reason=...\") "
+						"for a certificate this operation deletes" );
+					goto done;
+				}
+			}
+			/* keep the value until the records are built; unlink later */
+		}
+		mp = &m->sml_next;
+	}
+
+	/* Check what is new, build the maintained values. */
+	for ( n = 0; n < set.cs_n; n++ ) {
+		cp_cert *c = &set.cs_c[n];
+		struct berval rec;
+
+		if ( c->cc_new )
+			nnew++;
+		if ( c->cc_new && !c->cc_old ) {
+			int k;
+
+			if ( cp_info_new( op, &c->cc_der, NULL, &rec, why, sizeof( why ) ) ) {
+				snprintf( err, sizeof( err ), "certpinCertificate: %s", why );
+				rc = LDAP_CONSTRAINT_VIOLATION;
+				goto done;
+			}
+			for ( k = 0; k < n; k++ ) {
+				if ( set.cs_c[k].cc_new && strcmp( set.cs_c[k].cc_sha256, c->cc_sha256 ) == 0 )
+					break;
+			}
+			if ( k < n ) {
+				ch_free( rec.bv_val );
+				continue;
+			}
+			rc = cp_check_new( op, db, &op->o_req_ndn, c->cc_sha256, err, sizeof( err ) );
+			if ( rc != LDAP_SUCCESS ) {
+				ch_free( rec.bv_val );
+				goto done;
+			}
+			ber_bvarray_add( &info, &rec );
+		} else if ( c->cc_new ) {
+			if ( c->cc_info.bv_val ) {
+				ber_dupbv( &rec, &c->cc_info );
+			} else if ( cp_info_new( op, &c->cc_der, NULL, &rec, err, sizeof( err ) ) ) {
+				continue;	/* unreadable old value: keep it, no metadata */
+			}
+			ber_bvarray_add( &info, &rec );
+		} else if ( c->cc_old ) {
+			cp_revoked_rec( op, c, &rec );
+			ber_bvarray_add( &revoked, &rec );
+			Debug( LDAP_DEBUG_STATS, "%s certpin: revoked certificate %s of \"%s\"\n",
+				op->o_log_prefix, c->cc_sha256, op->o_req_ndn.bv_val );
+			continue;
+		} else {
+			continue;
+		}
+		value_add_one( &tp, &(struct berval){ 64, c->cc_sha256 } );
+	}
+	if ( nnew > ci->ci_max_certs ) {
+		rc = LDAP_CONSTRAINT_VIOLATION;
+		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
+			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
+		goto done;
+	}
+
+	/* Rewrite the request: drop the reason values, append ours. */
+	for ( mp = &op->orm_modlist; *mp; ) {
+		m = *mp;
+		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD &&
+		     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
+			*mp = m->sml_next;
+			m->sml_next = NULL;
+			slap_mods_free( m, 1 );
+			continue;
+		}
+		mp = &m->sml_next;
+	}
+	if ( drop_certs )
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertBinary, NULL );
+	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
+	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	tp = info = NULL;
+	if ( revoked ) {
+		if ( !is_entry_objectclass( e, oc_certpinHistory, 0 ) ) {
+			BerVarray oc = NULL;
+
+			value_add_one( &oc, &oc_certpinHistory->soc_cname );
+			cp_mod_append( op, LDAP_MOD_ADD, slap_schema.si_ad_objectClass, oc );
+		}
+		cp_mod_append( op, LDAP_MOD_ADD, ad_certpinRevoked, revoked );
+		revoked = NULL;
+	}
+
+done:
+	if ( e ) {
+		op->o_bd = db;
+		be_entry_release_r( op, e );
+		op->o_bd = obd;
+		op->o_bd->bd_info = bi;
+	}
+	if ( set.cs_c )
+		slap_sl_free( set.cs_c, set.cs_ctx );
+	ber_bvarray_free( reasons );
+	ber_bvarray_free( tp );
+	ber_bvarray_free( info );
+	ber_bvarray_free( revoked );
+	if ( rc != LDAP_SUCCESS )
+		return cp_refuse( op, rs, rc, err );
+	return SLAP_CB_CONTINUE;
+}
+
+/* ---- delete ------------------------------------------------------------ */
+
+/* Deleting an entry that holds certificates revokes them (the identity is
+ * gone, so no bind can succeed with them).  The device logon issue extends
+ * this (history of deleted entries). */
+int
+certpin_write_delete( Operation *op, SlapReply *rs )
+{
+	return SLAP_CB_CONTINUE;
+}

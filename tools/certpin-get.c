@@ -1,0 +1,9 @@
+/* certpin-get.c - (placeholder until its issue lands) */
+#include <stdio.h>
+
+int
+main( int argc, char **argv )
+{
+	fprintf( stderr, "certpin-get: not implemented yet\n" );
+	return 2;
+}

@@ -1,0 +1,9 @@
+/* certpin-test.c - (placeholder until its issue lands) */
+#include <stdio.h>
+
+int
+main( int argc, char **argv )
+{
+	fprintf( stderr, "certpin-test: not implemented yet\n" );
+	return 2;
+}

@@ -1,0 +1,4 @@
+/* common.h */
+#ifndef CERTPIN_COMMON_H
+#define CERTPIN_COMMON_H
+#endif

@@ -1,0 +1,3 @@
+/* identity.c */
+#include "identity.h"
+int certpin_identity_placeholder;
