@@ -188,7 +188,10 @@ asn1_time( const ASN1_TIME *at, char out[CERTPIN_GENTIME_LEN + 1], time_t *t )
 {
 	struct tm tm;
 
-	if ( at == NULL || !ASN1_TIME_to_tm( at, &tm ) )
+	/* Years outside 1900-9999 would not fit the stored GeneralizedTime
+	 * (YYYY...Z) nor parse back with certpin_gentime_parse(). */
+	if ( at == NULL || !ASN1_TIME_to_tm( at, &tm ) ||
+	     tm.tm_year < 0 || tm.tm_year > 9999 - 1900 )
 		return -1;
 	*t = timegm( &tm );
 	certpin_gentime( *t, out );
@@ -252,7 +255,7 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 	}
 	if ( asn1_time( X509_get0_notBefore( x ), ci->ci_notbefore, &ci->ci_notbefore_t ) ||
 	     asn1_time( X509_get0_notAfter( x ), ci->ci_notafter, &ci->ci_notafter_t ) ) {
-		snprintf( err, errlen, "unreadable validity period" );
+		snprintf( err, errlen, "validity period unreadable or outside the years 1900 to 9999" );
 		goto done;
 	}
 	ci->ci_issuer = name_rfc4514( X509_get_issuer_name( x ) );
