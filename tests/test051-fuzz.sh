@@ -17,13 +17,16 @@ for b in $bins; do
 	t=${b##*/fuzz-}
 	[ -d "$SRCDIR/fuzz/corpus/$t" ] && [ -n "$(ls "$SRCDIR/fuzz/corpus/$t")" ] ||
 		die "no seed corpus fuzz/corpus/$t"
-	mkdir -p "$SRCDIR/fuzz/regress/$t" "$TESTDIR/work/$t" "$TESTDIR/art"
+	mkdir -p "$TESTDIR/work/$t" "$TESTDIR/art"
+	dirs=$SRCDIR/fuzz/corpus/$t
+	[ -d "$SRCDIR/fuzz/regress/$t" ] && dirs="$dirs $SRCDIR/fuzz/regress/$t"
 	# Replay: -runs=0 executes every committed input once.
+	# shellcheck disable=SC2086
 	check "$t: seeds and crash regressions replay cleanly" \
-		"$b" -runs=0 "$SRCDIR/fuzz/corpus/$t" "$SRCDIR/fuzz/regress/$t"
+		"$b" -runs=0 -artifact_prefix="$TESTDIR/art/$t-" $dirs
+	# shellcheck disable=SC2086
 	out=$("$b" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix="$TESTDIR/art/$t-" \
-		"$TESTDIR/work/$t" "$SRCDIR/fuzz/corpus/$t" "$SRCDIR/fuzz/regress/$t" 2>&1) && rc=0 || rc=$?
+		-artifact_prefix="$TESTDIR/art/$t-" "$TESTDIR/work/$t" $dirs 2>&1) && rc=0 || rc=$?
 	runs=$(printf '%s\n' "$out" | sed -n 's/^Done \([0-9]*\) runs.*/\1/p')
 	if [ "$rc" -eq 0 ] && [ -n "$runs" ]; then
 		ok "$t: ${secs}s of fuzzing, $runs inputs, no crash"
