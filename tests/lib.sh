@@ -21,6 +21,12 @@ ROOTDN="cn=admin,$SUFFIX"
 ROOTPW="secret"
 PEOPLE="ou=people,$SUFFIX"
 
+# Hardening modes (tests/sanitize): a command prefixed to every slapd started
+# here (e.g. "env LD_PRELOAD=... ASAN_OPTIONS=..." or "valgrind ..."), and a
+# factor for how much longer slapd may take to start and stop under it.
+CERTPIN_SLAPD_WRAPPER=${CERTPIN_SLAPD_WRAPPER:-}
+CERTPIN_SLAPD_SLOW=${CERTPIN_SLAPD_SLOW:-1}
+
 TESTNAME=$(basename "$0" .sh)
 TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/certpin-$TESTNAME.XXXXXX")
 PKI=$TESTDIR/pki
@@ -125,12 +131,19 @@ cleanup() {
 		[ -f "$pf" ] || continue
 		pid=$(cat "$pf" 2>/dev/null) || continue
 		kill "$pid" 2>/dev/null || continue
-		for i in $(seq 1 50); do
+		for i in $(seq 1 $((50 * CERTPIN_SLAPD_SLOW))); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
 		kill -9 "$pid" 2>/dev/null || true
 	done
+	# tests/sanitize: keep every slapd log holding a sanitizer report.
+	if [ -n "${CERTPIN_REPORTS:-}" ]; then
+		for pf in "$TESTDIR"/srv*/slapd.log; do
+			grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$pf" 2>/dev/null &&
+				cp "$pf" "$CERTPIN_REPORTS/$TESTNAME.$(basename "$(dirname "$pf")").slapd.log"
+		done
+	fi
 	if [ -z "${CERTPIN_KEEP:-}" ]; then
 		rm -rf "$TESTDIR"
 	else
@@ -295,11 +308,13 @@ srv_start() {
 			"$SLAPTEST" -Q -f "$d/slapd.conf" -F "$d/slapd.d" >"$d/slaptest.log" 2>&1 ||
 				die "slaptest failed: $(cat "$d/slaptest.log")"
 		fi
-		"$SLAPD" -F "$d/slapd.d" -h "$urls" -s 0 -d "${SLAPD_DEBUG:-stats}" >>"$d/slapd.log" 2>&1 &
+		# shellcheck disable=SC2086
+		$CERTPIN_SLAPD_WRAPPER "$SLAPD" -F "$d/slapd.d" -h "$urls" -s 0 -d "${SLAPD_DEBUG:-stats}" >>"$d/slapd.log" 2>&1 &
 	else
-		"$SLAPD" -f "$d/slapd.conf" -h "$urls" -s 0 -d "${SLAPD_DEBUG:-stats}" >>"$d/slapd.log" 2>&1 &
+		# shellcheck disable=SC2086
+		$CERTPIN_SLAPD_WRAPPER "$SLAPD" -f "$d/slapd.conf" -h "$urls" -s 0 -d "${SLAPD_DEBUG:-stats}" >>"$d/slapd.log" 2>&1 &
 	fi
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * CERTPIN_SLAPD_SLOW))); do
 		if [ -s "$d/slapd.pid" ] &&
 		   ldapsearch -x -H "$(srv_uri "$n" ldapi)" -s base -b "" >/dev/null 2>&1; then
 			return 0
@@ -317,7 +332,7 @@ srv_stop() {
 	[ -f "$d/slapd.pid" ] || return 0
 	pid=$(cat "$d/slapd.pid")
 	kill "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * CERTPIN_SLAPD_SLOW))); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
