@@ -351,6 +351,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_op_add = certpin_op_any;
 	certpin.on_bi.bi_op_modify = certpin_op_any;
 	certpin.on_bi.bi_op_delete = certpin_op_any;
+	certpin.on_bi.bi_op_modrdn = certpin_op_any;
 	certpin.on_bi.bi_op_search = certpin_op_any;
 	certpin.on_bi.bi_op_compare = certpin_op_any;
 	certpin.on_bi.bi_extended = certpin_op_any;
