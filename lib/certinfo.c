@@ -329,6 +329,8 @@ certpin_rec_get( const char *rec, size_t len, const char *name,
 {
 	size_t nl = strlen( name ), i = 0, o;
 
+	if ( outlen == 0 )
+		return -1;
 	while ( i < len ) {
 		size_t end = i;
 

@@ -121,6 +121,38 @@ cp_rec_is( struct berval *rec, const char *hex )
 }
 
 /* Append a modification the overlay computed; vals is consumed. */
+/* Is the reason in a client's "sha256=<hex>$reason=<text>" value text the
+ * record can keep as it is: escapes that decode, no NUL or other control
+ * characters, UTF-8 (the attribute's own syntax check, on the decoded text)?
+ * Otherwise the stored reason would be silently cut or not UTF-8. */
+static int
+cp_reason_ok( Operation *op, struct berval *v )
+{
+	Syntax *syn = ad_certpinRevoked->ad_type->sat_syntax;
+	struct berval r;
+	char *buf;
+	long n, i;
+	int ok = 1;
+
+	buf = op->o_tmpalloc( v->bv_len + 1, op->o_tmpmemctx );
+	n = certpin_rec_get( v->bv_val, v->bv_len, "reason", buf, v->bv_len + 1 );
+	if ( n < 0 ) {	/* absent, or an escape that does not decode */
+		for ( i = 0; ok && i + 8 <= (long)v->bv_len; i++ )
+			ok = memcmp( v->bv_val + i, "$reason=", 8 ) != 0;
+	}
+	for ( i = 0; ok && i < n; i++ ) {
+		if ( (unsigned char)buf[i] < 0x20 || buf[i] == 0x7f )
+			ok = 0;
+	}
+	if ( ok && n > 0 ) {
+		r.bv_val = buf;
+		r.bv_len = n;
+		ok = syn->ssyn_validate( syn, &r ) == LDAP_SUCCESS;
+	}
+	op->o_tmpfree( buf, op->o_tmpmemctx );
+	return ok;
+}
+
 static void
 cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray vals )
 {
@@ -505,6 +537,12 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 						set.cs_c[n].cc_reason = *v;
 						found = 1;
 					}
+				}
+				if ( found && !cp_reason_ok( op, v ) ) {
+					rc = LDAP_CONSTRAINT_VIOLATION;
+					snprintf( err, sizeof( err ), "certpinRevoked: the reason "
+						"must be UTF-8 text without control characters" );
+					goto done;
 				}
 				if ( !found ) {
 					rc = LDAP_CONSTRAINT_VIOLATION;
