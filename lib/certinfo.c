@@ -60,8 +60,11 @@ certpin_gentime( time_t t, char out[CERTPIN_GENTIME_LEN + 1] )
 {
 	struct tm tm;
 
-	gmtime_r( &t, &tm );
-	strftime( out, CERTPIN_GENTIME_LEN + 1, "%Y%m%d%H%M%SZ", &tm );
+	/* A time beyond the year 9999 does not fit: an empty string, which no
+	 * reader takes for a time, rather than an indeterminate buffer. */
+	if ( gmtime_r( &t, &tm ) == NULL ||
+	     strftime( out, CERTPIN_GENTIME_LEN + 1, "%Y%m%d%H%M%SZ", &tm ) != CERTPIN_GENTIME_LEN )
+		out[0] = '\0';
 }
 
 static int
@@ -121,8 +124,9 @@ certpin_gentime_iso( const char *gt, char out[CERTPIN_ISOTIME_LEN + 1] )
 
 	if ( certpin_gentime_parse( gt, &t ) )
 		return -1;
-	gmtime_r( &t, &tm );
-	strftime( out, CERTPIN_ISOTIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm );
+	if ( gmtime_r( &t, &tm ) == NULL ||
+	     strftime( out, CERTPIN_ISOTIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm ) != CERTPIN_ISOTIME_LEN )
+		return -1;
 	return 0;
 }
 
