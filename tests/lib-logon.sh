@@ -88,28 +88,68 @@ mod_cert() {
 		"$2" "$PEOPLE" "$1" "$3"
 }
 
-# session_after N CERT CMD: python3-ldap binds with CERT, runs the shell
-# command CMD (e.g. a revocation) from another connection, then on the same
-# connection prints "whoami=<dn>" and "entries=<n visible under the suffix>".
+# session_after N CERT CMD...: python3-ldap binds with CERT over ldaps, runs
+# CMD (e.g. a revocation, from another connection), then on the same
+# connection prints "whoami=<dn>" and "entries=<n visible under the suffix>"
+# (before= and entries_before= first, for comparison).
 session_after() {
-	"$PY" - "$(srv_uri "$1" ldaps)" "$PKI/ca.crt" "$PKI/$2.crt" "$PKI/$2.key" "$3" "$SUFFIX" <<'PY'
+	local n=$1 cert=$2
+	shift 2
+	"$PY" - "$(srv_uri "$n" ldaps)" "$PKI/ca.crt" "$PKI/$cert.crt" "$PKI/$cert.key" "$SUFFIX" "$@" <<'PY'
 import sys, subprocess, ldap, ldap.sasl
-uri, ca, crt, key, cmd, base = sys.argv[1:]
+uri, ca, crt, key, base = sys.argv[1:6]
+cmd = sys.argv[6:]
 l = ldap.initialize(uri)
 l.set_option(ldap.OPT_X_TLS_CACERTFILE, ca)
 l.set_option(ldap.OPT_X_TLS_CERTFILE, crt)
 l.set_option(ldap.OPT_X_TLS_KEYFILE, key)
 l.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
 l.sasl_interactive_bind_s('', ldap.sasl.external())
-print('before=' + l.whoami_s())
 def count():
     try:
         return len(l.search_s(base, ldap.SCOPE_SUBTREE, '(objectClass=*)', ['1.1']))
     except ldap.NO_SUCH_OBJECT:
         return 0
+print('before=' + l.whoami_s())
 print('entries_before=%d' % count())
-subprocess.run(['bash', '-c', cmd], check=True, stdout=subprocess.DEVNULL)
+subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 print('whoami=' + l.whoami_s())
 print('entries=%d' % count())
+PY
+}
+
+# srv_conf_tls N VERIFY [CAFILE] [EXTRA]: srv_conf N EXTRA, then
+# TLSVerifyClient VERIFY (allow lets expired, not-yet-valid and foreign
+# certificates through the TLS layer, so that the overlay must refuse them)
+# and TLSCACertificateFile CAFILE.
+srv_conf_tls() {
+	local n=$1 verify=$2 ca=${3:-$PKI/ca.crt}
+	srv_conf "$n" "${4:-}"
+	sed -i -e "s|^TLSVerifyClient .*|TLSVerifyClient $verify|" \
+		-e "s|^TLSCACertificateFile .*|TLSCACertificateFile $ca|" "$TESTDIR/srv$n/slapd.conf"
+}
+
+# py_root_modify N KIND UID [DERFILE]: python3-ldap as the root DN over ldapi:
+#   delete   delete one certpinCertificate value
+#   replace  replace certpinCertificate with DERFILE (or with nothing)
+#   declass  remove the certpinUser class
+#   entry    delete the entry
+py_root_modify() {
+	"$PY" - "$(srv_uri "$1" ldapi)" "$ROOTDN" "$ROOTPW" "uid=$3,$PEOPLE" "$2" "${4:-}" <<'PY'
+import sys, ldap
+uri, dn, pw, target, kind, der = sys.argv[1:]
+l = ldap.initialize(uri)
+l.simple_bind_s(dn, pw)
+val = [open(der, 'rb').read()] if der else None
+if kind == 'delete':
+    l.modify_s(target, [(ldap.MOD_DELETE, 'certpinCertificate;binary', val)])
+elif kind == 'replace':
+    l.modify_s(target, [(ldap.MOD_REPLACE, 'certpinCertificate;binary', val)])
+elif kind == 'declass':
+    l.modify_s(target, [(ldap.MOD_DELETE, 'objectClass', [b'certpinUser'])])
+elif kind == 'entry':
+    l.delete_s(target)
+else:
+    sys.exit('unknown kind ' + kind)
 PY
 }
