@@ -225,7 +225,9 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( bi->cb_sess == NULL ) {
 		bi->cb_nsess = dtblsize;
-		bi->cb_sess = ch_calloc( bi->cb_nsess, sizeof( cp_session ) );
+		/* published last: readers test cb_sess without the lock */
+		__atomic_store_n( &bi->cb_sess,
+			ch_calloc( dtblsize, sizeof( cp_session ) ), __ATOMIC_RELEASE );
 	}
 	if ( idx < bi->cb_nsess ) {
 		s = &bi->cb_sess[idx];
@@ -245,15 +247,15 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 static cp_session *
 cp_session_of( cp_bind_info *bi, Operation *op )
 {
-	cp_session *s;
+	cp_session *s, *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE );
 	int idx;
 
-	if ( bi->cb_sess == NULL || op->o_conn == NULL )
+	if ( all == NULL || op->o_conn == NULL )
 		return NULL;
 	idx = op->o_conn->c_conn_idx;
 	if ( idx < 0 || idx >= bi->cb_nsess )
 		return NULL;
-	s = &bi->cb_sess[idx];
+	s = &all[idx];
 	if ( !s->ss_used || s->ss_connid != op->o_connid )
 		return NULL;
 	return s;
