@@ -276,17 +276,71 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 
 /* ---- the checks -------------------------------------------------------- */
 
-/* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
- * not (for the server log). */
+/* Is the certificate inside its validity period at t?  NULL or why not. */
 static const char *
-cp_entry_holds( Operation *op, struct berval *ndn, const char *hex )
+cp_validity( struct berval *der, time_t t )
+{
+	certpin_certinfo info;
+	char err[128];
+	const char *why = NULL;
+
+	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
+			&info, err, sizeof( err ) ) )
+		return "unreadable certificate";
+	if ( t < info.ci_notbefore_t )
+		why = "not yet valid";
+	else if ( t > info.ci_notafter_t )
+		why = "expired";
+	certpin_certinfo_free( &info );
+	return why;
+}
+
+/* The validity period from the certificate's certpinCertInfo record on the
+ * entry (fields notbefore and expires): the bind path then parses no DER.
+ * Returns 0 and the reason (NULL: valid), or -1 when the entry has no
+ * readable record for it. */
+static int
+cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
+{
+	Attribute *a = attr_find( e->e_attrs, ad_certpinCertInfo );
+	char nb[CERTPIN_GENTIME_LEN + 1], na[CERTPIN_GENTIME_LEN + 1];
+	time_t tnb, tna;
+	int i;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		struct berval *v = &a->a_vals[i];
+
+		if ( v->bv_len <= 7 + 64 || strncmp( v->bv_val, "sha256=", 7 ) != 0 ||
+		     strncasecmp( v->bv_val + 7, hex, 64 ) != 0 || v->bv_val[7 + 64] != '$' )
+			continue;
+		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) < 0 ||
+		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) < 0 ||
+		     certpin_gentime_parse( nb, &tnb ) || certpin_gentime_parse( na, &tna ) )
+			return -1;
+		if ( t < tnb )
+			*why = "not yet valid";
+		else if ( t > tna )
+			*why = "expired";
+		else
+			*why = NULL;
+		return 0;
+	}
+	return -1;
+}
+
+/* Does entry ndn hold thumbprint hex (and, when der is given, is the
+ * certificate inside its validity period at t)?  Returns NULL when it does,
+ * else why not (for the server log). */
+static const char *
+cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
+	struct berval *der, time_t t )
 {
 	BackendDB *db, *obd = op->o_bd;
 	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
 	Entry *e = NULL;
 	Attribute *a;
-	const char *why = "not issued to this user";
-	int i, rc;
+	const char *why = NULL;
+	int i, rc, held = 0;
 
 	if ( BER_BVISEMPTY( ndn ) )
 		return "no identity mapped from the certificate";
@@ -305,11 +359,15 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex )
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
 		if ( a->a_vals[i].bv_len == 64 &&
 		     strncasecmp( a->a_vals[i].bv_val, hex, 64 ) == 0 ) {
-			why = NULL;
+			held = 1;
 			break;
 		}
 	}
-	if ( why ) {
+	if ( held ) {
+		if ( der != NULL && cp_validity_rec( e, hex, t, &why ) < 0 )
+			why = cp_validity( der, t );	/* no metadata: read the DER */
+	} else {
+		why = "not issued to this user";
 		a = attr_find( e->e_attrs, ad_certpinRevoked );
 		for ( i = 0; a && i < a->a_numvals; i++ ) {
 			struct berval *v = &a->a_vals[i];
@@ -372,25 +430,6 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	return "no entry holds it (strong mapping)";
 }
 
-/* Is the certificate inside its validity period at t?  NULL or why not. */
-static const char *
-cp_validity( struct berval *der, time_t t )
-{
-	certpin_certinfo info;
-	char err[128];
-	const char *why = NULL;
-
-	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
-			&info, err, sizeof( err ) ) )
-		return "unreadable certificate";
-	if ( t < info.ci_notbefore_t )
-		why = "not yet valid";
-	else if ( t > info.ci_notafter_t )
-		why = "expired";
-	certpin_certinfo_free( &info );
-	return why;
-}
-
 /* ---- bind ---------------------------------------------------------------- */
 
 typedef struct cp_bind_cb {
@@ -425,13 +464,14 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 
 	gen = CP_GEN_LOAD();
 	certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val, bc->bc_der.bv_len, hex );
-	why = cp_validity( &bc->bc_der, op->o_time );
-	if ( why == NULL && bi->cb_strong ) {
+	if ( bi->cb_strong ) {
 		why = cp_strong_owner( op, hex, &owner );
-		if ( why == NULL )
+		if ( why == NULL ) {
 			ndn = &owner;
-	} else if ( why == NULL ) {
-		why = cp_entry_holds( op, ndn, hex );
+			why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+		}
+	} else {
+		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
 	}
 
 	if ( why == NULL ) {
@@ -608,7 +648,7 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	memcpy( hex, s->ss_sha256, sizeof( hex ) );
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
-	why = cp_entry_holds( op, &ndn, hex );
+	why = cp_entry_holds( op, &ndn, hex, NULL, 0 );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {
