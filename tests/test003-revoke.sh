@@ -159,6 +159,16 @@ out=$(session_after 1 s2 "$PY" -c "
 import ldap; l = ldap.initialize('$(srv_uri 1 ldapi)'); l.simple_bind_s('$ROOTDN', '$ROOTPW'); l.delete_s('$(dn s2)')" 2>&1)
 check_out "open session: after python3-ldap deleted its entry, next operation is anonymous" \
 	"^whoami=$" printf '%s\n' "$out"
+pki_cert ca s3 s3 client
+add_user s3 "User s3" || die "cannot add s3"
+record_cert s3 "$PKI/s3.der" >/dev/null || die "cannot record s3"
+out=$(SESSION_FIRST=modify session_after 1 s3 true 2>&1)
+check_out "open session: s3 may modify its own entry while its certificate is on file" "^first=ok$" \
+	printf '%s\n' "$out"
+mod_cert delete s3 "$PKI/s3.der" > "$TESTDIR/m.ldif"
+out=$(SESSION_FIRST=modify session_after 1 s3 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
+check_out "open session: the first operation after revocation, a modify of its own entry, runs as anonymous (8: anonymous may not write)" \
+	"^first=error 8$" printf '%s\n' "$out"
 out=$(session_after 1 u3new "$PY" -c "
 import ldap; l = ldap.initialize('$(srv_uri 1 ldapi)'); l.simple_bind_s('$ROOTDN', '$ROOTPW')
 l.modify_s('$(dn jdoe)', [(ldap.MOD_DELETE, 'certpinCertificate;binary', None)])" 2>&1)
