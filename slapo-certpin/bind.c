@@ -387,6 +387,16 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 	return why;
 }
 
+/* Can database "be" hold users?  (Strong mapping searches each one.)  Glued
+ * subordinates are searched through their superior. */
+static int
+cp_user_db( BackendDB *be )
+{
+	return be != frontendDB && !SLAP_CONFIG( be ) && !SLAP_MONITOR( be ) &&
+		!SLAP_GLUE_SUBORDINATE( be ) && be->be_search != NULL &&
+		be->be_nsuffix != NULL;
+}
+
 /* Strong mapping: the one entry, in any database, whose certpinThumbprint is
  * hex.  Returns NULL and the owner's DN (o_tmpmemctx), or why not. */
 static const char *
@@ -399,9 +409,7 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
 		struct berval o = BER_BVNULL;
 
-		if ( be == frontendDB || SLAP_CONFIG( be ) || SLAP_MONITOR( be ) ||
-		     SLAP_GLUE_SUBORDINATE( be ) || be->be_search == NULL ||
-		     be->be_nsuffix == NULL )
+		if ( !cp_user_db( be ) )
 			continue;
 		k = certpin_find_thumbprint( op, be, hex, 0, &o );
 		if ( k < 0 )
@@ -420,9 +428,7 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	if ( n > 1 )
 		return "more than one entry holds it (strong mapping)";
 	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
-		if ( be == frontendDB || SLAP_CONFIG( be ) || SLAP_MONITOR( be ) ||
-		     SLAP_GLUE_SUBORDINATE( be ) || be->be_search == NULL ||
-		     be->be_nsuffix == NULL )
+		if ( !cp_user_db( be ) )
 			continue;
 		if ( certpin_find_thumbprint( op, be, hex, 1, NULL ) > 0 )
 			return "revoked";
