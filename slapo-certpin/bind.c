@@ -555,6 +555,12 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 
 /* ---- every other operation --------------------------------------------- */
 
+void
+certpin_bind_revoked( void )
+{
+	CP_GEN_BUMP();
+}
+
 static int
 cp_revgen_response( Operation *op, SlapReply *rs )
 {
