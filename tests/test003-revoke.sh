@@ -146,6 +146,34 @@ check_rc 50 "pilar cannot delete her own entry (insufficientAccess)" \
 check_eq "the refused delete left the directory unchanged" "$before" "$(dir_dump 1)"
 logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
 
+# a delete slapd refuses after the records were copied (here: the database
+# demands more security for updates than ldapi gives) takes the copies back
+SRVCFG() { ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)"; }
+recs_of() { root_search -b "$1" -s base certpinRevoked | grep '^certpinRevoked:' | sort; }
+before=$(recs_of "$PEOPLE")
+check "cn=config: the database demands update_ssf=200" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=200
+LDIF
+check_rc 13 "the root's delete of pilar over ldapi is refused (confidentialityRequired)" root_modify <<LDIF
+dn: uid=pilar,$PEOPLE
+changetype: delete
+LDIF
+check "the security requirement is dropped again" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=0
+LDIF
+check_eq "the parent holds exactly the records it held before" "$before" "$(recs_of "$PEOPLE")"
+logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
+srv_log_has "the records had been copied before the refusal" 1 \
+	"revocation records of \"uid=pilar,$PEOPLE\" \\(1 certificate\\(s\\) held\\) copied to \"$PEOPLE\""
+srv_log_has "and were taken back" 1 \
+	"delete of \"uid=pilar,$PEOPLE\" failed \\(13\\): copied revocation records taken back from \"$PEOPLE\""
+
 # ---- sessions bound before the revocation --------------------------------------
 mod_cert delete s1 "$PKI/s1.der" > "$TESTDIR/m.ldif"
 out=$(session_after 1 s1 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
