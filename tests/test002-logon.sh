@@ -120,6 +120,7 @@ srv_base 3
 SRV=3 record_cert kenmyer "$PKI/kenmyer.der" >/dev/null || die "cannot record on srv3"
 logon_as "a server trusting both CAs: ken logs on" 3 kenmyer "$KEN"
 logon_refused "a server trusting both CAs: the foreign certificate passes TLS, the overlay refuses it" 3 foreign
+logon_refused "a server trusting both CAs, StartTLS: the same" 3 foreign starttls
 py_logon_refused "python3-ldap: the same refusal" 3 foreign starttls
 srv_log_has "log: foreign, not issued to this user" 3 \
 	"refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/foreign.der"): not issued to this user"
