@@ -655,8 +655,9 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	op2.o_req_ndn = *ndn;
 	op2.o_callback = &cb;
 	op2.o_private = NULL;
-	op2.o_relax = SLAP_CONTROL_NONE;
-	op2.o_managedsait = SLAP_CONTROL_NONE;
+	/* none of the client's controls apply to this write */
+	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
+	op2.o_ctrls = NULL;
 	op2.o_no_schema_check = 0;
 	BER_BVZERO( &op2.o_csn );
 	op2.o_time = slap_get_time();

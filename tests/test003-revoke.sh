@@ -174,6 +174,17 @@ srv_log_has "the records had been copied before the refusal" 1 \
 srv_log_has "and were taken back" 1 \
 	"delete of \"uid=pilar,$PEOPLE\" failed \\(13\\): copied revocation records taken back from \"$PEOPLE\""
 
+# the client's controls on the delete concern the deleted entry only
+pki_cert ca c1 c1 client
+add_user c1 "User c1" || die "cannot add c1"
+record_cert c1 "$PKI/c1.der" >/dev/null || die "cannot record c1"
+before=$(recs_of "$PEOPLE")
+check "a delete with an assertion on the entry (uid=c1) succeeds" \
+	ldapdelete -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -e 'assert=(uid=c1)' "uid=c1,$PEOPLE"
+check_out "and c1's record is on the parent" "^certpinRevoked: sha256=$(der_sha256 "$PKI/c1.der")\\\$" \
+	printf '%s\n' "$(recs_of "$PEOPLE")"
+logon_refused "c1 is refused" 1 c1
+
 # ---- sessions bound before the revocation --------------------------------------
 mod_cert delete s1 "$PKI/s1.der" > "$TESTDIR/m.ldif"
 out=$(session_after 1 s1 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
