@@ -9,7 +9,9 @@
  *     are rewritten in the same operation, so no reader ever sees a
  *     certificate without its metadata;
  *   - removed certificates (delete, replace, or removal of the certpinUser
- *     class) leave a certpinRevoked record: thumbprint, time, who, reason.
+ *     class) leave a certpinRevoked record: thumbprint, time, who, reason;
+ *   - deleting an entry revokes its certificates: its records are copied to
+ *     a history entry (certpin-history, or the parent) first.
  * Clients never write the maintained attributes themselves.  A reason for a
  * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
  * certpinRevoked in the same modify that deletes the certificate; the
