@@ -16,8 +16,10 @@
  * modify of certpinCertificate or objectClass) bumps a generation counter;
  * the next operation of such a connection sees the counter moved, checks its
  * certificate again (one base lookup) and, if it is no longer on file, runs
- * as anonymous: the connection's identity is dropped.  Connections that did
- * not bind with a certificate pay one comparison per operation.
+ * as anonymous: the connection's identity is dropped.  The same check runs
+ * every certpin-session-recheck seconds, for revocations that arrive by
+ * replication.  Connections that did not bind with a certificate pay one
+ * comparison per operation.
  */
 
 #include "certpin.h"
@@ -47,6 +49,7 @@ typedef struct cp_session {
 	unsigned long	ss_connid;	/* the connection; valid when ss_used */
 	int		ss_used;
 	unsigned long	ss_gen;		/* revocation generation last checked */
+	time_t		ss_checked;	/* when last checked */
 	struct berval	ss_ndn;		/* the identity it bound as (ch_malloc) */
 	char		ss_sha256[65];	/* its certificate */
 } cp_session;
@@ -54,6 +57,7 @@ typedef struct cp_session {
 typedef struct cp_bind_info {
 	int		cb_mode;	/* CP_MODE_* */
 	int		cb_strong;	/* strong mapping */
+	int		cb_recheck;	/* certpin-session-recheck, seconds; 0: never */
 	struct berval	cb_history;	/* certpin-history, or empty: parent */
 	struct berval	cb_nhistory;
 	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards cb_sess writes */
@@ -72,8 +76,11 @@ static unsigned long certpin_revgen;
 enum {
 	CP_BIND_MODE = 1,
 	CP_BIND_STRONG,
-	CP_BIND_HISTORY
+	CP_BIND_HISTORY,
+	CP_BIND_RECHECK
 };
+
+#define CERTPIN_DEFAULT_RECHECK	60
 
 static int
 certpin_bind_cf( ConfigArgs *c )
@@ -96,6 +103,9 @@ certpin_bind_cf( ConfigArgs *c )
 		case CP_BIND_STRONG:
 			c->value_int = bi->cb_strong;
 			return 0;
+		case CP_BIND_RECHECK:
+			c->value_int = bi->cb_recheck;
+			return 0;
 		case CP_BIND_HISTORY:
 			if ( BER_BVISNULL( &bi->cb_history ) )
 				return 1;
@@ -111,6 +121,9 @@ certpin_bind_cf( ConfigArgs *c )
 			break;
 		case CP_BIND_STRONG:
 			bi->cb_strong = 0;
+			break;
+		case CP_BIND_RECHECK:
+			bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 			break;
 		case CP_BIND_HISTORY:
 			ch_free( bi->cb_history.bv_val );
@@ -134,6 +147,15 @@ certpin_bind_cf( ConfigArgs *c )
 		return 0;
 	case CP_BIND_STRONG:
 		bi->cb_strong = c->value_int;
+		return 0;
+	case CP_BIND_RECHECK:
+		if ( c->value_int < 0 || c->value_int > 86400 ) {
+			snprintf( c->cr_msg, sizeof( c->cr_msg ),
+				"<%s> must be between 0 and 86400 seconds", c->argv[0] );
+			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+			return ARG_BAD_CONF;
+		}
+		bi->cb_recheck = c->value_int;
 		return 0;
 	case CP_BIND_HISTORY:
 		ch_free( bi->cb_history.bv_val );
@@ -164,10 +186,17 @@ ConfigTable certpin_bind_cfg[] = {
 	  "DESC 'Entry that keeps the revocation records of deleted entries' "
 	  "EQUALITY distinguishedNameMatch "
 	  "SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
+	{ "certpin-session-recheck", "seconds", 2, 2, 0,
+	  ARG_INT|ARG_MAGIC|CP_BIND_RECHECK, certpin_bind_cf,
+	  "( " CERTPIN_OID_CFG_AT ".13 NAME 'olcCertpinSessionRecheck' "
+	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after local revocations' "
+	  "EQUALITY integerMatch "
+	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 const char certpin_bind_cfg_names[] =
-	"olcCertpinMode $ olcCertpinStrongMapping $ olcCertpinHistory";
+	"olcCertpinMode $ olcCertpinStrongMapping $ olcCertpinHistory $ "
+	"olcCertpinSessionRecheck";
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -177,6 +206,7 @@ certpin_bind_db_init( BackendDB *be, certpin_info *ci )
 	cp_bind_info *bi = ch_calloc( 1, sizeof( cp_bind_info ) );
 
 	bi->cb_mode = CP_MODE_ENFORCE;
+	bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 	ldap_pvt_thread_mutex_init( &bi->cb_mutex );
 	ci->ci_bind = bi;
 	return 0;
@@ -236,6 +266,7 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 		ber_dupbv( &s->ss_ndn, ndn );
 		memcpy( s->ss_sha256, hex, sizeof( s->ss_sha256 ) );
 		s->ss_gen = gen;
+		s->ss_checked = op->o_time;
 		s->ss_connid = op->o_connid;
 		s->ss_used = 1;
 	}
@@ -646,11 +677,13 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	if ( s == NULL )
 		return SLAP_CB_CONTINUE;
 	gen = CP_GEN_LOAD();
-	if ( gen == s->ss_gen )
+	if ( gen == s->ss_gen && ( bi->cb_recheck == 0 ||
+	     op->o_time - s->ss_checked < bi->cb_recheck ) )
 		return SLAP_CB_CONTINUE;
 
 	/* Something may have been revoked since this connection was last
-	 * checked: is its certificate still on file? */
+	 * checked (here, or elsewhere and replicated: hence the periodic
+	 * check): is its certificate still on file? */
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( !s->ss_used || s->ss_connid != op->o_connid ) {
 		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
@@ -664,9 +697,10 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {
-		if ( why == NULL )
+		if ( why == NULL ) {
 			s->ss_gen = gen;
-		else
+			s->ss_checked = op->o_time;
+		} else
 			s->ss_used = 0;
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );

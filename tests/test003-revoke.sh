@@ -214,9 +214,49 @@ l.modify_s('$(dn jdoe)', [(ldap.MOD_DELETE, 'certpinCertificate;binary', None)])
 check_out "open session: another user's revocation leaves the session as it was" \
 	"^whoami=dn:uid=u3,$PEOPLE$" printf '%s\n' "$out"
 
-# ---- certpin-history, from cn=config -----------------------------------------------
 srv_stop 1
 srv_start 1 config
+ok "srv1 restarted from cn=config"
+
+# ---- the periodic re-check (for revocations that bypass this frontend) -----------
+# A rename does not revoke, so it triggers no immediate re-check; the session's
+# identity is gone though, which the periodic check notices.
+pki_cert ca r1 r1 client
+pki_cert ca r2 r2 client
+for u in r1 r2; do
+	add_user "$u" "User $u" || die "cannot add $u"
+	record_cert "$u" "$PKI/$u.der" >/dev/null || die "cannot record $u"
+done
+check "olcCertpinSessionRecheck set to 0 (only local revocations)" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: 0
+LDIF
+out=$(session_after 1 r1 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r1,$PEOPLE' uid=r1x && sleep 2" 2>&1)
+check_out "recheck 0: after its entry was renamed, the session keeps its identity" "^whoami=dn:uid=r1,$PEOPLE$" \
+	printf '%s\n' "$out"
+check "olcCertpinSessionRecheck set to 1 second" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: 1
+LDIF
+out=$(session_after 1 r2 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r2,$PEOPLE' uid=r2x && sleep 2" 2>&1)
+check_out "recheck 1: the next operation more than a second later runs as anonymous" "^whoami=$" \
+	printf '%s\n' "$out"
+srv_log_has "the log says why" 1 "session of \"uid=r2,$PEOPLE\" continues as anonymous: certificate $(der_sha256 "$PKI/r2.der"): no such entry"
+check_rc_out 80 "a negative olcCertpinSessionRecheck is refused" "between 0 and 86400" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: -1
+LDIF
+
+# ---- certpin-history, from cn=config -----------------------------------------------
 ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 HIST="cn=certpin history,$SUFFIX"
 check "olcCertpinHistory set over ldapi to an entry that does not exist yet" \
