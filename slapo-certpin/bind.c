@@ -44,14 +44,26 @@ static slap_verbmasks certpin_bind_modes[] = {
 	{ BER_BVNULL,		0 }
 };
 
-/* A connection that bound with a certificate. */
+/* A certificate's validity period. */
+typedef struct cp_period {
+	time_t		vp_notbefore;
+	time_t		vp_notafter;
+	int		vp_known;
+} cp_period;
+
+/* A connection that bound with a certificate.  Its DER, thumbprint and
+ * validity period are kept for its next bind with the same certificate
+ * (functions of the DER bytes alone: re-binds skip the hash and the date
+ * parsing, never the lookup of the entry). */
 typedef struct cp_session {
-	unsigned long	ss_connid;	/* the connection; valid when ss_used */
-	int		ss_used;
+	unsigned long	ss_connid;	/* the connection (also of the memo) */
+	int		ss_used;	/* bound with the certificate now */
 	unsigned long	ss_gen;		/* revocation generation last checked */
 	time_t		ss_checked;	/* when last checked */
 	struct berval	ss_ndn;		/* the identity it bound as (ch_malloc) */
-	char		ss_sha256[65];	/* its certificate */
+	char		ss_sha256[65];	/* its certificate's thumbprint */
+	struct berval	ss_der;		/* its certificate (ch_malloc) */
+	cp_period	ss_period;	/* and validity period */
 } cp_session;
 
 typedef struct cp_bind_info {
@@ -220,8 +232,10 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 
 	if ( bi == NULL )
 		return 0;
-	for ( i = 0; i < bi->cb_nsess; i++ )
+	for ( i = 0; i < bi->cb_nsess; i++ ) {
 		ch_free( bi->cb_sess[i].ss_ndn.bv_val );
+		ch_free( bi->cb_sess[i].ss_der.bv_val );
+	}
 	ch_free( bi->cb_sess );
 	ch_free( bi->cb_history.bv_val );
 	ch_free( bi->cb_nhistory.bv_val );
@@ -245,7 +259,7 @@ certpin_bind_history( certpin_info *ci )
  * revocation generation gen.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
-	const char *hex, unsigned long gen )
+	const char *hex, unsigned long gen, struct berval *der, cp_period *vp )
 {
 	int idx = op->o_conn->c_conn_idx;
 	cp_session *s;
@@ -265,6 +279,12 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 		ch_free( s->ss_ndn.bv_val );
 		ber_dupbv( &s->ss_ndn, ndn );
 		memcpy( s->ss_sha256, hex, sizeof( s->ss_sha256 ) );
+		if ( s->ss_der.bv_len != der->bv_len ||
+		     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) != 0 ) {
+			ch_free( s->ss_der.bv_val );
+			ber_dupbv( &s->ss_der, der );
+		}
+		s->ss_period = *vp;
 		s->ss_gen = gen;
 		s->ss_checked = op->o_time;
 		s->ss_connid = op->o_connid;
@@ -305,37 +325,56 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 }
 
+/* If op's connection last bound with certificate der, its thumbprint and
+ * validity period (1), else 0. */
+static int
+cp_session_memo( cp_bind_info *bi, Operation *op, struct berval *der,
+	char hex[65], cp_period *vp )
+{
+	cp_session *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE ), *s;
+	int idx = op->o_conn->c_conn_idx, found = 0;
+
+	if ( all == NULL || idx < 0 || idx >= bi->cb_nsess )
+		return 0;
+	s = &all[idx];
+	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+	if ( s->ss_connid == op->o_connid && s->ss_der.bv_len == der->bv_len &&
+	     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) == 0 ) {
+		memcpy( hex, s->ss_sha256, 65 );
+		*vp = s->ss_period;
+		found = 1;
+	}
+	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+	return found;
+}
+
 /* ---- the checks -------------------------------------------------------- */
 
-/* Is the certificate inside its validity period at t?  NULL or why not. */
-static const char *
-cp_validity( struct berval *der, time_t t )
+/* Fill *vp from the certificate itself (when the entry has no record). */
+static int
+cp_period_from_der( struct berval *der, cp_period *vp )
 {
 	certpin_certinfo info;
 	char err[128];
-	const char *why = NULL;
 
 	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
 			&info, err, sizeof( err ) ) )
-		return "unreadable certificate";
-	if ( t < info.ci_notbefore_t )
-		why = "not yet valid";
-	else if ( t > info.ci_notafter_t )
-		why = "expired";
+		return -1;
+	vp->vp_notbefore = info.ci_notbefore_t;
+	vp->vp_notafter = info.ci_notafter_t;
+	vp->vp_known = 1;
 	certpin_certinfo_free( &info );
-	return why;
+	return 0;
 }
 
-/* The validity period from the certificate's certpinCertInfo record on the
- * entry (fields notbefore and expires): the bind path then parses no DER.
- * Returns 0 and the reason (NULL: valid), or -1 when the entry has no
- * readable record for it. */
-static int
-cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
+/* Fill *vp from the certificate's certpinCertInfo record on entry e (fields
+ * notbefore and expires), so that the bind path parses no DER.  Leaves it
+ * unknown when the entry has no readable record. */
+static void
+cp_period_from_rec( Entry *e, const char *hex, cp_period *vp )
 {
 	Attribute *a = attr_find( e->e_attrs, ad_certpinCertInfo );
 	char nb[CERTPIN_GENTIME_LEN + 1], na[CERTPIN_GENTIME_LEN + 1];
-	time_t tnb, tna;
 	int i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
@@ -344,27 +383,34 @@ cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
 		if ( v->bv_len <= 7 + 64 || strncmp( v->bv_val, "sha256=", 7 ) != 0 ||
 		     strncasecmp( v->bv_val + 7, hex, 64 ) != 0 || v->bv_val[7 + 64] != '$' )
 			continue;
-		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) < 0 ||
-		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) < 0 ||
-		     certpin_gentime_parse( nb, &tnb ) || certpin_gentime_parse( na, &tna ) )
-			return -1;
-		if ( t < tnb )
-			*why = "not yet valid";
-		else if ( t > tna )
-			*why = "expired";
-		else
-			*why = NULL;
-		return 0;
+		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) >= 0 &&
+		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) >= 0 &&
+		     certpin_gentime_parse( nb, &vp->vp_notbefore ) == 0 &&
+		     certpin_gentime_parse( na, &vp->vp_notafter ) == 0 )
+			vp->vp_known = 1;
+		return;
 	}
-	return -1;
 }
 
-/* Does entry ndn hold thumbprint hex (and, when der is given, is the
- * certificate inside its validity period at t)?  Returns NULL when it does,
- * else why not (for the server log). */
+/* Is the certificate der, of period *vp, valid at t?  NULL or why not. */
+static const char *
+cp_period_check( cp_period *vp, struct berval *der, time_t t )
+{
+	if ( !vp->vp_known && cp_period_from_der( der, vp ) )
+		return "unreadable certificate";
+	if ( t < vp->vp_notbefore )
+		return "not yet valid";
+	if ( t > vp->vp_notafter )
+		return "expired";
+	return NULL;
+}
+
+/* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
+ * not (for the server log).  When vp is given and its period unknown, the
+ * period comes from the entry's metadata record. */
 static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
-	struct berval *der, time_t t )
+	cp_period *vp )
 {
 	BackendDB *db, *obd = op->o_bd;
 	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
@@ -395,8 +441,8 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 		}
 	}
 	if ( held ) {
-		if ( der != NULL && cp_validity_rec( e, hex, t, &why ) < 0 )
-			why = cp_validity( der, t );	/* no metadata: read the DER */
+		if ( vp != NULL && !vp->vp_known )
+			cp_period_from_rec( e, hex, vp );
 	} else {
 		why = "not issued to this user";
 		a = attr_find( e->e_attrs, ad_certpinRevoked );
@@ -491,6 +537,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	cp_bind_cb *bc = op->o_callback->sc_private;
 	cp_bind_info *bi = bc->bc_bi;
 	struct berval owner = BER_BVNULL, *ndn = &op->orb_edn;
+	cp_period period = { 0, 0, 0 };
 	unsigned long gen;
 	const char *why;
 	char hex[65];
@@ -500,16 +547,20 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 
 	gen = CP_GEN_LOAD();
-	certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val, bc->bc_der.bv_len, hex );
+	if ( !cp_session_memo( bi, op, &bc->bc_der, hex, &period ) )
+		certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val,
+			bc->bc_der.bv_len, hex );
 	if ( bi->cb_strong ) {
 		why = cp_strong_owner( op, hex, &owner );
 		if ( why == NULL ) {
 			ndn = &owner;
-			why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+			why = cp_entry_holds( op, ndn, hex, &period );
 		}
 	} else {
-		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+		why = cp_entry_holds( op, ndn, hex, &period );
 	}
+	if ( why == NULL )
+		why = cp_period_check( &period, &bc->bc_der, op->o_time );
 
 	if ( why == NULL ) {
 		if ( ndn == &owner ) {
@@ -526,7 +577,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		}
 		Debug( LDAP_DEBUG_STATS, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
-		cp_session_set( bi, op, ndn, hex, gen );
+		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
 		return SLAP_CB_CONTINUE;
 	}
 
@@ -693,7 +744,7 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	memcpy( hex, s->ss_sha256, sizeof( hex ) );
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
-	why = cp_entry_holds( op, &ndn, hex, NULL, 0 );
+	why = cp_entry_holds( op, &ndn, hex, NULL );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {

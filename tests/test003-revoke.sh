@@ -218,6 +218,34 @@ srv_stop 1
 srv_start 1 config
 ok "srv1 restarted from cn=config"
 
+# ---- re-binds on one connection: each one looks the certificate up again ----------
+pki_cert ca rb rb client
+add_user rb "User rb" || die "cannot add rb"
+record_cert rb "$PKI/rb.der" >/dev/null || die "cannot record rb"
+mod_cert delete rb "$PKI/rb.der" > "$TESTDIR/m.ldif"
+out=$("$PY" - "$(srv_uri 1 ldaps)" "$PKI/ca.crt" "$PKI/rb.crt" "$PKI/rb.key" \
+	ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" <<'PY' 2>&1
+import sys, subprocess, ldap, ldap.sasl
+uri, ca, crt, key = sys.argv[1:5]
+l = ldap.initialize(uri)
+for o, v in ((ldap.OPT_X_TLS_CACERTFILE, ca), (ldap.OPT_X_TLS_CERTFILE, crt),
+             (ldap.OPT_X_TLS_KEYFILE, key), (ldap.OPT_X_TLS_NEWCTX, 0)):
+    l.set_option(o, v)
+for i in range(3):
+    l.sasl_interactive_bind_s('', ldap.sasl.external())
+print('rebinds=' + l.whoami_s())
+subprocess.run(sys.argv[5:], check=True, stdout=subprocess.DEVNULL)
+try:
+    l.sasl_interactive_bind_s('', ldap.sasl.external())
+    print('after=' + l.whoami_s())
+except ldap.INVALID_CREDENTIALS:
+    print('after=refused whoami=' + l.whoami_s())
+PY
+)
+check_out "three re-binds on one connection succeed" "^rebinds=dn:uid=rb,$PEOPLE$" printf '%s\n' "$out"
+check_out "the re-bind right after the revocation, same connection, is refused; the connection is anonymous" \
+	"^after=refused whoami=$" printf '%s\n' "$out"
+
 # ---- the periodic re-check (for revocations that bypass this frontend) -----------
 # A rename does not revoke, so it triggers no immediate re-check; the session's
 # identity is gone though, which the periodic check notices.
