@@ -575,7 +575,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 			op->orb_edn = owner;
 			ndn = &op->orb_edn;
 		}
-		Debug( LDAP_DEBUG_STATS, "%s certpin: logon as \"%s\" with "
+		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
 		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
 		return SLAP_CB_CONTINUE;

@@ -12,9 +12,10 @@ pki_standard
 KEN="uid=kenmyer,$PEOPLE"
 PILAR="uid=pilar,$PEOPLE"
 
-# srv1: the standard server (TLSVerifyClient try), overlay with no directive.
+# srv1: the standard server (TLSVerifyClient try), overlay with no directive;
+# logging stats and stats2 (768), where successful logons are logged.
 srv_conf 1
-srv_start 1
+SLAPD_DEBUG=768 srv_start 1
 srv_base 1
 record_cert kenmyer "$PKI/kenmyer.der" >/dev/null || die "cannot record ken's certificate"
 record_cert pilar "$PKI/pilar.der" >/dev/null || die "cannot record pilar's certificate"
