@@ -72,9 +72,9 @@ typedef struct cp_bind_info {
 	int		cb_recheck;	/* certpin-session-recheck, seconds; 0: never */
 	struct berval	cb_history;	/* certpin-history, or empty: parent */
 	struct berval	cb_nhistory;
-	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards cb_sess writes */
-	cp_session	*cb_sess;	/* by c_conn_idx; NULL until first logon */
-	int		cb_nsess;
+	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards session writes */
+	cp_session	**cb_chunks;	/* sessions by c_conn_idx, CP_CHUNK per */
+	int		cb_nchunks;	/* chunk; allocated on first use */
 } cp_bind_info;
 
 /* Bumped after every successful write that may have revoked a certificate. */
@@ -93,6 +93,7 @@ enum {
 };
 
 #define CERTPIN_DEFAULT_RECHECK	60
+#define CP_CHUNK		256	/* sessions per chunk of the table */
 
 static int
 certpin_bind_cf( ConfigArgs *c )
@@ -232,11 +233,17 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 
 	if ( bi == NULL )
 		return 0;
-	for ( i = 0; i < bi->cb_nsess; i++ ) {
-		ch_free( bi->cb_sess[i].ss_ndn.bv_val );
-		ch_free( bi->cb_sess[i].ss_der.bv_val );
+	for ( i = 0; bi->cb_chunks && i < bi->cb_nchunks; i++ ) {
+		cp_session *c = bi->cb_chunks[i];
+		int j;
+
+		for ( j = 0; c && j < CP_CHUNK; j++ ) {
+			ch_free( c[j].ss_ndn.bv_val );
+			ch_free( c[j].ss_der.bv_val );
+		}
+		ch_free( c );
 	}
-	ch_free( bi->cb_sess );
+	ch_free( bi->cb_chunks );
 	ch_free( bi->cb_history.bv_val );
 	ch_free( bi->cb_nhistory.bv_val );
 	ldap_pvt_thread_mutex_destroy( &bi->cb_mutex );
@@ -255,26 +262,47 @@ certpin_bind_history( certpin_info *ci )
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* The session slot of connection index idx, or NULL.  With create (and
+ * cb_mutex held), its chunk is allocated if need be.  Readers go without the
+ * lock: pointers are published only once what they point to is ready. */
+static cp_session *
+cp_slot( cp_bind_info *bi, int idx, int create )
+{
+	cp_session **chunks = __atomic_load_n( &bi->cb_chunks, __ATOMIC_ACQUIRE );
+	cp_session *c;
+
+	if ( idx < 0 || idx >= dtblsize )
+		return NULL;
+	if ( chunks == NULL ) {
+		if ( !create )
+			return NULL;
+		bi->cb_nchunks = ( dtblsize + CP_CHUNK - 1 ) / CP_CHUNK;
+		chunks = ch_calloc( bi->cb_nchunks, sizeof( cp_session * ) );
+		__atomic_store_n( &bi->cb_chunks, chunks, __ATOMIC_RELEASE );
+	}
+	if ( idx / CP_CHUNK >= bi->cb_nchunks )
+		return NULL;
+	c = __atomic_load_n( &chunks[idx / CP_CHUNK], __ATOMIC_ACQUIRE );
+	if ( c == NULL ) {
+		if ( !create )
+			return NULL;
+		c = ch_calloc( CP_CHUNK, sizeof( cp_session ) );
+		__atomic_store_n( &chunks[idx / CP_CHUNK], c, __ATOMIC_RELEASE );
+	}
+	return &c[idx % CP_CHUNK];
+}
+
 /* Remember that op's connection bound as ndn with certificate hex, as of
  * revocation generation gen.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	const char *hex, unsigned long gen, struct berval *der, cp_period *vp )
 {
-	int idx = op->o_conn->c_conn_idx;
 	cp_session *s;
 
-	if ( idx < 0 || idx >= dtblsize )
-		return;
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
-	if ( bi->cb_sess == NULL ) {
-		bi->cb_nsess = dtblsize;
-		/* published last: readers test cb_sess without the lock */
-		__atomic_store_n( &bi->cb_sess,
-			ch_calloc( dtblsize, sizeof( cp_session ) ), __ATOMIC_RELEASE );
-	}
-	if ( idx < bi->cb_nsess ) {
-		s = &bi->cb_sess[idx];
+	s = cp_slot( bi, op->o_conn->c_conn_idx, 1 );
+	if ( s != NULL ) {
 		s->ss_used = 0;
 		ch_free( s->ss_ndn.bv_val );
 		ber_dupbv( &s->ss_ndn, ndn );
@@ -298,15 +326,11 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 static cp_session *
 cp_session_of( cp_bind_info *bi, Operation *op )
 {
-	cp_session *s, *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE );
-	int idx;
+	cp_session *s;
 
-	if ( all == NULL || op->o_conn == NULL )
+	if ( op->o_conn == NULL ||
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) == NULL )
 		return NULL;
-	idx = op->o_conn->c_conn_idx;
-	if ( idx < 0 || idx >= bi->cb_nsess )
-		return NULL;
-	s = &all[idx];
 	if ( !s->ss_used || s->ss_connid != op->o_connid )
 		return NULL;
 	return s;
@@ -331,12 +355,11 @@ static int
 cp_session_memo( cp_bind_info *bi, Operation *op, struct berval *der,
 	char hex[65], cp_period *vp )
 {
-	cp_session *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE ), *s;
-	int idx = op->o_conn->c_conn_idx, found = 0;
+	cp_session *s = cp_slot( bi, op->o_conn->c_conn_idx, 0 );
+	int found = 0;
 
-	if ( all == NULL || idx < 0 || idx >= bi->cb_nsess )
+	if ( s == NULL )
 		return 0;
-	s = &all[idx];
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_connid == op->o_connid && s->ss_der.bv_len == der->bv_len &&
 	     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) == 0 ) {
