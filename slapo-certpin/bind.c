@@ -304,8 +304,10 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	s = cp_slot( bi, op->o_conn->c_conn_idx, 1 );
 	if ( s != NULL ) {
 		s->ss_used = 0;
-		ch_free( s->ss_ndn.bv_val );
-		ber_dupbv( &s->ss_ndn, ndn );
+		if ( !bvmatch( &s->ss_ndn, ndn ) ) {
+			ch_free( s->ss_ndn.bv_val );
+			ber_dupbv( &s->ss_ndn, ndn );
+		}
 		memcpy( s->ss_sha256, hex, sizeof( s->ss_sha256 ) );
 		if ( s->ss_der.bv_len != der->bv_len ||
 		     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) != 0 ) {
