@@ -629,9 +629,9 @@ done:
  * are copied, each with a field "entry=<dn>", to the history entry, which
  * is the entry named by certpin-history or else the deleted entry's parent,
  * in the same database (it gets the certpinHistory class); the history
- * entry's own records go to its parent.  If the delete
- * then fails, the copies are removed again.  If they cannot be kept, the
- * delete is refused. */
+ * entry's own records go to its parent.  If the delete then fails, the
+ * copies are removed again.  If they cannot be kept, the delete is
+ * refused. */
 
 typedef struct cp_del_cb {
 	slap_callback	dc_cb;
@@ -716,28 +716,34 @@ cp_del_cleanup( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* Add field "entry=<dn>" to record rec, unless it has one; new value in out. */
+/* Add field "entry=<dn>" to record rec, unless it has one (a record that
+ * moves again keeps the entry it came from); new value in out. */
 static void
 cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
 {
-	char *buf = NULL, tmp[8];
-	size_t len = 0;
+	char *buf;
+	size_t len = rec->bv_len;
 
-	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", tmp, sizeof( tmp ) ) >= 0 ||
-	     ( buf = ch_malloc( rec->bv_len + 1 ) ) == NULL ) {
+	/* certpin_rec_add grows buf with realloc: plain malloc here */
+	buf = malloc( len + 1 );
+	if ( buf == NULL ) {
 		ber_dupbv( out, rec );
 		return;
 	}
-	memcpy( buf, rec->bv_val, rec->bv_len );
-	buf[rec->bv_len] = '\0';
-	len = rec->bv_len;
+	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", buf, len + 1 ) >= 0 ) {
+		free( buf );
+		ber_dupbv( out, rec );
+		return;
+	}
+	memcpy( buf, rec->bv_val, len );
+	buf[len] = '\0';
 	if ( certpin_rec_add( &buf, &len, "entry", dn->bv_val ) ) {
-		ch_free( buf );
+		free( buf );
 		ber_dupbv( out, rec );
 		return;
 	}
 	ber_str2bv( buf, len, 1, out );
-	ch_free( buf );
+	free( buf );
 }
 
 /* Would slapd let op delete e (deletes not restricted, a leaf, access to

@@ -315,5 +315,16 @@ check_out "and u3's older record (of the replaced certificate) too" \
 	"^certpinRevoked: sha256=$(der_sha256 "$PKI/u3.der")\\\$" root_search -b "$HIST" -s base certpinRevoked
 mod_cert add pilar "$PKI/u3new.der" > "$TESTDIR/m.ldif"
 check_rc_out 19 "u3's certificate cannot be recorded elsewhere" "revoked" root_modify -f "$TESTDIR/m.ldif"
+check "the history entry itself can be deleted" root_modify <<LDIF
+dn: $HIST
+changetype: delete
+LDIF
+check_out "its records go to its parent, still naming the entry they came from" \
+	"^certpinRevoked: sha256=$(der_sha256 "$PKI/u3new.der")\\\$.*\\\$entry=uid=u3,ou=people,dc=example,dc=com$" \
+	root_search -b "$SUFFIX" -s base certpinRevoked
+check_eq "with one entry field only" 1 \
+	"$(root_search -b "$SUFFIX" -s base certpinRevoked | grep "sha256=$(der_sha256 "$PKI/u3new.der")" | grep -o 'entry=' | wc -l)"
+mod_cert add pilar "$PKI/u3new.der" > "$TESTDIR/m.ldif"
+check_rc_out 19 "and still refuse the certificate" "revoked" root_modify -f "$TESTDIR/m.ldif"
 check "slapd is alive after everything" srv_alive 1
 done_testing
