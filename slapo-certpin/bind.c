@@ -587,19 +587,20 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	if ( why == NULL )
 		why = cp_period_check( &period, &bc->bc_der, op->o_time );
 
-	if ( why == NULL ) {
-		if ( ndn == &owner ) {
-			if ( !BER_BVISNULL( &op->orb_edn ) &&
-			     !dn_match( &op->orb_edn, &owner ) ) {
-				Debug( LDAP_DEBUG_STATS, "%s certpin: strong mapping: "
-					"certificate %s maps to \"%s\", not \"%s\"\n",
-					op->o_log_prefix, hex, owner.bv_val, op->orb_edn.bv_val );
-			}
-			if ( !BER_BVISNULL( &op->orb_edn ) )
-				op->o_tmpfree( op->orb_edn.bv_val, op->o_tmpmemctx );
-			op->orb_edn = owner;
-			ndn = &op->orb_edn;
+	if ( ndn == &owner && ( why == NULL || bi->cb_mode == CP_MODE_AUDIT ) ) {
+		/* strong mapping: the holder is the identity */
+		if ( !BER_BVISNULL( &op->orb_edn ) &&
+		     !dn_match( &op->orb_edn, &owner ) ) {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: strong mapping: "
+				"certificate %s maps to \"%s\", not \"%s\"\n",
+				op->o_log_prefix, hex, owner.bv_val, op->orb_edn.bv_val );
 		}
+		if ( !BER_BVISNULL( &op->orb_edn ) )
+			op->o_tmpfree( op->orb_edn.bv_val, op->o_tmpmemctx );
+		op->orb_edn = owner;
+		ndn = &op->orb_edn;
+	}
+	if ( why == NULL ) {
 		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
 		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
