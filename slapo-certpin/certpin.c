@@ -242,6 +242,9 @@ certpin_op_add( Operation *op, SlapReply *rs )
 
 	if ( rc != SLAP_CB_CONTINUE )
 		return rc;
+	rc = certpin_pin_add( op, rs );
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
 	return certpin_write_add( op, rs );
 }
 
@@ -250,6 +253,9 @@ certpin_op_modify( Operation *op, SlapReply *rs )
 {
 	int rc = certpin_bind_op_any( op, rs );
 
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
+	rc = certpin_pin_modify( op, rs );
 	if ( rc != SLAP_CB_CONTINUE )
 		return rc;
 	return certpin_write_modify( op, rs );
