@@ -804,8 +804,19 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 			goto fail;
 	} else if ( rq.rq_identity.bv_val ) {
 
+		struct berval dn;
+
 		path = "administrator";
-		if ( dnNormalize( 0, NULL, NULL, &rq.rq_identity, &ndn, op->o_tmpmemctx ) ) {
+		/* dnNormalize wants a NUL-terminated value without NULs */
+		dn.bv_len = rq.rq_identity.bv_len;
+		dn.bv_val = op->o_tmpalloc( dn.bv_len + 1, op->o_tmpmemctx );
+		memcpy( dn.bv_val, rq.rq_identity.bv_val, dn.bv_len );
+		dn.bv_val[dn.bv_len] = '\0';
+		rc = strlen( dn.bv_val ) != dn.bv_len ||
+			dnNormalize( 0, NULL, NULL, &dn, &ndn, op->o_tmpmemctx );
+		op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+		if ( rc ) {
+			BER_BVZERO( &ndn );
 			err = LDAP_INVALID_DN_SYNTAX;
 			why = "certpinIssue: identity is not a DN";
 			goto fail;
