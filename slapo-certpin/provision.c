@@ -623,6 +623,11 @@ cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
 	BER_BVZERO( der );
 	if ( x == NULL )
 		goto done;
+	/* cn=config may have changed one of the pair */
+	if ( X509_check_private_key( pv->pv_cert, pv->pv_key ) != 1 ) {
+		why = "certpinIssue: certpin-ca-key does not belong to certpin-ca-cert";
+		goto done;
+	}
 	if ( ASN1_TIME_cmp_time_t( X509_get0_notAfter( pv->pv_cert ), end ) < 0 ) {
 		why = "certpinIssue: the requested validity ends after the CA "
 			"certificate's";

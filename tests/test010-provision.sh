@@ -217,6 +217,17 @@ changetype: modify
 replace: olcCertpinCACert
 olcCertpinCACert: $PKI/server.crt
 LDIF
+check "the CA key can be replaced over ldapi (here by a wrong one)" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: $ov
+changetype: modify
+replace: olcCertpinCAKey
+olcCertpinCAKey: $PKI/foreignca.key
+LDIF
+before=$(snapshot "$PILAR")
+check_rc_out 53 "a CA key that does not belong to the CA certificate issues nothing" "does not belong" \
+	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10
+check_eq "and records nothing" "$before" "$(snapshot "$PILAR")"
 mkdir -p "$TESTDIR/srv2"
 sed -e "s|certpin-ca-key .*|certpin-ca-key $PKI/foreignca.key|" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv2/slapd.conf"
 check_rc_out 1 "slaptest: a CA key that does not belong to the certificate" "does not belong to" \
