@@ -45,7 +45,7 @@
 #define CP_VALID_MAX		8760
 #define CP_VALID_LIMIT		(20 * 8760)	/* no policy beyond 20 years */
 #define CP_CSR_MAX		8192	/* bytes of DER */
-#define CP_RSA_MAX		8192	/* bits */
+#define CP_RSA_MAX		16384	/* bits */
 #define CP_ENDPOINT_MAX		256
 #define CP_SECRET_MAX		64	/* phone and PIN, bytes */
 #define CP_SERIAL_BYTES		16
@@ -522,13 +522,18 @@ cp_req_decode( struct berval *data, cp_req *rq )
 		case LBER_CLASS_CONTEXT | 1: rq->rq_phone = v; break;
 		case LBER_CLASS_CONTEXT | 2: rq->rq_pin = v; break;
 		case LBER_CLASS_CONTEXT | 3:
-			/* a non-negative INTEGER of at most 4 octets */
-			if ( v.bv_len < 1 || v.bv_len > 4 || ( v.bv_val[0] & 0x80 ) )
+			/* a non-negative INTEGER; huge ones fail the policy */
+			if ( v.bv_len < 1 || ( v.bv_val[0] & 0x80 ) )
 				return -1;
 			rq->rq_validity = 0;
-			for ( i = 0; i < v.bv_len; i++ )
+			for ( i = 0; i < v.bv_len; i++ ) {
+				if ( rq->rq_validity > 0x7fffff ) {
+					rq->rq_validity = 0x7fffffff;
+					break;
+				}
 				rq->rq_validity = ( rq->rq_validity << 8 ) |
 					(unsigned char)v.bv_val[i];
+			}
 			rq->rq_has_validity = 1;
 			break;
 		case LBER_CLASS_CONTEXT | 4: rq->rq_endpoint = v; break;

@@ -160,6 +160,8 @@ check_rc_out 53 "8761 hours: above the maximum" "validity of 8761 hours outside"
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 8761
 check_rc_out 53 "0 hours" "validity of 0 hours outside" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 0
+check_rc_out 53 "a validity of 2^40 hours (a 6-octet INTEGER)" "outside the policy" \
+	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 1099511627776
 check_eq "pilar's entry is unchanged by every refusal" "$before" "$(snapshot "$PILAR")"
 check_rc_out 0 "8 hours: accepted" "^issued" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 8 -o "$PKI/bad8.crt"
