@@ -230,6 +230,15 @@ before=$(snapshot "$PILAR")
 check_rc_out 53 "a CA key that does not belong to the CA certificate issues nothing" "does not belong" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10
 check_eq "and records nothing" "$before" "$(snapshot "$PILAR")"
+check "the CA key can be removed over ldapi" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: $ov
+changetype: modify
+delete: olcCertpinCAKey
+LDIF
+check_rc_out 53 "then nothing is issued" "no CA configured" \
+	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10
+check_eq "and nothing recorded" "$before" "$(snapshot "$PILAR")"
 mkdir -p "$TESTDIR/srv2"
 sed -e "s|certpin-ca-key .*|certpin-ca-key $PKI/foreignca.key|" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv2/slapd.conf"
 check_rc_out 1 "slaptest: a CA key that does not belong to the certificate" "does not belong to" \
