@@ -5,11 +5,16 @@
 # with its own ports, ldapi socket and MDB directory (lib.sh's srv_conf), its
 # own serverID, a syncrepl consumer for every peer, "multiprovider on" after
 # them, the syncprov overlay on the database, and certpin on its frontend.
-# Replication binds as the root DN and is plain syncrepl (refreshAndPersist):
-# a consumer writes what the provider that served the client stored, straight
-# into its database, bypassing the frontend overlays.
+# Replication binds as the root DN.  REPL_MODE=delta (the default) is
+# delta-syncrepl: each provider also logs its writes with the accesslog
+# overlay to cn=accesslog, and consumers replay them modification by
+# modification, resolving concurrent ones value by value.  REPL_MODE=plain is
+# plain syncrepl: consumers copy whole entries, the newest entryCSN wins.
+# Either way a consumer writes what the provider that served the client
+# stored, straight into its database, bypassing the frontend overlays.
 
 REPL_N=0
+REPL_MODE=${REPL_MODE:-delta}
 
 # repl_setup [N]: configure and start N providers; load the base entries on
 # provider 1 and wait until every provider holds them.
@@ -29,16 +34,41 @@ repl_setup() {
 			die "srv_conf no longer ends with the mdb database"
 		{
 			echo "moduleload syncprov"
+			[ "$REPL_MODE" = delta ] && echo "moduleload accesslog"
 			echo "index entryCSN,entryUUID eq"
 			for j in $(seq 1 "$n"); do
 				[ "$j" -eq "$i" ] && continue
 				printf 'syncrepl rid=%03d provider=%s bindmethod=simple\n' "$j" "$(srv_uri "$j" ldap)"
 				printf '  binddn="%s" credentials=%s searchbase="%s"\n' "$ROOTDN" "$ROOTPW" "$SUFFIX"
 				printf '  type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3\n'
+				if [ "$REPL_MODE" = delta ]; then
+					printf '  syncdata=accesslog logbase="cn=accesslog"\n'
+					printf '  logfilter="(&(objectClass=auditWriteObject)(reqResult=0))"\n'
+				fi
 			done
 			echo "multiprovider on"
 			echo "overlay syncprov"
 			echo "syncprov-checkpoint 10 1"
+			if [ "$REPL_MODE" = delta ]; then
+				mkdir -p "$TESTDIR/srv$i/accesslog"
+				cat <<LOG
+overlay accesslog
+logdb cn=accesslog
+logops writes
+logsuccess TRUE
+logpurge 24:00 01+00:00
+
+database mdb
+suffix cn=accesslog
+rootdn cn=accesslog
+directory $TESTDIR/srv$i/accesslog
+maxsize 104857600
+index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN eq
+overlay syncprov
+syncprov-nopresent TRUE
+syncprov-reloadhint TRUE
+LOG
+			fi
 		} >> "$conf"
 	done
 	for i in $(seq 1 "$n"); do
@@ -134,4 +164,26 @@ repl_kill9() {
 		sleep 0.1
 	done
 	rm -f "$TESTDIR/srv$1/slapd.pid"
+}
+
+# repl_consistent N DN: on provider N the certpin attributes of DN agree with
+# each other: certpinThumbprint lists exactly the SHA-256 of every
+# certpinCertificate value, certpinCertInfo holds one record for each of
+# them and no other, and no thumbprint on file has a revocation record.
+repl_consistent() {
+	local n=$1 dn=$2 certs tps infos revs v
+	certs=$(SRV=$n root_search -b "$dn" -s base 'certpinCertificate;binary' |
+		sed -n 's/^certpinCertificate;binary:: //p' |
+		while read -r v; do printf '%s' "$v" | base64 -d | sha256sum | cut -d' ' -f1; done |
+		LC_ALL=C sort)
+	tps=$(repl_attr "$n" "$dn" certpinThumbprint | LC_ALL=C sort)
+	infos=$(repl_attr "$n" "$dn" certpinCertInfo | sed -n 's/^sha256=\([0-9a-f]*\)\$.*/\1/p' | LC_ALL=C sort)
+	revs=$(repl_attr "$n" "$dn" certpinRevoked | sed -n 's/^sha256=\([0-9a-f]*\)\$.*/\1/p' | LC_ALL=C sort)
+	[ "$certs" = "$tps" ] || { echo "certificates [$certs] vs thumbprints [$tps]"; return 1; }
+	[ "$infos" = "$tps" ] || { echo "records [$infos] vs thumbprints [$tps]"; return 1; }
+	[ "$(printf '%s\n' "$revs" | uniq -d)" = "" ] || { echo "duplicate revocation records [$revs]"; return 1; }
+	for v in $revs; do
+		printf '%s\n' "$tps" | grep -qx "$v" && { echo "revoked $v is on file"; return 1; }
+	done
+	return 0
 }
