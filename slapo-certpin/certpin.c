@@ -266,6 +266,12 @@ certpin_op_delete( Operation *op, SlapReply *rs )
 }
 
 static int
+certpin_op_modrdn( Operation *op, SlapReply *rs )
+{
+	return certpin_bind_op_any( op, rs );
+}
+
+static int
 certpin_op_search( Operation *op, SlapReply *rs )
 {
 	int rc = certpin_bind_op_any( op, rs );
@@ -385,6 +391,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_op_add = certpin_op_add;
 	certpin.on_bi.bi_op_modify = certpin_op_modify;
 	certpin.on_bi.bi_op_delete = certpin_op_delete;
+	certpin.on_bi.bi_op_modrdn = certpin_op_modrdn;
 	certpin.on_bi.bi_op_search = certpin_op_search;
 	certpin.on_bi.bi_op_compare = certpin_op_compare;
 	certpin.on_bi.bi_extended = certpin_op_extended;

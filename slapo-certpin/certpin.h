@@ -78,6 +78,9 @@ int certpin_bind_db_init( BackendDB *be, certpin_info *ci );
 int certpin_bind_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_bind_op( Operation *op, SlapReply *rs );
 int certpin_bind_op_any( Operation *op, SlapReply *rs );
+/* The entry that keeps the revocation records of deleted entries
+ * (certpin-history), or NULL: each deleted entry's parent. */
+struct berval *certpin_bind_history( certpin_info *ci );
 
 /* provision.c */
 int certpin_prov_db_init( BackendDB *be, certpin_info *ci );
