@@ -16,15 +16,18 @@
 REPL_N=0
 REPL_MODE=${REPL_MODE:-delta}
 
-# repl_setup [N]: configure and start N providers; load the base entries on
-# provider 1 and wait until every provider holds them.
+# repl_setup [N [CONF_FN [BASE_FN]]]: configure and start N providers; load
+# the base entries on provider 1 and wait until every provider holds them.
+# CONF_FN (default srv_conf) is called as "CONF_FN I 'serverID I'" to write
+# provider I's slapd.conf (e.g. lib-provision.sh's prov_conf), BASE_FN
+# (default srv_base) as "BASE_FN 1".
 repl_setup() {
-	local n=${1:-3} i j conf
+	local n=${1:-3} conf_fn=${2:-srv_conf} base_fn=${3:-srv_base} i j conf
 	REPL_N=$n
 	command -v ldapadd >/dev/null || die "ldapadd is missing"
 	[ -f /usr/lib/ldap/syncprov.la ] || die "syncprov overlay module is missing (slapd package)"
 	for i in $(seq 1 "$n"); do
-		srv_conf "$i" "serverID $i"
+		"$conf_fn" "$i" "serverID $i"
 	done
 	for i in $(seq 1 "$n"); do
 		conf=$TESTDIR/srv$i/slapd.conf
@@ -64,6 +67,7 @@ rootdn cn=accesslog
 directory $TESTDIR/srv$i/accesslog
 maxsize 104857600
 index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN eq
+access to * by dn.exact="$ROOTDN" read by * none
 overlay syncprov
 syncprov-nopresent TRUE
 syncprov-reloadhint TRUE
@@ -74,7 +78,7 @@ LOG
 	for i in $(seq 1 "$n"); do
 		srv_start "$i"
 	done
-	srv_base 1
+	"$base_fn" 1
 	repl_wait_same "uid=jdoe,$PEOPLE" 20 || die "base entries did not replicate"
 }
 
