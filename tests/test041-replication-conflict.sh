@@ -17,6 +17,7 @@
 #     recorded again);
 #   - either way the certificates B revoked are gone everywhere for good.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-logon.sh"
 . "$(dirname "$0")/lib-repl.sh"
 
 pki_standard
@@ -74,6 +75,11 @@ done
 check_eq "the spare's metadata is A's record" "$(tp spare)" \
 	"$(repl_attr 2 "$KEN" certpinCertInfo | sed 's/\$.*//; s/^sha256=//')"
 for i in 1 2 3; do
+	logon_refused "provider $i refuses kenmyer's revoked certificate" $i kenmyer
+	logon_refused "provider $i refuses kenmyer2 (revoked)" $i kenmyer2
+	logon_as "provider $i accepts the spare certificate" $i spare "$KEN"
+done
+for i in 1 2 3; do
 	before=$(repl_snapshot $i "$KEN")
 	SRV=$i check_rc_out 19 "provider $i refuses kenmyer's revoked certificate again" \
 		"was revoked" record_cert kenmyer "$PKI/kenmyer.der"
@@ -95,6 +101,10 @@ for i in 1 2 3; do
 	check_eq "provider $i: kenmyer still revoked once" 1 "$(nrec $i "$(tp kenmyer)")"
 	check_eq "provider $i: kenmyer3, unknown to B, was dropped without a record" 0 \
 		"$(nrec $i "$(tp kenmyer3)")"
+done
+for i in 1 2 3; do
+	logon_refused "provider $i refuses the spare (revoked by B)" $i spare
+	logon_refused "provider $i refuses kenmyer3 (not on file)" $i kenmyer3
 done
 SRV=3 check "kenmyer3 can be recorded again (on provider 3)" record_cert kenmyer "$PKI/kenmyer3.der"
 converged "re-recording kenmyer3"
