@@ -9,7 +9,9 @@
  *     are rewritten in the same operation, so no reader ever sees a
  *     certificate without its metadata;
  *   - removed certificates (delete, replace, or removal of the certpinUser
- *     class) leave a certpinRevoked record: thumbprint, time, who, reason.
+ *     class) leave a certpinRevoked record: thumbprint, time, who, reason;
+ *   - deleting an entry revokes its certificates: its records are copied to
+ *     a history entry (certpin-history, or the parent) first.
  * Clients never write the maintained attributes themselves.  A reason for a
  * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
  * certpinRevoked in the same modify that deletes the certificate; the
@@ -706,8 +708,9 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	op2.o_req_ndn = *ndn;
 	op2.o_callback = &cb;
 	op2.o_private = NULL;
-	op2.o_relax = SLAP_CONTROL_NONE;
-	op2.o_managedsait = SLAP_CONTROL_NONE;
+	/* none of the client's controls apply to this write */
+	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
+	op2.o_ctrls = NULL;
 	op2.o_no_schema_check = 0;
 	BER_BVZERO( &op2.o_csn );
 	op2.o_time = slap_get_time();
@@ -743,6 +746,10 @@ cp_del_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
 			"revocation records could not be taken back from \"%s\" (%d)\n",
 			op->o_log_prefix, dc->dc_hist.bv_val, rc );
+	} else {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: delete of \"%s\" failed (%d): "
+			"copied revocation records taken back from \"%s\"\n",
+			op->o_log_prefix, op->o_req_ndn.bv_val, rs->sr_err, dc->dc_hist.bv_val );
 	}
 	slap_mods_free( mods, 1 );
 	return SLAP_CB_CONTINUE;
@@ -784,8 +791,8 @@ cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
 	ch_free( buf );
 }
 
-/* Would the backend let op delete e (a leaf, access to the entry and to
- * its parent's children)?  Called with op->o_bd = db. */
+/* Would slapd let op delete e (deletes not restricted, a leaf, access to
+ * the entry and to its parent's children)?  Called with op->o_bd = db. */
 static int
 cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
 {
@@ -793,6 +800,8 @@ cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
 	struct berval pdn;
 	int hs = LDAP_COMPARE_FALSE, ok = 1;
 
+	if ( ( frontendDB->be_restrictops | db->be_restrictops ) & SLAP_RESTRICT_OP_DELETE )
+		return 0;
 	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL ) )
 		return 0;
 	if ( db->be_has_subordinates &&
@@ -864,8 +873,8 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		ch_free( rec.bv_val );
 		ber_bvarray_add( &add, &rec2 );
 		ncerts++;
-		Debug( LDAP_DEBUG_STATS, "%s certpin: entry \"%s\" deleted: certificate "
-			"%s revoked\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
+		Debug( LDAP_DEBUG_STATS, "%s certpin: deleting \"%s\" revokes certificate "
+			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
 	}
 	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
 		struct berval rec2;
@@ -963,9 +972,9 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 			rc = LDAP_OTHER;
 			goto done;
 		}
-		Debug( LDAP_DEBUG_STATS, "%s certpin: %d certificate(s) of \"%s\" "
-			"revoked; revocation records kept on \"%s\"\n", op->o_log_prefix,
-			ncerts, op->o_req_ndn.bv_val, hist.bv_val );
+		Debug( LDAP_DEBUG_STATS, "%s certpin: revocation records of \"%s\" "
+			"(%d certificate(s) held) copied to \"%s\"\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, ncerts, hist.bv_val );
 	}
 
 	dc = op->o_tmpcalloc( 1, sizeof( cp_del_cb ), op->o_tmpmemctx );

@@ -146,6 +146,45 @@ check_rc 50 "pilar cannot delete her own entry (insufficientAccess)" \
 check_eq "the refused delete left the directory unchanged" "$before" "$(dir_dump 1)"
 logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
 
+# a delete slapd refuses after the records were copied (here: the database
+# demands more security for updates than ldapi gives) takes the copies back
+SRVCFG() { ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)"; }
+recs_of() { root_search -b "$1" -s base certpinRevoked | grep '^certpinRevoked:' | sort; }
+before=$(recs_of "$PEOPLE")
+check "cn=config: the database demands update_ssf=200" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=200
+LDIF
+check_rc 13 "the root's delete of pilar over ldapi is refused (confidentialityRequired)" root_modify <<LDIF
+dn: uid=pilar,$PEOPLE
+changetype: delete
+LDIF
+check "the security requirement is dropped again" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=0
+LDIF
+check_eq "the parent holds exactly the records it held before" "$before" "$(recs_of "$PEOPLE")"
+logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
+srv_log_has "the records had been copied before the refusal" 1 \
+	"revocation records of \"uid=pilar,$PEOPLE\" \\(1 certificate\\(s\\) held\\) copied to \"$PEOPLE\""
+srv_log_has "and were taken back" 1 \
+	"delete of \"uid=pilar,$PEOPLE\" failed \\(13\\): copied revocation records taken back from \"$PEOPLE\""
+
+# the client's controls on the delete concern the deleted entry only
+pki_cert ca c1 c1 client
+add_user c1 "User c1" || die "cannot add c1"
+record_cert c1 "$PKI/c1.der" >/dev/null || die "cannot record c1"
+before=$(recs_of "$PEOPLE")
+check "a delete with an assertion on the entry (uid=c1) succeeds" \
+	ldapdelete -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -e 'assert=(uid=c1)' "uid=c1,$PEOPLE"
+check_out "and c1's record is on the parent" "^certpinRevoked: sha256=$(der_sha256 "$PKI/c1.der")\\\$" \
+	printf '%s\n' "$(recs_of "$PEOPLE")"
+logon_refused "c1 is refused" 1 c1
+
 # ---- sessions bound before the revocation --------------------------------------
 mod_cert delete s1 "$PKI/s1.der" > "$TESTDIR/m.ldif"
 out=$(session_after 1 s1 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
@@ -159,6 +198,16 @@ out=$(session_after 1 s2 "$PY" -c "
 import ldap; l = ldap.initialize('$(srv_uri 1 ldapi)'); l.simple_bind_s('$ROOTDN', '$ROOTPW'); l.delete_s('$(dn s2)')" 2>&1)
 check_out "open session: after python3-ldap deleted its entry, next operation is anonymous" \
 	"^whoami=$" printf '%s\n' "$out"
+pki_cert ca s3 s3 client
+add_user s3 "User s3" || die "cannot add s3"
+record_cert s3 "$PKI/s3.der" >/dev/null || die "cannot record s3"
+out=$(SESSION_FIRST=modify session_after 1 s3 true 2>&1)
+check_out "open session: s3 may modify its own entry while its certificate is on file" "^first=ok$" \
+	printf '%s\n' "$out"
+mod_cert delete s3 "$PKI/s3.der" > "$TESTDIR/m.ldif"
+out=$(SESSION_FIRST=modify session_after 1 s3 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
+check_out "open session: the first operation after revocation, a modify of its own entry, runs as anonymous (8: anonymous may not write)" \
+	"^first=error 8$" printf '%s\n' "$out"
 out=$(session_after 1 u3new "$PY" -c "
 import ldap; l = ldap.initialize('$(srv_uri 1 ldapi)'); l.simple_bind_s('$ROOTDN', '$ROOTPW')
 l.modify_s('$(dn jdoe)', [(ldap.MOD_DELETE, 'certpinCertificate;binary', None)])" 2>&1)

@@ -20,6 +20,18 @@ srv_conf 9 "certpin-mode bogus"
 check_rc_out 1 "slaptest refuses certpin-mode bogus with a message" "must be enforce, audit or off" \
 	"$SLAPTEST" -u -d config -f "$TESTDIR/srv9/slapd.conf"
 
+# ---- every directive in slapd.conf converts to cn=config (slaptest) -------------
+srv_conf 8 "certpin-mode audit
+certpin-strong-mapping on
+certpin-history \"cn=certpin history,$SUFFIX\""
+srv_start 8 config
+out=$(ldapsearch -LLL -Q -Y EXTERNAL -H "$(srv_uri 8 ldapi)" -b "olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config" -s base \
+	olcCertpinMode olcCertpinStrongMapping olcCertpinHistory 2>&1)
+check_out "slapd.conf to cn=config: olcCertpinMode" "^olcCertpinMode: audit$" printf '%s\n' "$out"
+check_out "slapd.conf to cn=config: olcCertpinStrongMapping" "^olcCertpinStrongMapping: TRUE$" printf '%s\n' "$out"
+check_out "slapd.conf to cn=config: olcCertpinHistory" "^olcCertpinHistory: cn=certpin history,$SUFFIX$" printf '%s\n' "$out"
+srv_stop 8
+
 # ---- audit (slapd.conf) ------------------------------------------------------------
 srv_conf 1 "certpin-mode audit"
 srv_start 1
