@@ -145,6 +145,47 @@ cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray val
 	*mp = m;
 }
 
+/* Change ad of entry e into the values want (consumed) value by value:
+ * delete the values e holds that want lacks, add those it lacks.  The
+ * maintained attributes follow the client's request this way: a request
+ * that adds or deletes single certificates changes single metadata values,
+ * and only a request that replaces or deletes all certificates replaces
+ * the metadata (the caller's REPLACE).  Under multi-provider delta-syncrepl,
+ * where a consumer resolves concurrent modifications of one entry value by
+ * value (OpenLDAP's syncrepl_op_modify), the metadata then merges exactly
+ * as the certificates do: a certificate added on one provider while
+ * another revokes others keeps its metadata and the revoked ones lose
+ * theirs.  A REPLACE computed from one provider's view would put back the
+ * other provider's revoked thumbprints.  The soft variants do not fail
+ * when a concurrent write got there first. */
+static void
+cp_mod_diff( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want )
+{
+	Attribute *a = attr_find( e->e_attrs, ad );
+	BerVarray del = NULL, add = NULL;
+	int i, j;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		for ( j = 0; want && want[j].bv_val; j++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( want == NULL || want[j].bv_val == NULL )
+			value_add_one( &del, &a->a_vals[i] );
+	}
+	for ( j = 0; want && want[j].bv_val; j++ ) {
+		for ( i = 0; a && i < a->a_numvals; i++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( a == NULL || i == a->a_numvals )
+			value_add_one( &add, &want[j] );
+	}
+	ber_bvarray_free( want );
+	if ( del )
+		cp_mod_append( op, SLAP_MOD_SOFTDEL, ad, del );
+	if ( add )
+		cp_mod_append( op, SLAP_MOD_SOFTADD, ad, add );
+}
+
 /* Build the certpinCertInfo record of a certificate new to the entry. */
 static int
 cp_info_new( Operation *op, struct berval *der, const char *endpoint,
@@ -388,7 +429,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
 	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
-	int nnew = 0;
+	int nnew = 0, whole = 0;
 
 	/* What does the request touch? */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
@@ -466,6 +507,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		case LDAP_MOD_REPLACE:
 		case LDAP_MOD_DELETE:
 			if ( m->sml_op == LDAP_MOD_REPLACE || m->sml_values == NULL ) {
+				whole = 1;
 				for ( n = 0; n < set.cs_n; n++ )
 					set.cs_c[n].cc_new = 0;
 			} else {
@@ -593,8 +635,13 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 	if ( drop_certs )
 		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertBinary, NULL );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	if ( drop_certs || whole ) {
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	} else {
+		cp_mod_diff( op, e, ad_certpinThumbprint, tp );
+		cp_mod_diff( op, e, ad_certpinCertInfo, info );
+	}
 	tp = info = NULL;
 	if ( revoked ) {
 		if ( !is_entry_objectclass( e, oc_certpinHistory, 0 ) ) {
