@@ -629,7 +629,7 @@ cp_tool_connect( void )
 		if ( rc != LDAP_SUCCESS ) {
 			rc = cp_ld_error( ld, "ldap_start_tls", rc );
 			if ( cp_opt.use_tls > 1 || rc < 0 )
-				cp_tool_exit( ld, rc );
+				cp_tool_exit( ld, EXIT_FAILURE );
 		}
 	}
 
