@@ -668,7 +668,7 @@ main( int argc, char **argv )
 	}
 	r.items = its.it_n;
 	r.window = cp_opt.contoerr ? REV_WINDOW : 1;
-	r.progress = cp_progress_ok() && its.it_n >= 200 && !cp_opt.verbose && !cp_opt.dont;
+	r.progress = cp_progress_ok() && its.it_n >= 100 && !cp_opt.verbose && !cp_opt.dont;
 
 	ld = cp_tool_connect();
 	rc = cp_idconf_finish( &ic, ld );
