@@ -41,7 +41,7 @@ ad_names() {
 dn: uid=$1,$PEOPLE
 changetype: modify
 add: objectClass
-objectClass: certpinMsUser
+objectClass: adNamedUser
 -
 add: msRTCSIP-PrimaryUserAddress
 msRTCSIP-PrimaryUserAddress: $2

@@ -25,7 +25,7 @@ KEN_TPS=$(printf '%s\n' "$TP_K1" "$TP_K2" | sort)
 
 # ---- msuser schema: the .ldif loads into cn=config and says what .schema says --
 msuser_of() { ldapsearch -LLL -o ldif-wrap=no -x -H "$1" -b cn=Subschema -s base \
-	attributeTypes objectClasses | grep -E "NAME '(msRTCSIP-PrimaryUserAddress|sAMAccountName|userPrincipalName|certpinMsUser)'" |
+	attributeTypes objectClasses | grep -E "NAME '(msRTCSIP-PrimaryUserAddress|sAMAccountName|userPrincipalName|adNamedUser)'" |
 	sed 's/^[a-zA-Z]*: //' | sort; }
 mkdir -p "$TESTDIR/srv2/db"
 sed -e "/msuser.schema/d" -e "s|$TESTDIR/srv1|$TESTDIR/srv2|g" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv2/slapd.conf"
@@ -263,7 +263,7 @@ check_eq "-o TLS_CACERT=... sets an ldap.conf option" "$KEN_TPS" \
 {
 	echo "dn: ou=bulk,$SUFFIX"; echo "objectClass: organizationalUnit"; echo "ou: bulk"; echo
 	for i in $(seq 1 300); do
-		echo "dn: uid=bulk$i,ou=bulk,$SUFFIX"; echo "objectClass: inetOrgPerson"; echo "objectClass: certpinMsUser"
+		echo "dn: uid=bulk$i,ou=bulk,$SUFFIX"; echo "objectClass: inetOrgPerson"; echo "objectClass: adNamedUser"
 		echo "uid: bulk$i"; echo "cn: Bulk $i"; echo "sn: $i"; echo "displayName: Bulk User $i"
 		echo "userPrincipalName: bulk$i@example.com"; echo
 	done
