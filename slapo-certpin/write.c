@@ -9,7 +9,9 @@
  *     are rewritten in the same operation, so no reader ever sees a
  *     certificate without its metadata;
  *   - removed certificates (delete, replace, or removal of the certpinUser
- *     class) leave a certpinRevoked record: thumbprint, time, who, reason.
+ *     class) leave a certpinRevoked record: thumbprint, time, who, reason;
+ *   - deleting an entry revokes its certificates: its records are copied to
+ *     a history entry (certpin-history, or the parent) first.
  * Clients never write the maintained attributes themselves.  A reason for a
  * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
  * certpinRevoked in the same modify that deletes the certificate; the
@@ -621,11 +623,332 @@ done:
 
 /* ---- delete ------------------------------------------------------------ */
 
-/* Deleting an entry that holds certificates revokes them (the identity is
- * gone, so no bind can succeed with them).  The device logon issue extends
- * this (history of deleted entries). */
+/* Deleting an entry revokes the certificates it holds.  Their revocation
+ * records, and those the entry already kept, must outlive it, or the
+ * certificates could be added again elsewhere: before the delete runs they
+ * are copied, each with a field "entry=<dn>", to the history entry, which
+ * is the entry named by certpin-history or else the deleted entry's parent,
+ * in the same database (it gets the certpinHistory class); the history
+ * entry's own records go to its parent.  If the delete
+ * then fails, the copies are removed again.  If they cannot be kept, the
+ * delete is refused. */
+
+typedef struct cp_del_cb {
+	slap_callback	dc_cb;
+	BackendDB	*dc_db;
+	struct berval	dc_hist;	/* the history entry (o_tmpmemctx) */
+	BerVarray	dc_added;	/* what was added to it (ch_malloc) */
+} cp_del_cb;
+
+/* One internal modify of entry ndn in db, as the database's root. */
+static int
+cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text )
+{
+	Operation op2 = *op;
+	SlapReply rs2 = { REP_RESULT };
+	slap_callback cb = { NULL, slap_null_cb, NULL, NULL };
+
+	op2.o_tag = LDAP_REQ_MODIFY;
+	op2.o_bd = db;
+	op2.o_dn = db->be_rootdn;
+	op2.o_ndn = db->be_rootndn;
+	op2.o_req_dn = *ndn;
+	op2.o_req_ndn = *ndn;
+	op2.o_callback = &cb;
+	op2.o_private = NULL;
+	/* none of the client's controls apply to this write */
+	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
+	op2.o_ctrls = NULL;
+	op2.o_no_schema_check = 0;
+	BER_BVZERO( &op2.o_csn );
+	op2.o_time = slap_get_time();
+	op2.o_tincr = 0;
+	op2.orm_modlist = mods;
+	op2.orm_increment = 0;
+	op2.orm_no_opattrs = 0;
+	db->be_modify( &op2, &rs2 );
+	if ( text )
+		*text = rs2.sr_text;
+	return rs2.sr_err;
+}
+
+static int
+cp_del_response( Operation *op, SlapReply *rs )
+{
+	cp_del_cb *dc = op->o_callback->sc_private;
+	Modifications *mods = NULL;
+	Operation o = *op;
+	int rc;
+
+	if ( rs->sr_type != REP_RESULT || rs->sr_err == LDAP_SUCCESS ||
+	     dc->dc_added == NULL )
+		return SLAP_CB_CONTINUE;
+	/* The delete failed: the certificates are still held; take the copies
+	 * of their records back. */
+	o.orm_modlist = NULL;
+	cp_mod_append( &o, LDAP_MOD_DELETE, ad_certpinRevoked, dc->dc_added );
+	mods = o.orm_modlist;
+	dc->dc_added = NULL;
+	rc = cp_internal_modify( op, dc->dc_db, &dc->dc_hist, mods, NULL );
+	if ( rc != LDAP_SUCCESS ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
+			"revocation records could not be taken back from \"%s\" (%d)\n",
+			op->o_log_prefix, dc->dc_hist.bv_val, rc );
+	} else {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: delete of \"%s\" failed (%d): "
+			"copied revocation records taken back from \"%s\"\n",
+			op->o_log_prefix, op->o_req_ndn.bv_val, rs->sr_err, dc->dc_hist.bv_val );
+	}
+	slap_mods_free( mods, 1 );
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_del_cleanup( Operation *op, SlapReply *rs )
+{
+	cp_del_cb *dc = op->o_callback->sc_private;
+
+	op->o_callback = NULL;	/* unlinks this callback */
+	ber_bvarray_free( dc->dc_added );
+	op->o_tmpfree( dc->dc_hist.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( dc, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+/* Add field "entry=<dn>" to record rec, unless it has one; new value in out. */
+static void
+cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
+{
+	char *buf = NULL, tmp[8];
+	size_t len = 0;
+
+	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", tmp, sizeof( tmp ) ) >= 0 ||
+	     ( buf = ch_malloc( rec->bv_len + 1 ) ) == NULL ) {
+		ber_dupbv( out, rec );
+		return;
+	}
+	memcpy( buf, rec->bv_val, rec->bv_len );
+	buf[rec->bv_len] = '\0';
+	len = rec->bv_len;
+	if ( certpin_rec_add( &buf, &len, "entry", dn->bv_val ) ) {
+		ch_free( buf );
+		ber_dupbv( out, rec );
+		return;
+	}
+	ber_str2bv( buf, len, 1, out );
+	ch_free( buf );
+}
+
+/* Would slapd let op delete e (deletes not restricted, a leaf, access to
+ * the entry and to its parent's children)?  Called with op->o_bd = db. */
+static int
+cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
+{
+	Entry *p = NULL;
+	struct berval pdn;
+	int hs = LDAP_COMPARE_FALSE, ok = 1;
+
+	if ( ( frontendDB->be_restrictops | db->be_restrictops ) & SLAP_RESTRICT_OP_DELETE )
+		return 0;
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL ) )
+		return 0;
+	if ( db->be_has_subordinates &&
+	     db->be_has_subordinates( op, e, &hs ) == LDAP_SUCCESS &&
+	     hs == LDAP_COMPARE_TRUE )
+		return 0;
+	if ( be_issuffix( db, &e->e_nname ) )
+		return 1;
+	dnParent( &e->e_nname, &pdn );
+	if ( be_entry_get_rw( op, &pdn, NULL, NULL, 0, &p ) == LDAP_SUCCESS && p ) {
+		ok = access_allowed( op, p, slap_schema.si_ad_children, NULL, ACL_WDEL, NULL );
+		be_entry_release_r( op, p );
+	}
+	return ok;
+}
+
 int
 certpin_write_delete( Operation *op, SlapReply *rs )
 {
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *db, *hdb, *obd = op->o_bd;
+	Entry *e = NULL, *h = NULL;
+	Attribute *certs, *recs, *a;
+	struct berval hist = BER_BVNULL, *conf;
+	BerVarray add = NULL;
+	Modifications *mods = NULL;
+	cp_del_cb *dc;
+	const char *text = NULL;
+	char err[SLAP_TEXT_BUFLEN];
+	int i, j, rc = LDAP_SUCCESS, ncerts = 0;
+
+	db = certpin_select_db( op, &op->o_req_ndn );
+	if ( db == NULL || SLAP_SINGLE_SHADOW( db ) )
+		return SLAP_CB_CONTINUE;	/* the backend refers or refuses */
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || e == NULL )
+		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
+	rc = LDAP_SUCCESS;
+
+	certs = attr_find( e->e_attrs, ad_certpinCertBinary );
+	recs = attr_find( e->e_attrs, ad_certpinRevoked );
+	if ( certs == NULL && recs == NULL )
+		goto done;
+	op->o_bd = db;
+	if ( !cp_del_may_succeed( op, db, e ) )
+		goto done;	/* the backend refuses it: write nothing */
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+
+	/* The records: one per certificate revoked now, and the old ones. */
+	for ( i = 0; certs && i < certs->a_numvals; i++ ) {
+		cp_cert c;
+		struct berval rec, rec2;
+
+		memset( &c, 0, sizeof( c ) );
+		c.cc_der = certs->a_vals[i];
+		certpin_sha256_hex( (unsigned char *)c.cc_der.bv_val, c.cc_der.bv_len, c.cc_sha256 );
+		a = attr_find( e->e_attrs, ad_certpinCertInfo );
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			if ( cp_rec_is( &a->a_vals[j], c.cc_sha256 ) )
+				c.cc_info = a->a_vals[j];
+		cp_revoked_rec( op, &c, &rec );
+		cp_rec_with_entry( &rec, &e->e_name, &rec2 );
+		ch_free( rec.bv_val );
+		ber_bvarray_add( &add, &rec2 );
+		ncerts++;
+		Debug( LDAP_DEBUG_STATS, "%s certpin: deleting \"%s\" revokes certificate "
+			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
+	}
+	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
+		struct berval rec2;
+
+		cp_rec_with_entry( &recs->a_vals[i], &e->e_name, &rec2 );
+		ber_bvarray_add( &add, &rec2 );
+	}
+
+	/* Where they go. */
+	conf = certpin_bind_history( ci );
+	if ( conf && dnIsSuffix( conf, &op->o_req_ndn ) )
+		conf = NULL;	/* the history entry itself goes: to its parent */
+	if ( conf )
+		ber_dupbv_x( &hist, conf, op->o_tmpmemctx );
+	else if ( !be_issuffix( db, &op->o_req_ndn ) ) {
+		struct berval parent;
+
+		dnParent( &op->o_req_ndn, &parent );
+		ber_dupbv_x( &hist, &parent, op->o_tmpmemctx );
+	}
+	hdb = BER_BVISEMPTY( &hist ) ? NULL : select_backend( &hist, 0 );
+	if ( hdb != db ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": its "
+			"revocation records need a history entry in the same database "
+			"(certpin-history \"%s\")\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, hist.bv_val ? hist.bv_val : "" );
+		snprintf( err, sizeof( err ), "certpin: this entry holds certificates "
+			"or revocation records and no history entry can keep them "
+			"(see certpin-history)" );
+		rc = LDAP_UNWILLING_TO_PERFORM;
+		goto done;
+	}
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, &hist, NULL, NULL, 0, &h );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || h == NULL ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": history "
+			"entry \"%s\" does not exist\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, hist.bv_val );
+		snprintf( err, sizeof( err ), "certpin: this entry holds certificates "
+			"or revocation records and the history entry that must keep "
+			"them does not exist (see certpin-history)" );
+		rc = LDAP_UNWILLING_TO_PERFORM;
+		h = NULL;
+		goto done;
+	}
+	rc = LDAP_SUCCESS;
+
+	/* Only what the history entry does not hold yet. */
+	a = attr_find( h->e_attrs, ad_certpinRevoked );
+	for ( i = 0; a && add && add[i].bv_val; ) {
+		for ( j = 0; j < a->a_numvals; j++ )
+			if ( bvmatch( &a->a_vals[j], &add[i] ) )
+				break;
+		if ( j < a->a_numvals ) {
+			int k;
+
+			ch_free( add[i].bv_val );
+			for ( k = i; add[k].bv_val; k++ )
+				add[k] = add[k + 1];
+		} else {
+			i++;
+		}
+	}
+	if ( add && add[0].bv_val == NULL ) {
+		ber_bvarray_free( add );
+		add = NULL;
+	}
+	if ( add ) {
+		Operation o = *op;
+		BerVarray dup = NULL;
+
+		/* cp_mod_append appends to an operation's modlist: a copy's. */
+		o.orm_modlist = NULL;
+		if ( !is_entry_objectclass( h, oc_certpinHistory, 0 ) ) {
+			BerVarray oc = NULL;
+
+			value_add_one( &oc, &oc_certpinHistory->soc_cname );
+			cp_mod_append( &o, LDAP_MOD_ADD, slap_schema.si_ad_objectClass, oc );
+		}
+		ber_bvarray_dup_x( &dup, add, NULL );
+		cp_mod_append( &o, LDAP_MOD_ADD, ad_certpinRevoked, dup );
+		mods = o.orm_modlist;
+
+		rc = cp_internal_modify( op, db, &hist, mods, &text );
+		slap_mods_free( mods, 1 );
+		if ( rc != LDAP_SUCCESS ) {
+			Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": "
+				"keeping its revocation records on \"%s\" failed (%d %s)\n",
+				op->o_log_prefix, op->o_req_ndn.bv_val, hist.bv_val, rc,
+				text ? text : "" );
+			snprintf( err, sizeof( err ), "certpin: the revocation records "
+				"of this entry could not be kept" );
+			rc = LDAP_OTHER;
+			goto done;
+		}
+		Debug( LDAP_DEBUG_STATS, "%s certpin: revocation records of \"%s\" "
+			"(%d certificate(s) held) copied to \"%s\"\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, ncerts, hist.bv_val );
+	}
+
+	dc = op->o_tmpcalloc( 1, sizeof( cp_del_cb ), op->o_tmpmemctx );
+	dc->dc_db = db;
+	dc->dc_hist = hist;
+	BER_BVZERO( &hist );
+	dc->dc_added = add;
+	add = NULL;
+	dc->dc_cb.sc_response = cp_del_response;
+	dc->dc_cb.sc_cleanup = cp_del_cleanup;
+	dc->dc_cb.sc_private = dc;
+	dc->dc_cb.sc_next = op->o_callback;
+	op->o_callback = &dc->dc_cb;
+
+done:
+	op->o_bd = db;
+	if ( h )
+		be_entry_release_r( op, h );
+	be_entry_release_r( op, e );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( hist.bv_val )
+		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
+	ber_bvarray_free( add );
+	if ( rc != LDAP_SUCCESS )
+		return cp_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
