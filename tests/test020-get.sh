@@ -240,7 +240,6 @@ check_eq "a user lists their own certificates" "$KEN_TPS" "$(as_user kenmyer "$G
 check_eq "the auditors' group reads everybody's" "$(as_root "$GET" --all -o json | tps_of)" "$(as_user auditor "$GET" --all -o json | tps_of)"
 
 # ---- connections: ldaps, StartTLS, TLS client certificate, ldapi EXTERNAL -----------------
-tls() { env -u LDAPNOINIT LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_REQCERT=demand "$@"; }
 check_eq "remote over ldaps (simple bind)" "$KEN_TPS" \
 	"$(tls "$GET" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" -o json "Ken Myer" | tps_of)"
 check_eq "remote with StartTLS (-ZZ)" "$KEN_TPS" \
@@ -251,13 +250,13 @@ check_eq "SASL EXTERNAL over ldaps with the user's own certificate" "$KEN_TPS" \
 check_eq "local root over ldapi with SASL EXTERNAL" "$KEN_TPS" \
 	"$("$GET" -Y EXTERNAL -H "$(srv_uri 1 ldapi)" -o json "Ken Myer" 2>/dev/null | tps_of)"
 check_rc_out 1 "-ZZ fails when the server certificate is not trusted" "ldap_start_tls" \
-	env -u LDAPNOINIT LDAPTLS_CACERT="$PKI/foreignca.crt" LDAPTLS_REQCERT=demand \
+	env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT="$PKI/foreignca.crt" LDAPTLS_REQCERT=demand \
 	"$GET" -ZZ -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldap)" "Ken Myer"
 echo "TLS_CACERT $PKI/ca.crt" > "$TESTDIR/ldaprc"
 check_eq "ldap.conf-style settings (LDAPCONF) are honoured" "$KEN_TPS" \
-	"$(env -u LDAPNOINIT LDAPCONF="$TESTDIR/ldaprc" "$GET" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" -o json "Ken Myer" | tps_of)"
+	"$(env -u LDAPNOINIT HOME="$TESTDIR" LDAPCONF="$TESTDIR/ldaprc" "$GET" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" -o json "Ken Myer" | tps_of)"
 check_eq "-o TLS_CACERT=... sets an ldap.conf option" "$KEN_TPS" \
-	"$(env -u LDAPNOINIT "$GET" -o TLS_CACERT="$PKI/ca.crt" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" -o json "Ken Myer" | tps_of)"
+	"$(env -u LDAPNOINIT HOME="$TESTDIR" "$GET" -o TLS_CACERT="$PKI/ca.crt" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" -o json "Ken Myer" | tps_of)"
 
 # many identities: one connection, searches pipelined
 {

@@ -8,6 +8,7 @@
 # ordinary user can revoke only their own certificates, an auditor none.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-tools.sh"
+. "$(dirname "$0")/lib-logon.sh"
 
 pki_standard
 for n in 1 2 3 4 5; do pki_cert ca "extra$n" kenmyer client; done
@@ -29,7 +30,7 @@ sorted() { printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//'; }
 mods() { grep -c " MOD dn=" "$TESTDIR/srv1/slapd.log"; }
 
 # ---- WhatIf ---------------------------------------------------------------------------
-d0=$(dir_dump)
+d0=$(tools_dump)
 m0=$(mods)
 out=$(as_admin "$REVOKE" -n "Ken Myer" 2>"$TESTDIR/err") && rc=0 || rc=$?
 check_eq "-n exits 0" 0 "$rc"
@@ -39,7 +40,7 @@ check_out "-n: the summary says what would be done" "WhatIf: 2 certificates woul
 check_out "-n -v also shows the reason" "^!	reason: lost phone$" as_admin "$REVOKE" -n -v --reason "lost phone" "Ken Myer"
 check_eq "-n over a bulk pipeline lists every certificate" 6 \
 	"$(as_root "$GET" --all -o ldif | as_admin "$REVOKE" -n 2>/dev/null | grep -c '^!revoking certificate')"
-check_eq "-n: the directory is exactly as before" "$d0" "$(dir_dump)"
+check_eq "-n: the directory is exactly as before" "$d0" "$(tools_dump)"
 check_eq "-n: slapd received no modify at all" "$m0" "$(mods)"
 check_rc_out 1 "--confirm with -n is refused" "nothing would be done to confirm" as_admin "$REVOKE" -n --confirm "Ken Myer"
 
@@ -47,9 +48,9 @@ check_rc_out 1 "--confirm with -n is refused" "nothing would be done to confirm"
 refused() {	# RC DESC REGEX ARGS...: certpin-revoke as admin fails so, directory unchanged
 	local rc=$1 desc=$2 re=$3 before
 	shift 3
-	before=$(dir_dump)
+	before=$(tools_dump)
 	check_rc_out "$rc" "$desc" "$re" as_admin "$REVOKE" "$@"
-	check_eq "... and changes nothing" "$before" "$(dir_dump)"
+	check_eq "... and changes nothing" "$before" "$(tools_dump)"
 }
 refused 1 "an ambiguous display name" '"John Doe" matches 2 users' "John Doe"
 refused 32 "an unknown user" '"Nobody Here": no such user' "Nobody Here"
@@ -63,14 +64,14 @@ refused 1 "a malformed thumbprint" "is not a SHA-256 or SHA-1 thumbprint" --thum
 refused 32 "without -c the run stops at the first error" "stopped after 1 of 2 identities" \
 	"Nobody Here" "Pilar Ackerman"
 refused 1 "no identities at all" "no identities given" < /dev/null
-d1=$(dir_dump)
+d1=$(tools_dump)
 check_rc_out 0 "--force: an unknown user is no error" "0 certificates revoked for 0 users" \
 	as_admin "$REVOKE" --force "Nobody Here"
 check_rc_out 0 "--force: a certificate not held is no error" "0 certificates revoked" \
 	as_admin "$REVOKE" --force --thumbprint "$TP_P" "Ken Myer"
 check_eq "--force printed no error message" "" \
 	"$(as_admin "$REVOKE" --force "Nobody Here" 2>&1 | grep -v 'certificates revoked')"
-check_eq "... and changed nothing" "$d1" "$(dir_dump)"
+check_eq "... and changed nothing" "$d1" "$(tools_dump)"
 
 # ---- revoking ------------------------------------------------------------------------------
 check_eq "certpin-get --all --expires-before 2022-01-01 -o ldif | certpin-revoke: only that certificate" \
@@ -83,12 +84,12 @@ rev=$(as_root "$GET" --revoked -o json "Ken Myer")
 check_eq "... the history records it" "$TP_K1" "$(printf '%s' "$rev" | jq -r '.[].Thumbprint')"
 check_eq "... with the reason (\$ and \\ kept)" 'lost phone $1 \ taxi' "$(printf '%s' "$rev" | jq -r '.[].Reason')"
 check_eq "... and who revoked it" "$ADMIN" "$(printf '%s' "$rev" | jq -r '.[].RevokedBy')"
-d2=$(dir_dump)
+d2=$(tools_dump)
 check_rc_out 0 "idempotent: the same revocation again succeeds" "0 certificates revoked" \
 	as_admin "$REVOKE" --thumbprint "$TP_K1" "Ken Myer"
 check_out "... saying it was already revoked (-v)" "certificate $TP_K1 already revoked" \
 	as_admin "$REVOKE" -v --thumbprint "$TP_K1" "Ken Myer"
-check_eq "... and changing nothing" "$d2" "$(dir_dump)"
+check_eq "... and changing nothing" "$d2" "$(tools_dump)"
 sha1=$(openssl x509 -inform DER -in "$PKI/kenmyer2.der" -noout -fingerprint -sha1 | sed 's/.*=//')
 check_out "a SHA-1 thumbprint as Windows shows it (colons) names a certificate" \
 	"^!revoking certificate $TP_K2 " as_admin "$REVOKE" -n --thumbprint "$sha1" "Ken Myer"
@@ -113,16 +114,16 @@ check_out "--confirm asks per user on the terminal" "Revoke 1 certificate of \"$
 check_eq "... 'n' keeps Pilar's certificate" "$(der_sha256 "$PKI/extra1.der")" "$(held "Pilar Ackerman")"
 check_eq "... 'y' revokes jdoe's" "" "$(held sip:jdoe@example.com)"
 check_out "... the summary counts the declined user" "1 certificate revoked for 2 users, 1 declined" printf '%s\n' "$out"
-d3=$(dir_dump)
+d3=$(tools_dump)
 check_rc_out 1 "--confirm without a terminal is an error" "needs a terminal" \
 	setsid -w sh -c "exec $cmd" < /dev/null
-check_eq "... and changes nothing" "$d3" "$(dir_dump)"
+check_eq "... and changes nothing" "$d3" "$(tools_dump)"
 
 # ---- access control ------------------------------------------------------------------------
 record_cert jdoe "$PKI/extra3.der" >/dev/null || die "record extra3"
-d4=$(dir_dump)
+d4=$(tools_dump)
 as_user pilar "$REVOKE" "Ken Myer" >/dev/null 2>&1
-check_eq "an ordinary user cannot revoke another user's certificates" "$d4" "$(dir_dump)"
+check_eq "an ordinary user cannot revoke another user's certificates" "$d4" "$(tools_dump)"
 check_rc_out 50 "... not even with ldapmodify" "Insufficient access" as_user pilar ldapmodify <<LDIF
 dn: $KEN
 changetype: modify
@@ -131,7 +132,7 @@ certpinCertificate;binary:< file://$PKI/kenmyer2.der
 LDIF
 check_rc_out 50 "an auditor (read access) is refused: ldapsearch-style message" \
 	"^certpin-revoke: \"$KEN\": Insufficient access \(50\)$" as_user auditor "$REVOKE" "Ken Myer"
-check_eq "... nothing changed" "$d4" "$(dir_dump)"
+check_eq "... nothing changed" "$d4" "$(tools_dump)"
 check_rc_out 0 "a user revokes their own certificate (a lost phone)" "1 certificate revoked for 1 user" \
 	as_user kenmyer "$REVOKE" --reason "phone lost" kenmyer@example.com
 check_eq "... it is gone" "" "$(held "Ken Myer")"
@@ -146,14 +147,16 @@ certpinCertificate;binary:< file://$PKI/extra4.der
 LDIF
 
 # ---- remote and local -------------------------------------------------------------------------
-tls() { env -u LDAPNOINIT LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_REQCERT=demand "$@"; }
 record_cert kenmyer "$PKI/extra4.der" >/dev/null || die "record extra4"
 record_cert kenmyer "$PKI/extra5.der" >/dev/null || die "record extra5"
 check_rc_out 0 "remote over ldaps" "1 certificate revoked" \
 	tls "$REVOKE" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldaps)" \
 	--thumbprint "$(der_sha256 "$PKI/extra4.der")" "Ken Myer"
+logon_as "end to end: the phone with certificate extra5 logs on as Ken" 1 extra5 "$KEN"
 check_rc_out 0 "remote with StartTLS (-ZZ)" "1 certificate revoked" \
 	tls "$REVOKE" -ZZ -x -D "$ADMIN" -w pw-admin -H "$(srv_uri 1 ldap)" "Ken Myer"
+logon_refused "end to end: after certpin-revoke the phone's logon is refused" 1 extra5
+logon_refused "... over StartTLS too" 1 extra5 starttls
 check_rc_out 0 "local root over ldapi with SASL EXTERNAL" "1 certificate revoked" \
 	as_root "$REVOKE" 'EXAMPLE\jdoe'
 check_eq "nobody holds a certificate but Pilar and the second John Doe" \
@@ -195,10 +198,10 @@ check_eq "... each has its revocation record" "$N" \
 check_eq "... over exactly one connection" 1 "$conns"
 check "... with several modifies in flight at once (pipelined)" \
 	awk -v c="$conn" '$3 == c && / MOD dn=/ { n++ } $3 == c && / RESULT tag=103 / { if (n - r > max) max = n - r; r++ } END { exit !(max > 1) }' "$TESTDIR/srv1/slapd.log"
-d5=$(dir_dump)
+d5=$(tools_dump)
 check_rc_out 0 "idempotent in bulk: the same pipeline again" "0 certificates revoked for $N users, $N with nothing to revoke" \
 	as_admin "$REVOKE" -c -f "$TESTDIR/bulk.dns"
-check_eq "... changes nothing" "$d5" "$(dir_dump)"
+check_eq "... changes nothing" "$d5" "$(tools_dump)"
 # progress on a terminal only
 check_out "a bulk run on a terminal reports progress" "100/$N users" \
 	ttyrun "$REVOKE -c -x -D '$ADMIN' -w pw-admin -H '$(srv_uri 1 ldapi)' -f '$TESTDIR/bulk.dns'"
