@@ -304,6 +304,10 @@ printf 'pw-admin' > "$TESTDIR/pw"
 chmod 600 "$TESTDIR/pw"
 check_eq "-y reads the password from a file" "$KEN_TPS" \
 	"$("$GET" -x -D "$ADMIN" -y "$TESTDIR/pw" -H "$(srv_uri 1 ldapi)" -o json "Ken Myer" | tps_of)"
+out=$({ sleep 0.5; printf 'pw-admin\n'; } | script -qec "$GET -x -D '$ADMIN' -W -H '$(srv_uri 1 ldapi)' -o json 'Ken Myer'" /dev/null 2>&1)
+check_out "-W prompts on the terminal" "Enter LDAP Password:" printf '%s\n' "$out"
+check_out "... and binds with what was typed" "$TP_K1" printf '%s\n' "$out"
+check "... without echoing it" sh -c "! printf '%s\n' '$out' | grep -q pw-admin"
 check_rc_out 255 "no server: ldapsearch's message and exit code" "Can't contact LDAP server \(-1\)" \
 	"$GET" -x -H "ldap://127.0.0.1:$(free_port)/" "Ken Myer"
 check_rc_out 1 "-n means nothing to certpin-get" "-n has no meaning" as_root "$GET" -n "Ken Myer"
