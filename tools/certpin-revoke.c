@@ -545,6 +545,7 @@ rev_retry( LDAP *ld, rev_pending *p )
 		pl.ntake += pl.take[i];
 	}
 	if ( pl.ntake == 0 ) {
+		r.nothing++;
 		if ( cp_opt.verbose )
 			printf( "\"%s\": already revoked\n", p->rp_dn );
 	} else if ( ( rc = rev_send( ld, p->rp_dn, &pl, &msgid ) ) == LDAP_SUCCESS ) {
