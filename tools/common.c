@@ -483,7 +483,8 @@ cp_tty_read( const char *prompt, int noecho )
 	}
 	if ( restore ) {
 		tcsetattr( fd, TCSADRAIN, &old );
-		fputc( '\n', tty );
+		if ( write( fd, "\n", 1 ) < 0 )
+			restore = 0;
 	}
 	if ( cp_tty_fd >= 0 ) {
 		cp_tty_fd = -1;
@@ -923,10 +924,13 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		if ( n > 0 && line[0] == ' ' && llen &&
 		     cp_ldif_attr( logical, llen ) ) {
 			if ( llen + n > lcap ) {
+				char *nl;
+
 				lcap = 2 * ( llen + n );
-				logical = realloc( logical, lcap + 1 );
-				if ( logical == NULL )
+				nl = realloc( logical, lcap + 1 );
+				if ( nl == NULL )
 					goto nomem;
+				logical = nl;
 			}
 			memcpy( logical + llen, line + 1, n - 1 );
 			llen += n - 1;
@@ -935,15 +939,17 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		if ( llen || start ) {
 			if ( cp_items_line( its, logical, llen, start, &in_record ) )
 				goto nomem;
-			llen = 0;
 		}
 		if ( n < 0 )
 			break;
 		if ( (size_t)n + 1 > lcap ) {
+			char *nl;
+
 			lcap = 2 * ( n + 1 );
-			logical = realloc( logical, lcap + 1 );
-			if ( logical == NULL )
+			nl = realloc( logical, lcap + 1 );
+			if ( nl == NULL )
 				goto nomem;
+			logical = nl;
 		}
 		memcpy( logical, line, n );
 		llen = n;
