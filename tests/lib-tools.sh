@@ -107,3 +107,24 @@ ossl_subject() { openssl x509 -inform DER -in "$1" -noout -subject -nameopt RFC2
 ossl_date() {	# DER enddate|startdate -> ISO 8601 UTC
 	date -u -d "$(openssl x509 -inform DER -in "$1" -noout "-$2" | sed 's/^[a-zA-Z]*=//')" +%Y-%m-%dT%H:%M:%SZ
 }
+
+# delay_proxy N DELAY: a proxy in front of srv N's ldap:// port that holds
+# every response back DELAY seconds and counts the requests the client had
+# in flight (tests/ldap-delay-proxy.py).  Sets PROXY_URI, PROXY_PID and
+# PROXY_STATS ("search N" lines: the most in flight at once).
+delay_proxy() {
+	local port sport
+	port=$(free_port)
+	sport=$(srv_uri "$1" ldap | sed 's|.*:\([0-9]*\)/$|\1|')
+	PROXY_STATS=$TESTDIR/proxy.$port
+	"$PY" "$SRCDIR/tests/ldap-delay-proxy.py" "$port" "$sport" "$2" "$PROXY_STATS" &
+	PROXY_PID=$!
+	PROXY_URI=ldap://127.0.0.1:$port/
+	local i
+	for i in $(seq 1 50); do
+		[ -s "$PROXY_STATS" ] || [ -f "$PROXY_STATS" ] && return 0
+		sleep 0.1
+	done
+	die "the delay proxy did not start"
+}
+proxy_peak() { sed -n "s/^$1 //p" "$PROXY_STATS"; }
