@@ -23,6 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common.h"
+#include "identity.h"
 #include "provclient.h"
 
 /* lber_pvt.h is not installed. */
@@ -641,6 +643,13 @@ pc_chomp( struct berval *s )
 int
 certpin_secret_file( const char *path, struct berval *out, char *err, size_t errlen )
 {
+	return certpin_secret_read( path, 1, out, err, errlen );
+}
+
+int
+certpin_secret_read( const char *path, int chomp, struct berval *out,
+	char *err, size_t errlen )
+{
 	struct stat st;
 	ssize_t r;
 	size_t n = 0;
@@ -680,7 +689,8 @@ certpin_secret_file( const char *path, struct berval *out, char *err, size_t err
 	out->bv_val = buf;
 	out->bv_len = n;
 	buf[n] = '\0';
-	pc_chomp( out );
+	if ( chomp )
+		pc_chomp( out );
 	if ( out->bv_len > CERTPIN_SECRET_MAX ) {
 		pc_err( err, errlen, "%s: longer than %d bytes", path, CERTPIN_SECRET_MAX );
 		certpin_secret_free( out );
@@ -691,7 +701,7 @@ certpin_secret_file( const char *path, struct berval *out, char *err, size_t err
 		certpin_secret_free( out );
 		return -1;
 	}
-	if ( memchr( out->bv_val, '\n', out->bv_len ) != NULL ) {
+	if ( chomp && memchr( out->bv_val, '\n', out->bv_len ) != NULL ) {
 		pc_err( err, errlen, "%s: holds more than one line", path );
 		certpin_secret_free( out );
 		return -1;
@@ -838,4 +848,85 @@ certpin_tls_client_cert( LDAP *ld, const char *certfile, const char *keyfile,
 fail:
 	pc_err( err, errlen, "cannot set up TLS for the client certificate" );
 	return LDAP_OPT_ERROR;
+}
+
+/* ---- the user ---------------------------------------------------------------- */
+
+typedef struct pc_found {
+	int	pf_err;
+	char	*pf_dn;
+	int	pf_enabled;
+} pc_found;
+
+static void
+pc_user_cb( LDAP *ld, cp_item *item, LDAPMessage *entry, int err, void *arg )
+{
+	pc_found *f = arg;
+	struct berval **vals;
+	char *dn;
+	int i;
+
+	f->pf_err = err;
+	if ( entry == NULL ) {
+		if ( err == LDAP_SUCCESS )
+			f->pf_err = LDAP_NO_SUCH_OBJECT;
+		return;
+	}
+	dn = ldap_get_dn( ld, entry );
+	if ( dn == NULL ) {
+		f->pf_err = LDAP_NO_MEMORY;
+		return;
+	}
+	f->pf_dn = strdup( dn );
+	ldap_memfree( dn );
+	if ( f->pf_dn == NULL ) {
+		f->pf_err = LDAP_NO_MEMORY;
+		return;
+	}
+	vals = ldap_get_values_len( ld, entry, "objectClass" );
+	for ( i = 0; vals && vals[i]; i++ ) {
+		if ( vals[i]->bv_len == sizeof( "certpinUser" ) - 1 &&
+			!strncasecmp( vals[i]->bv_val, "certpinUser", vals[i]->bv_len ) )
+			f->pf_enabled = 1;
+	}
+	ldap_value_free_len( vals );
+}
+
+int
+certpin_user_find( LDAP *ld, const char *config, const char *text, int quiet,
+	char **dn, int *enabled )
+{
+	static char *attrs[] = { "objectClass", NULL };
+	cp_idconf ic;
+	cp_items its;
+	cp_item item;
+	pc_found f;
+	int rc;
+
+	*dn = NULL;
+	memset( &ic, 0, sizeof( ic ) );
+	memset( &f, 0, sizeof( f ) );
+	memset( &item, 0, sizeof( item ) );
+	cp_idconf_load( &ic, config );
+	ic.ic_quiet_unknown = quiet;
+	rc = cp_idconf_finish( &ic, ld );
+	if ( rc != LDAP_SUCCESS ) {
+		cp_idconf_free( &ic );
+		return rc;
+	}
+	item.ci_value = (char *)text;
+	its.it_v = &item;
+	its.it_n = its.it_max = 1;
+	its.it_src = "argument";
+	f.pf_err = LDAP_OTHER;
+	cp_id_resolve( ld, &ic, &its, attrs, pc_user_cb, &f );
+	cp_idconf_free( &ic );
+	if ( f.pf_err == LDAP_SUCCESS ) {
+		*dn = f.pf_dn;
+		if ( enabled )
+			*enabled = f.pf_enabled;
+	} else {
+		free( f.pf_dn );
+	}
+	return f.pf_err;
 }

@@ -159,6 +159,10 @@ void certpin_out_abort( certpin_out *o );
  * 0 or -1 with a reason.  Free with certpin_secret_free(). */
 int certpin_secret_file( const char *path, struct berval *out,
 	char *err, size_t errlen );
+/* The same with chomp 0: the whole file is the secret, as ldapsearch -y
+ * reads a password (newlines included). */
+int certpin_secret_read( const char *path, int chomp, struct berval *out,
+	char *err, size_t errlen );
 
 /* Prompt on the controlling terminal (/dev/tty) and read one line without
  * echo.  Fails (-1 with a reason) when there is no terminal. */
@@ -175,5 +179,16 @@ void certpin_secret_free( struct berval *s );
  * (ldap.conf, LDAPTLS_CACERT, ...).  Returns an LDAP_OPT_* result. */
 int certpin_tls_client_cert( LDAP *ld, const char *certfile,
 	const char *keyfile, char *err, size_t errlen );
+
+/* ---- the user ---------------------------------------------------------------- */
+
+/* Resolve one identity (any form identity.c accepts) on ld, with the
+ * settings of config (NULL: $CERTPIN_CONF or the default file).  Returns
+ * LDAP_SUCCESS with *dn (malloc'd) and, when enabled is not NULL, whether
+ * the entry holds the certpinUser class; LDAP_NO_SUCH_OBJECT for an
+ * unknown user; another code for other failures.  With quiet, nothing is
+ * printed for an unknown user (the caller explains). */
+int certpin_user_find( LDAP *ld, const char *config, const char *text,
+	int quiet, char **dn, int *enabled );
 
 #endif /* CERTPIN_PROVCLIENT_H */
