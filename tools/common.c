@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "common.h"
+#include <ldif.h>
 
 /* Exported by libldap 2.5 (ldap_pvt.h), not in the installed headers. */
 extern int ldap_pvt_conf_option( char *cmd, char *opt, int userconf );
@@ -949,4 +950,48 @@ cp_items_free( cp_items *its )
 	}
 	free( its->it_v );
 	memset( its, 0, sizeof( *its ) );
+}
+
+/* ---- output --------------------------------------------------------------------------- */
+
+void
+cp_ldif_put( FILE *fp, const char *name, const char *value )
+{
+	char *s;
+
+	s = ldif_put_wrap( LDIF_PUT_VALUE, name, value, strlen( value ),
+		cp_opt.ldif_wrap ? (ber_len_t)cp_opt.ldif_wrap : LDIF_LINE_WIDTH_MAX );
+	if ( s == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	fputs( s, fp );
+	ber_memfree( s );
+}
+
+void
+cp_json_string( FILE *fp, const char *s )
+{
+	const unsigned char *p;
+
+	if ( s == NULL ) {
+		fputs( "null", fp );
+		return;
+	}
+	fputc( '"', fp );
+	for ( p = (const unsigned char *)s; *p; p++ ) {
+		switch ( *p ) {
+		case '"':	fputs( "\\\"", fp ); break;
+		case '\\':	fputs( "\\\\", fp ); break;
+		case '\n':	fputs( "\\n", fp ); break;
+		case '\r':	fputs( "\\r", fp ); break;
+		case '\t':	fputs( "\\t", fp ); break;
+		default:
+			if ( *p < 0x20 || *p == 0x7f )
+				fprintf( fp, "\\u%04x", *p );
+			else
+				fputc( *p, fp );
+		}
+	}
+	fputc( '"', fp );
 }

@@ -181,4 +181,13 @@ int cp_confirm( const char *fmt, ... );
 /* Is stderr a terminal (progress display allowed)? */
 int cp_progress_ok( void );
 
+/* ---- output ---------------------------------------------------------------- */
+
+/* One LDIF line "name: value" (base64 "name:: ..." when the value needs it),
+ * folded per -o ldif_wrap. */
+void cp_ldif_put( FILE *fp, const char *name, const char *value );
+
+/* A JSON string literal (RFC 8259 escapes); NULL prints null. */
+void cp_json_string( FILE *fp, const char *s );
+
 #endif /* CERTPIN_COMMON_H */
