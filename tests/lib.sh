@@ -388,13 +388,15 @@ LDIF
 }
 
 # device_whoami N CERT [ldaps|starttls]: SASL EXTERNAL logon with $PKI/CERT.*
+# libldap ignores LDAPTLS_* while LDAPNOINIT is set (to any value): drop it
+# for this client, with HOME in the test dir so no user ldaprc is read.
 device_whoami() {
 	local n=$1 cert=$2 how=${3:-ldaps}
 	if [ "$how" = starttls ]; then
-		LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt LDAPTLS_KEY=$PKI/$cert.key \
-			ldapwhoami -ZZ -Y EXTERNAL -H "$(srv_uri "$n" ldap)" 2>&1
+		env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt \
+			LDAPTLS_KEY=$PKI/$cert.key ldapwhoami -ZZ -Y EXTERNAL -H "$(srv_uri "$n" ldap)" 2>&1
 	else
-		LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt LDAPTLS_KEY=$PKI/$cert.key \
-			ldapwhoami -Y EXTERNAL -H "$(srv_uri "$n" ldaps)" 2>&1
+		env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt \
+			LDAPTLS_KEY=$PKI/$cert.key ldapwhoami -Y EXTERNAL -H "$(srv_uri "$n" ldaps)" 2>&1
 	fi
 }
