@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "certinfo.h"
 #include "common.h"
@@ -161,6 +162,19 @@ issue_path( const char *given, const char *suffix )
 	return p;
 }
 
+/* Does path exist?  Says so. */
+static int
+issue_exists( const char *path )
+{
+	struct stat st;
+
+	if ( lstat( path, &st ) == 0 ) {
+		cp_warn( "%s: file exists (use --force to replace it)", path );
+		return 1;
+	}
+	return 0;
+}
+
 /* Was any bind option given? */
 static int
 issue_bind_given( void )
@@ -261,6 +275,7 @@ main( int argc, char **argv )
 			rc = EXIT_FAILURE;
 			goto done;
 		}
+		rc = EXIT_FAILURE;
 	}
 
 	/* ---- the request ---- */
@@ -296,18 +311,28 @@ main( int argc, char **argv )
 		goto done;
 	}
 
-	/* ---- reserve the files: a refusal changes nothing on the server ---- */
+	/* ---- refuse to overwrite before anything is asked ---- */
+	if ( !io.force && ( issue_exists( cert_path ) || issue_exists( ca_path ) ||
+		( key_path && issue_exists( key_path ) ) ) )
+	{
+		rc = EXIT_FAILURE;
+		goto done;
+	}
+
+	/* ---- connect, bind ---- */
+	ld = cp_tool_connect();
+
+	/* ---- reserve the files (O_EXCL): a refusal changes nothing on the
+	 * server, and they are removed again if the server says no ---- */
 	if ( certpin_out_open( &out_cert, cert_path, 0644, io.force, err, sizeof( err ) ) ||
 		certpin_out_open( &out_ca, ca_path, 0644, io.force, err, sizeof( err ) ) ||
 		( key_path && certpin_out_open( &out_key, key_path, 0600, io.force,
 			err, sizeof( err ) ) ) )
 	{
 		cp_warn( "%s", err );
+		rc = EXIT_FAILURE;
 		goto done;
 	}
-
-	/* ---- connect, bind, name the user ---- */
-	ld = cp_tool_connect();
 	if ( io.phone && !ldap_tls_inplace( ld ) ) {
 		cp_warn( "refusing to send a PIN without TLS (use ldaps:// or -ZZ)" );
 		rc = LDAP_CONFIDENTIALITY_REQUIRED;

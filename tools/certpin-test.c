@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,14 +224,38 @@ ct_fail( const char *diag, const char *fmt, ... )
 	snprintf( ct.diag, sizeof( ct.diag ), "%s", diag ? diag : "" );
 }
 
+/* ct_fail, with what the local checks of the certificate found (expired,
+ * not yet valid) added to the diagnosis. */
+static char ct_hint[256];
+
+static void
+ct_fail_hint( const char *diag, const char *fmt, ... )
+{
+	char buf[sizeof( ct.error )], d[sizeof( ct.diag )];
+	va_list ap;
+
+	va_start( ap, fmt );
+	vsnprintf( buf, sizeof( buf ), fmt, ap );
+	va_end( ap );
+	snprintf( d, sizeof( d ), "%s%s%s", diag, *ct_hint ? " " : "", ct_hint );
+	ct_fail( d, "%s", buf );
+}
+
 /* "<ldap error> (<code>)[: <server's message>]" */
 static const char *
 ct_ldaperr( int rc, const char *info )
 {
 	static char buf[768];
+	size_t n;
 
+	if ( info && !strcmp( info, "(unknown error code)" ) )
+		info = NULL;	/* libldap's filler for local errors */
 	snprintf( buf, sizeof( buf ), "%s (%d)%s%s", ldap_err2string( rc ), rc,
 		info && *info ? ": " : "", info && *info ? info : "" );
+	/* SASL messages end in ": " */
+	n = strlen( buf );
+	while ( n > 0 && ( buf[n - 1] == ' ' || buf[n - 1] == ':' ) )
+		buf[--n] = '\0';
 	return buf;
 }
 
@@ -421,7 +446,7 @@ ct_fail_connect( const char *what, const char *uri, int starttls, int with_cert,
 	switch ( ct_tls_probe( uri, starttls ) ) {
 	case CT_TLS_CLIENT_CERT:
 		if ( with_cert ) {
-			ct_fail( "The server refused the client certificate during the TLS "
+			ct_fail_hint( "The server refused the client certificate during the TLS "
 				"handshake: it is not issued by a CA the server trusts "
 				"(TLSCACertificateFile), or it has expired. Issue the device a "
 				"certificate from the directory's CA (certpin-issue).",
@@ -641,6 +666,7 @@ main( int argc, char **argv )
 
 	memset( &req, 0, sizeof( req ) );
 	memset( &res, 0, sizeof( res ) );
+	signal( SIGPIPE, SIG_IGN );	/* a server closing a refused TLS session */
 	on_exit( ct_on_exit, NULL );
 	ct_parsing = 1;
 	cp_tool_init( "certpin-test", "k:", ct_long, ct_opt, ct_usage );
@@ -738,7 +764,7 @@ main( int argc, char **argv )
 
 	/* ---- 1. the user, and a certificate for them ---- */
 	if ( !co.cert_file ) {
-		int use_tls = co.phone ? 2 : cp_opt.use_tls;
+		int use_tls = co.phone && !ldap_is_ldaps_url( uri ) ? 2 : cp_opt.use_tls;
 
 		ct_step( "Connecting to %s%s", uri, use_tls ? " (StartTLS)" : "" );
 		rc = ct_open( uri, use_tls, 1, NULL, NULL, &pld, &info );
@@ -925,10 +951,13 @@ main( int argc, char **argv )
 				"valid %s to %s", certfile, ci.ci_subject, ci.ci_sha256,
 				ci.ci_notbefore, ci.ci_notafter );
 			if ( now > ci.ci_notafter_t )
-				ct_step( "Warning: the certificate expired on %s", ci.ci_notafter );
+				snprintf( ct_hint, sizeof( ct_hint ), "This certificate "
+					"expired on %s.", ci.ci_notafter );
 			else if ( now < ci.ci_notbefore_t )
-				ct_step( "Warning: the certificate is not valid before %s",
-					ci.ci_notbefore );
+				snprintf( ct_hint, sizeof( ct_hint ), "This certificate is "
+					"not valid before %s.", ci.ci_notbefore );
+			if ( *ct_hint )
+				ct_step( "Warning: %s", ct_hint );
 			certpin_certinfo_free( &ci );
 		}
 	}
@@ -953,14 +982,22 @@ main( int argc, char **argv )
 		if ( rc != LDAP_SUCCESS ) {
 			ldap_memfree( info );
 			info = ct_ld_info( cld, &rc );
-			if ( rc == LDAP_INAPPROPRIATE_AUTH || rc == LDAP_AUTH_METHOD_NOT_SUPPORTED ||
+			if ( rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR )
+				ct_fail_hint( "The server closed the TLS session when it saw the "
+					"client certificate: it does not accept it. Device "
+					"certificates must be issued by a CA in the server's "
+					"TLSCACertificateFile and be valid now.",
+					"Certificate logon: client certificate not accepted "
+					"(TLS session closed by the server): %s", ct_ldaperr( rc, info ) );
+			else if ( rc == LDAP_INAPPROPRIATE_AUTH || rc == LDAP_AUTH_METHOD_NOT_SUPPORTED ||
 				( rc == LDAP_OTHER && info && strstr( info, "SASL" ) ) )
-				ct_fail( "The server got no usable client certificate: set "
-					"TLSVerifyClient to try or demand and TLSCACertificateFile "
-					"to the CA issuing device certificates.",
-					"Certificate logon refused: %s", ct_ldaperr( rc, info ) );
+				ct_fail_hint( "The server got no usable client certificate from the "
+					"TLS session: the certificate must be issued by a CA in the "
+					"server's TLSCACertificateFile, and TLSVerifyClient must be "
+					"try or demand.", "Certificate logon: client certificate "
+					"not accepted: %s", ct_ldaperr( rc, info ) );
 			else
-				ct_fail( "The server refused the certificate logon for the "
+				ct_fail_hint( "The server refused the certificate logon for the "
 					"reason given: check the certificate is on the user's "
 					"entry and not revoked (certpin-get), and the user "
 					"still enabled.", "Certificate logon (SASL EXTERNAL) "

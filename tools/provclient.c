@@ -858,7 +858,7 @@ typedef struct pc_found {
 	int	pf_enabled;
 } pc_found;
 
-static void
+static int
 pc_user_cb( LDAP *ld, cp_item *item, LDAPMessage *entry, int err, void *arg )
 {
 	pc_found *f = arg;
@@ -870,18 +870,18 @@ pc_user_cb( LDAP *ld, cp_item *item, LDAPMessage *entry, int err, void *arg )
 	if ( entry == NULL ) {
 		if ( err == LDAP_SUCCESS )
 			f->pf_err = LDAP_NO_SUCH_OBJECT;
-		return;
+		return 0;
 	}
 	dn = ldap_get_dn( ld, entry );
 	if ( dn == NULL ) {
 		f->pf_err = LDAP_NO_MEMORY;
-		return;
+		return 0;
 	}
 	f->pf_dn = strdup( dn );
 	ldap_memfree( dn );
 	if ( f->pf_dn == NULL ) {
 		f->pf_err = LDAP_NO_MEMORY;
-		return;
+		return 0;
 	}
 	vals = ldap_get_values_len( ld, entry, "objectClass" );
 	for ( i = 0; vals && vals[i]; i++ ) {
@@ -890,6 +890,7 @@ pc_user_cb( LDAP *ld, cp_item *item, LDAPMessage *entry, int err, void *arg )
 			f->pf_enabled = 1;
 	}
 	ldap_value_free_len( vals );
+	return 0;
 }
 
 int
