@@ -15,13 +15,18 @@ GOODPIN=482913
 [ -x "$ISSUE" ] && [ -x "$CTEST" ] || die "certpin-issue/certpin-test not built (run make)"
 
 # client_server N: srv N issuing certificates (the CA of pki_standard), the
-# people of prov_base with AD names, Ken Myer with a phone number and the
+# people of prov_base with AD names, certadmins allowed to revoke, Ken Myer with a phone number and the
 # PIN $GOODPIN, and uid=nocert, a user without certpinUser.  Exports the
 # URIs and the trust option every tool call needs (the tests run with
 # LDAPNOINIT, so ldap.conf and LDAPTLS_* are not read).
 client_server() {
 	local n=$1
-	prov_conf "$n"
+	# certificate administrators revoke (delete) certificates, as users
+	# revoke their own
+	SRV_ACL="access to attrs=certpinCertificate,certpinRevoked
+	by group.exact=\"$ADMINS\" write
+	by self write
+	by * break" prov_conf "$n"
 	srv_start "$n"
 	prov_base "$n"
 	export SRV=$n
