@@ -347,6 +347,9 @@ cp_pin_hash( Operation *op, cp_pin *pp, struct berval *pin, struct berval *hash,
 			pp->pp_hash, text ? ": " : "", text ? text : "" );
 		return LDAP_OTHER;
 	}
+	/* some schemes' modules count the terminating NUL(s) */
+	while ( hash->bv_len > 0 && hash->bv_val[hash->bv_len - 1] == '\0' )
+		hash->bv_len--;
 	return LDAP_SUCCESS;
 }
 

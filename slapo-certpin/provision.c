@@ -45,7 +45,7 @@
 #define CP_VALID_MAX		8760
 #define CP_VALID_LIMIT		(20 * 8760)	/* no policy beyond 20 years */
 #define CP_CSR_MAX		8192	/* bytes of DER */
-#define CP_RSA_MAX		8192	/* bits */
+#define CP_RSA_MAX		16384	/* bits */
 #define CP_ENDPOINT_MAX		256
 #define CP_SECRET_MAX		64	/* phone and PIN, bytes */
 #define CP_SERIAL_BYTES		16
@@ -522,13 +522,18 @@ cp_req_decode( struct berval *data, cp_req *rq )
 		case LBER_CLASS_CONTEXT | 1: rq->rq_phone = v; break;
 		case LBER_CLASS_CONTEXT | 2: rq->rq_pin = v; break;
 		case LBER_CLASS_CONTEXT | 3:
-			/* a non-negative INTEGER of at most 4 octets */
-			if ( v.bv_len < 1 || v.bv_len > 4 || ( v.bv_val[0] & 0x80 ) )
+			/* a non-negative INTEGER; huge ones fail the policy */
+			if ( v.bv_len < 1 || ( v.bv_val[0] & 0x80 ) )
 				return -1;
 			rq->rq_validity = 0;
-			for ( i = 0; i < v.bv_len; i++ )
+			for ( i = 0; i < v.bv_len; i++ ) {
+				if ( rq->rq_validity > 0x7fffff ) {
+					rq->rq_validity = 0x7fffffff;
+					break;
+				}
 				rq->rq_validity = ( rq->rq_validity << 8 ) |
 					(unsigned char)v.bv_val[i];
+			}
 			rq->rq_has_validity = 1;
 			break;
 		case LBER_CLASS_CONTEXT | 4: rq->rq_endpoint = v; break;
@@ -623,6 +628,11 @@ cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
 	BER_BVZERO( der );
 	if ( x == NULL )
 		goto done;
+	/* cn=config may have changed one of the pair */
+	if ( X509_check_private_key( pv->pv_cert, pv->pv_key ) != 1 ) {
+		why = "certpinIssue: certpin-ca-key does not belong to certpin-ca-cert";
+		goto done;
+	}
 	if ( ASN1_TIME_cmp_time_t( X509_get0_notAfter( pv->pv_cert ), end ) < 0 ) {
 		why = "certpinIssue: the requested validity ends after the CA "
 			"certificate's";
@@ -804,8 +814,19 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 			goto fail;
 	} else if ( rq.rq_identity.bv_val ) {
 
+		struct berval dn;
+
 		path = "administrator";
-		if ( dnNormalize( 0, NULL, NULL, &rq.rq_identity, &ndn, op->o_tmpmemctx ) ) {
+		/* dnNormalize wants a NUL-terminated value without NULs */
+		dn.bv_len = rq.rq_identity.bv_len;
+		dn.bv_val = op->o_tmpalloc( dn.bv_len + 1, op->o_tmpmemctx );
+		memcpy( dn.bv_val, rq.rq_identity.bv_val, dn.bv_len );
+		dn.bv_val[dn.bv_len] = '\0';
+		rc = strlen( dn.bv_val ) != dn.bv_len ||
+			dnNormalize( 0, NULL, NULL, &dn, &ndn, op->o_tmpmemctx );
+		op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+		if ( rc ) {
+			BER_BVZERO( &ndn );
 			err = LDAP_INVALID_DN_SYNTAX;
 			why = "certpinIssue: identity is not a DN";
 			goto fail;
