@@ -145,6 +145,9 @@ fails "a key that does not belong to the certificate" "does not belong" \
 port=$(free_port)
 fails "nothing listening" "cannot contact ldap://127.0.0.1:$port" \
 	$TRUST -H "ldap://127.0.0.1:$port" -y "$TESTDIR/pw.ken" "$KEN"
+fails "the user's password with a UPN the anonymous session cannot find" \
+	"Could not find kenmyer@example.com anonymously.*|Give the user's DN, or -D" \
+	$TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" kenmyer@example.com
 ct_run -o json $TRUST -H "$URI_S" -w not-the-password "$KEN"
 check_eq "-o json failure: Result, Error and Diagnosis set" "1|Failure|true|true" \
 	"$RC|$(printf '%s' "$OUT" | jq -r '[.Result, (.Error|test("wrong password")), (.Diagnosis|length > 0)] | map(tostring) | join("|")')"
