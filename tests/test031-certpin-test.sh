@@ -89,6 +89,9 @@ check_eq "phone and PIN from a file: Success" "0 Success" "$RC $(result Result "
 check_out "-v: not binding for the PIN" "VERBOSE: Not binding: the phone number and PIN prove the user" \
 	printf '%s\n' "$OUT"
 check_eq "the user revoked the PIN path's test certificate" "$((n0 + 1))" "$(nthumbs "$KEN")"
+ct_run $TRUST -H "$URI_L" --phone "$PHONE" --pin-file "$TESTDIR/pin.good" sip:kenmyer@example.com
+check_eq "phone and PIN on ldap:// (StartTLS), the user named by SIP address: Success" \
+	"0 Success" "$RC $(result Result "$OUT")"
 out=$(on_tty "$GOODPIN" "Enter PIN: " "$CTEST" $TRUST -H "$URI_S" --phone "$PHONE" "$KEN" 2>&1) && rc=0 || rc=$?
 check_eq "PIN typed on a terminal: exit 0" 0 "$rc"
 check_out "PIN typed on a terminal: Success" "^Result +: Success" printf '%s\n' "$out"

@@ -641,6 +641,15 @@ ct_fail_issue( int rc, const char *info, const char *identity )
 			"(slapo-certpin(5)).", "Could not get a certificate for %s: "
 			"provisioning refused: %s", identity, e );
 		break;
+	case LDAP_UNWILLING_TO_PERFORM:
+		if ( info && strstr( info, "certpinUser" ) ) {
+			ct_fail( "The user is not enabled for certificate logon: add the "
+				"objectClass certpinUser to the user's entry.",
+				"Could not get a certificate for %s: user not enabled for "
+				"certificates: %s", identity, e );
+			break;
+		}
+		/* FALLTHRU */
 	default:
 		ct_fail( "The server refused to issue a certificate for the reason "
 			"given: fix the user (certpinUser, the policy) or the request "
