@@ -62,6 +62,10 @@ for step in "Connecting to $URI_L" "TLS established, server certificate trusted"
 	check_out "-v shows: $step" "^VERBOSE: .*$step" printf '%s\n' "$OUT"
 done
 
+out=$(on_tty pw-kenmyer "Enter LDAP Password: " "$CTEST" $TRUST -H "$URI_S" -W "$KEN" 2>&1) && rc=0 || rc=$?
+check_eq "Ken's password typed on a terminal (-W): exit 0" 0 "$rc"
+if printf '%s' "$out" | grep -q "pw-kenmyer"; then notok "the password is not echoed"; else ok "the password is not echoed"; fi
+
 # --keep, and the endpoint id of the test certificate
 ct_run $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" --keep "$KEN"
 check_eq "--keep: exit 0" 0 "$RC"
