@@ -65,6 +65,10 @@ check "a CSR made by openssl is sent as is (--csr, DER)" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr "$PKI/dev.csr.der" --out csr
 check_eq "with --csr no key file is written" "csr-ca.crt csr.crt" "$(echo csr*)"
 check_eq "the certificate holds the CSR's key" "$(key_pubkey "$PKI/dev.key")" "$(cert_pubkey csr.crt)"
+csr weak rsa:1024
+check_rc_out 53 "a CSR with an RSA 1024 key: the server's refusal is shown" "Server is unwilling to perform \(53\)" \
+	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr "$PKI/weak.csr.der" --out weak
+check_eq "no files after the server's refusal" "" "$(ls weak* 2>/dev/null)"
 printf 'garbage' > bad.csr
 snap=$(snapshot "$KEN")
 check_rc_out 1 "a file that is not a CSR is refused" "not a PKCS#10" \
