@@ -347,9 +347,9 @@ cp_pin_hash( Operation *op, cp_pin *pp, struct berval *pin, struct berval *hash,
 			pp->pp_hash, text ? ": " : "", text ? text : "" );
 		return LDAP_OTHER;
 	}
-	/* some schemes' modules count the terminating NUL(s) */
-	while ( hash->bv_len > 0 && hash->bv_val[hash->bv_len - 1] == '\0' )
-		hash->bv_len--;
+	/* some schemes' modules (argon2) count the terminating NUL and
+	 * unwritten bytes after it: the hash is the string */
+	hash->bv_len = strnlen( hash->bv_val, hash->bv_len );
 	return LDAP_SUCCESS;
 }
 
@@ -563,10 +563,14 @@ certpin_pin_search( Operation *op, SlapReply *rs )
 	if ( cp_filter_has_pin( op->ors_filter ) )
 		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be used in search filters" );
-	/* Replication (the sync control) carries the hashes to replicas;
-	 * ACLs decide who may replicate them. */
-	if ( op->o_sync > SLAP_CONTROL_IGNORED )
-		return SLAP_CB_CONTINUE;
+	/* Replication (the sync control) by the database's root DN carries
+	 * the hashes to replicas. */
+	if ( op->o_sync > SLAP_CONTROL_IGNORED && !BER_BVISEMPTY( &op->o_ndn ) ) {
+		BackendDB *db = select_backend( &op->o_req_ndn, 0 );
+
+		if ( db && be_isroot_dn( db, &op->o_ndn ) )
+			return SLAP_CB_CONTINUE;
+	}
 	cb = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
 	cb->sc_response = cp_pin_strip_cb;
 	cb->sc_cleanup = cp_pin_cleanup_cb;
