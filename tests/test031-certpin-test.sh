@@ -155,6 +155,22 @@ fails "nothing listening" "cannot contact ldap://127.0.0.1:$port" \
 fails "the user's password with a UPN the anonymous session cannot find" \
 	"Could not find kenmyer@example.com anonymously.*|Give the user's DN, or -D" \
 	$TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" kenmyer@example.com
+port=$(free_port)
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(30)' "$port" &
+HANG=$!
+for i in $(seq 1 50); do
+	"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$port" 2>/dev/null && break
+	sleep 0.1
+done
+start=$(date +%s)
+fails "a server that accepts and never answers: timed out (the watchdog)" \
+	"did not answer within 3 seconds" -o nettimeout=1 $TRUST -H "ldaps://127.0.0.1:$port/" \
+	--cert "$PKI/pilar.crt" --key "$PKI/pilar.key" "$PILAR"
+check "the test ended in time" test $(( $(date +%s) - start )) -le 10
+kill "$HANG" 2>/dev/null
+wait "$HANG" 2>/dev/null
 ct_run -o json $TRUST -H "$URI_S" -w not-the-password "$KEN"
 check_eq "-o json failure: Result, Error and Diagnosis set" "1|Failure|true|true" \
 	"$RC|$(printf '%s' "$OUT" | jq -r '[.Result, (.Error|test("wrong password")), (.Diagnosis|length > 0)] | map(tostring) | join("|")')"
