@@ -108,6 +108,9 @@ check_eq "PIN typed on a terminal: success" 0 "$rc"
 check_out "the terminal asked for the PIN" "Enter PIN: " printf '%s\n' "$out"
 if printf '%s' "$out" | grep -q "$GOODPIN"; then notok "the PIN is not echoed"; else ok "the PIN is not echoed"; fi
 check_eq "PIN typed on a terminal: files written" "tty-ca.crt tty.crt tty.key" "$(echo tty*)"
+check_eq "echo is off at the PIN prompt and back after Control-C" "echo during: False, after: True" \
+	"$(tty_interrupt "Enter PIN: " "$ISSUE" $TRUST -H "$URI_S" --phone "$PHONE" --out intr)"
+check_eq "no files after Control-C" "" "$(ls intr* 2>/dev/null)"
 check_rc_out 1 "no terminal and no --pin-file: a clear error" "no terminal to ask for the PIN" \
 	no_tty "$ISSUE" $TRUST -H "$URI_S" --phone "$PHONE" --out notty
 check_eq "no files without a PIN" "" "$(ls notty* 2>/dev/null)"

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,9 +716,24 @@ fail:
 	return -1;
 }
 
+/* The terminal's settings while echo is off, restored by a signal that
+ * ends the program in the middle of the prompt (Control-C). */
+static struct termios pc_tty_saved;
+static volatile sig_atomic_t pc_tty_fd = -1;
+
+static void
+pc_tty_signal( int sig )
+{
+	if ( pc_tty_fd >= 0 )
+		tcsetattr( pc_tty_fd, TCSAFLUSH, &pc_tty_saved );
+	signal( sig, SIG_DFL );
+	raise( sig );
+}
+
 int
 certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t errlen )
 {
+	void (*oint)( int ), (*oterm)( int ), (*ohup)( int );
 	struct termios old, quiet;
 	size_t n = 0;
 	ssize_t r;
@@ -737,10 +753,15 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 		close( fd );
 		return -1;
 	}
+	oint = signal( SIGINT, pc_tty_signal );
+	oterm = signal( SIGTERM, pc_tty_signal );
+	ohup = signal( SIGHUP, pc_tty_signal );
 	if ( tcgetattr( fd, &old ) == 0 ) {
 		quiet = old;
 		quiet.c_lflag &= ~( ECHO | ECHOE | ECHOK | ECHONL );
 		quiet.c_lflag |= ICANON;
+		pc_tty_saved = old;
+		pc_tty_fd = fd;
 		if ( tcsetattr( fd, TCSAFLUSH, &quiet ) == 0 )
 			restore = 1;
 	}
@@ -783,6 +804,10 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 done:
 	if ( restore )
 		tcsetattr( fd, TCSAFLUSH, &old );
+	pc_tty_fd = -1;
+	signal( SIGINT, oint );
+	signal( SIGTERM, oterm );
+	signal( SIGHUP, ohup );
 	close( fd );
 	if ( buf != NULL ) {
 		OPENSSL_cleanse( buf, CERTPIN_SECRET_MAX + 1 );
