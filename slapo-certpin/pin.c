@@ -682,6 +682,14 @@ cp_phone_find_users( Operation *op, cp_pin *pp, const char *digits,
 		     BER_BVISEMPTY( &be->be_nsuffix[0] ) || SLAP_MONITOR( be ) ||
 		     SLAP_CONFIG( be ) || SLAP_GLUE_SUBORDINATE( be ) )
 			continue;
+		/* a read-only replica cannot record wrong PINs: without a
+		 * lockout it must not answer PIN proofs at all */
+		if ( SLAP_SHADOW( be ) && !SLAP_MULTIPROVIDER( be ) ) {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: \"%s\" is a read-only "
+				"replica: its users are proved by PIN on its provider\n",
+				op->o_log_prefix, be->be_suffix[0].bv_val );
+			continue;
+		}
 		pf->pf_cur = be;
 		cb.sc_response = cp_phone_cb;
 		cb.sc_private = pf;

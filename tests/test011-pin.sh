@@ -165,6 +165,23 @@ LDIF
 check_rc_out 0 "then the right PIN works again" "^issued" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P 135791
 
+pids=
+for i in $(seq 10 21); do
+	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P "0000$i" > "$TESTDIR/par.$i" &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+check_eq "12 wrong PINs in parallel: 5 refused as wrong, 7 as locked" "5 49 7 19" \
+	"$(cat "$TESTDIR"/par.* | sed -n 's/^result \([0-9]*\):.*/\1/p' | sort | uniq -c | sort -k2,2nr | awk '{print $1, $2}' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "exactly 5 failures are recorded" 5 \
+	"$(root_search -b "$KEN" -s base certpinPINFailure | grep -c '^certpinPINFailure: ')"
+check "an administrator unlocks ken again" as_admin <<LDIF
+dn: $KEN
+changetype: modify
+delete: certpinPINFailure
+LDIF
+
 # ---- a phone number two users share ------------------------------------------------------
 check_rc_out 49 "jdoe's phone is also twin's: refused even with the right PIN" "unknown phone number or wrong PIN" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0199" -P 246810
