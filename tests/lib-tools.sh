@@ -41,7 +41,7 @@ ad_names() {
 dn: uid=$1,$PEOPLE
 changetype: modify
 add: objectClass
-objectClass: certpinMsUser
+objectClass: adNamedUser
 -
 add: msRTCSIP-PrimaryUserAddress
 msRTCSIP-PrimaryUserAddress: $2
@@ -90,9 +90,13 @@ as_root() { "$@" -Q -Y EXTERNAL -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 as_admin() { "$@" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 as_user() { local u=$1; shift; "$@" -x -D "uid=$u,$PEOPLE" -w "pw-$u" -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 
+# A client over TLS: libldap reads LDAPTLS_* only without LDAPNOINIT; HOME
+# in the test directory keeps any user ldaprc out.
+tls() { env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_REQCERT=demand "$@"; }
+
 # The whole directory as the root DN sees it, operational attributes
 # included: two equal dumps mean nothing changed.
-dir_dump() { root_search -b "$SUFFIX" '*' '+' 2>&1 | grep -v '^# '; }
+tools_dump() { root_search -b "$SUFFIX" '*' '+' 2>&1 | grep -v '^# '; }
 
 # openssl's view of a DER certificate, in the tools' formats
 ossl_sha256() { der_sha256 "$1"; }
