@@ -46,6 +46,9 @@ check_eq "RSA certificate holds the key" "$(key_pubkey self.key)" "$(cert_pubkey
 check_eq "RSA key file mode 0600" 600 "$(file_mode self.key)"
 cp self.crt "$PKI/iss-self.crt"; cp self.key "$PKI/iss-self.key"
 logon_as "the RSA certificate logs on as Ken" 1 iss-self "$KEN"
+out=$(on_tty pw-kenmyer "Enter LDAP Password: " "$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -W --out pwtty 2>&1) &&
+	rc=0 || rc=$?
+check_eq "the password typed on a terminal (-W)" "0 pwtty.crt" "$rc $(ls pwtty.crt 2>/dev/null)"
 check "-k rsa:3072 with explicit file names and an endpoint id" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer -k rsa:3072 \
 	--cert r3.pem --key r3.key --ca r3-ca.pem --endpoint desk-phone-7
