@@ -91,6 +91,14 @@ static int ct_parsing;
 
 /* ---- messages ----------------------------------------------------------------- */
 
+static void ct_usage_exit( const char *fmt, ... )
+	__attribute__(( noreturn, format( printf, 1, 2 ) ));
+static void ct_step( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ));
+static void ct_fail( const char *diag, const char *fmt, ... )
+	__attribute__(( format( printf, 2, 3 ) ));
+static void ct_fail_hint( const char *diag, const char *fmt, ... )
+	__attribute__(( format( printf, 2, 3 ) ));
+
 static void
 ct_usage( FILE *fp )
 {

@@ -31,6 +31,9 @@
 /* lber_pvt.h is not installed. */
 #define PC_BVZERO( bv )	do { (bv)->bv_val = NULL; (bv)->bv_len = 0; } while ( 0 )
 
+static void pc_err( char *err, size_t errlen, const char *fmt, ... )
+	__attribute__(( format( printf, 3, 4 ) ));
+
 static void
 pc_err( char *err, size_t errlen, const char *fmt, ... )
 {
@@ -685,7 +688,6 @@ certpin_secret_read( const char *path, int chomp, struct berval *out,
 		n += r;
 	}
 	close( fd );
-	fd = -1;
 	/* one more byte than allowed may be a final newline */
 	out->bv_val = buf;
 	out->bv_len = n;
