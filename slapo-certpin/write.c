@@ -177,6 +177,47 @@ cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray val
 	*mp = m;
 }
 
+/* Change ad of entry e into the values want (consumed) value by value:
+ * delete the values e holds that want lacks, add those it lacks.  The
+ * maintained attributes follow the client's request this way: a request
+ * that adds or deletes single certificates changes single metadata values,
+ * and only a request that replaces or deletes all certificates replaces
+ * the metadata (the caller's REPLACE).  Under multi-provider delta-syncrepl,
+ * where a consumer resolves concurrent modifications of one entry value by
+ * value (OpenLDAP's syncrepl_op_modify), the metadata then merges exactly
+ * as the certificates do: a certificate added on one provider while
+ * another revokes others keeps its metadata and the revoked ones lose
+ * theirs.  A REPLACE computed from one provider's view would put back the
+ * other provider's revoked thumbprints.  The soft variants do not fail
+ * when a concurrent write got there first. */
+static void
+cp_mod_diff( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want )
+{
+	Attribute *a = attr_find( e->e_attrs, ad );
+	BerVarray del = NULL, add = NULL;
+	int i, j;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		for ( j = 0; want && want[j].bv_val; j++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( want == NULL || want[j].bv_val == NULL )
+			value_add_one( &del, &a->a_vals[i] );
+	}
+	for ( j = 0; want && want[j].bv_val; j++ ) {
+		for ( i = 0; a && i < a->a_numvals; i++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( a == NULL || i == a->a_numvals )
+			value_add_one( &add, &want[j] );
+	}
+	ber_bvarray_free( want );
+	if ( del )
+		cp_mod_append( op, SLAP_MOD_SOFTDEL, ad, del );
+	if ( add )
+		cp_mod_append( op, SLAP_MOD_SOFTADD, ad, add );
+}
+
 /* Build the certpinCertInfo record of a certificate new to the entry. */
 static int
 cp_info_new( Operation *op, struct berval *der, const char *endpoint,
@@ -420,7 +461,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
 	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
-	int nnew = 0;
+	int nnew = 0, whole = 0;
 
 	/* What does the request touch? */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
@@ -434,6 +475,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				"with no other option" );
 		}
 		if ( cp_maintained( ad ) ) {
+			/* an administrator unlocks a PIN (pin.c) */
+			if ( ad == ad_certpinPINFailure && m->sml_op == LDAP_MOD_DELETE &&
+			     m->sml_values == NULL && certpin_pin_may_unlock( op ) )
+				continue;
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", ad->ad_cname.bv_val );
 			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
@@ -494,6 +539,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		case LDAP_MOD_REPLACE:
 		case LDAP_MOD_DELETE:
 			if ( m->sml_op == LDAP_MOD_REPLACE || m->sml_values == NULL ) {
+				whole = 1;
 				for ( n = 0; n < set.cs_n; n++ )
 					set.cs_c[n].cc_new = 0;
 			} else {
@@ -627,8 +673,13 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 	if ( drop_certs )
 		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertBinary, NULL );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	if ( drop_certs || whole ) {
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	} else {
+		cp_mod_diff( op, e, ad_certpinThumbprint, tp );
+		cp_mod_diff( op, e, ad_certpinCertInfo, info );
+	}
 	tp = info = NULL;
 	if ( revoked ) {
 		if ( !is_entry_objectclass( e, oc_certpinHistory, 0 ) ) {
@@ -995,4 +1046,158 @@ done:
 	if ( rc != LDAP_SUCCESS )
 		return cp_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
+}
+
+/* ---- internal writes (provisioning, PIN failures) ---------------------- */
+
+/* Apply mods (consumed) to entry ndn of db, directly on the database (not
+ * through the frontend), as db's root DN with a fresh operation time and
+ * the usual operational attributes.  Refused on a read-only replica.
+ * Returns an LDAP result code; *text says why when it is not success. */
+int
+certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text )
+{
+	Operation op2 = *op;
+	SlapReply rs2 = { REP_RESULT };
+	slap_callback cb = { 0 };
+
+	*text = NULL;
+	if ( db == NULL || db->be_modify == NULL ) {
+		slap_mods_free( mods, 1 );
+		*text = "certpin: the entry's database cannot be written";
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
+	if ( SLAP_SHADOW( db ) && !SLAP_MULTIPROVIDER( db ) ) {
+		slap_mods_free( mods, 1 );
+		*text = "certpin: the entry's database is a read-only replica; "
+			"ask its provider";
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
+	cb.sc_response = slap_null_cb;
+	op2.o_tag = LDAP_REQ_MODIFY;
+	op2.o_bd = db;
+	op2.o_dn = db->be_rootdn;
+	op2.o_ndn = db->be_rootndn;
+	op2.o_req_dn = *ndn;
+	op2.o_req_ndn = *ndn;
+	op2.o_callback = &cb;
+	op2.o_managedsait = SLAP_CONTROL_NONE;
+	op2.o_relax = SLAP_CONTROL_NONE;
+	op2.o_dont_replicate = 0;
+	op2.o_csn.bv_val = NULL;
+	op2.o_csn.bv_len = 0;
+	op2.orm_modlist = mods;
+	op2.orm_no_opattrs = 0;
+	op2.orm_increment = 0;
+	slap_op_time( &op2.o_time, &op2.o_tincr );
+	slap_mods_opattrs( &op2, &op2.orm_modlist, 1 );
+
+	db->be_modify( &op2, &rs2 );
+
+	slap_mods_free( op2.orm_modlist, 1 );
+	if ( rs2.sr_err != LDAP_SUCCESS ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: internal modify of \"%s\" "
+			"failed: %d %s\n", op->o_log_prefix, ndn->bv_val, rs2.sr_err,
+			rs2.sr_text ? rs2.sr_text : "" );
+		*text = "certpin: the entry could not be updated";
+	}
+	return rs2.sr_err;
+}
+
+/* Prepend one internal modification to *mods; vals is consumed. */
+static void
+cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
+	BerVarray vals )
+{
+	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+
+	m->sml_op = mop;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_values = vals;
+	if ( vals ) {
+		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
+			;
+		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
+			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
+	}
+	m->sml_next = *mods;
+	*mods = m;
+}
+
+int
+certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
+	struct berval *der, const char *endpoint, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *obd = op->o_bd;
+	Modifications *mods = NULL;
+	BerVarray v = NULL;
+	Entry *e = NULL;
+	Attribute *a;
+	struct berval rec = BER_BVNULL;
+	char hex[65], why[200];
+	const char *text = NULL;
+	int rc, held = 0;
+
+	rs->sr_text = NULL;
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
+	if ( rc == LDAP_SUCCESS && e ) {
+		a = attr_find( e->e_attrs, ad_certpinCertBinary );
+		held = a ? a->a_numvals : 0;
+		be_entry_release_r( op, e );
+	}
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || e == NULL ) {
+		rs->sr_text = "certpin: no such entry";
+		return LDAP_NO_SUCH_OBJECT;
+	}
+	if ( held + 1 > ci->ci_max_certs ) {
+		rs->sr_text = "certpinCertificate: the entry holds as many "
+			"certificates as it may (certpin-max-certificates)";
+		return LDAP_CONSTRAINT_VIOLATION;
+	}
+	/* fresh op time: the record's "published" */
+	slap_op_time( &op->o_time, &op->o_tincr );
+	if ( cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: issued certificate unreadable: %s\n",
+			op->o_log_prefix, why );
+		rs->sr_text = "certpin: the issued certificate cannot be recorded";
+		return LDAP_OTHER;
+	}
+	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
+	rc = cp_check_new( op, db, ndn, hex, why, sizeof( why ) );
+	if ( rc != LDAP_SUCCESS ) {
+		ch_free( rec.bv_val );
+		rs->sr_text = "certpinCertificate: the issued certificate is "
+			"already on file or revoked";
+		return rc;
+	}
+
+	ber_bvarray_add( &v, &rec );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertInfo, v );
+	v = NULL;
+	value_add_one( &v, &(struct berval){ 64, hex } );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinThumbprint, v );
+	v = NULL;
+	value_add_one( &v, der );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertBinary, v );
+
+	rc = certpin_write_internal( op, db, ndn, mods, &text );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS ) {
+		rs->sr_text = text;
+		return rc;
+	}
+	Debug( LDAP_DEBUG_STATS, "%s certpin: recorded certificate %s on \"%s\"%s%s\n",
+		op->o_log_prefix, hex, ndn->bv_val, endpoint ? " endpoint=" : "",
+		endpoint ? endpoint : "" );
+	return LDAP_SUCCESS;
 }

@@ -241,6 +241,8 @@ der_sha256() {
 
 # srv_conf N [EXTRA_FRONTEND_LINES]: write $TESTDIR/srvN/slapd.conf
 # Sets LDAP_N, LDAPS_N, LDAPI_N (URIs) as srv_uri reads them.
+# SRV_ACL (optional): access lines placed before the default ones, right
+# after the one giving the local root (ldapi EXTERNAL) manage access.
 srv_conf() {
 	local n=$1 extra=${2:-} d="$TESTDIR/srv$1" p1 p2 sock
 	mkdir -p "$d/db"
@@ -286,6 +288,7 @@ index uid,cn,mail eq
 index certpinThumbprint eq
 index certpinRevoked sub
 access to * by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage by * break
+${SRV_ACL:-}
 access to attrs=userPassword by anonymous auth by self write by * none
 access to * by self write by users read by * none
 CONF
