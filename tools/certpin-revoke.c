@@ -431,9 +431,9 @@ rev_send( LDAP *ld, const char *dn, rev_plan *pl, int *msgid )
 	struct berval **dvals, **rvals = NULL, *rv = NULL;
 	int i, k = 0, rc;
 
-	dvals = calloc( pl->ntake + 1, sizeof( *dvals ) );
+	dvals = calloc( pl->ntake + 1, sizeof( struct berval * ) );
 	if ( r.reason ) {
-		rvals = calloc( pl->ntake + 1, sizeof( *rvals ) );
+		rvals = calloc( pl->ntake + 1, sizeof( struct berval * ) );
 		rv = calloc( pl->ntake, sizeof( *rv ) );
 	}
 	if ( dvals == NULL || ( r.reason && ( rvals == NULL || rv == NULL ) ) ) {
@@ -472,7 +472,7 @@ rev_send( LDAP *ld, const char *dn, rev_plan *pl, int *msgid )
 		mods[2] = NULL;
 	}
 	rc = ldap_modify_ext( ld, dn, mods, NULL, NULL, msgid );
-	for ( i = 0; r.reason && i < k; i++ )
+	for ( i = 0; rv != NULL && i < k; i++ )
 		free( rv[i].bv_val );
 	free( rv );
 	free( rvals );

@@ -483,8 +483,9 @@ cp_tty_read( const char *prompt, int noecho )
 	}
 	if ( restore ) {
 		tcsetattr( fd, TCSADRAIN, &old );
-		if ( write( fd, "\n", 1 ) < 0 )
-			restore = 0;
+		if ( write( fd, "\n", 1 ) < 0 ) {
+			/* the newline the hidden input did not echo: nothing to do */
+		}
 	}
 	if ( cp_tty_fd >= 0 ) {
 		cp_tty_fd = -1;
