@@ -63,3 +63,28 @@ print('# %d certificates checked' % n)
 sys.exit(1 if bad else 0)
 PY
 }
+
+# bad_cmd NAME REGEX RC CMD...: CMD (a client: python3-ldap, a certpin tool)
+# exits with RC (any non-zero when RC is "-"), its output matches REGEX, the
+# directory is unchanged and slapd alive.  Counts in BAD_N like bad().
+# BAD_ALLOW, when set, is a regex of snapshot lines the refusal may change
+# (e.g. a PIN failure counter).
+bad_cmd() {
+	local name=$1 re=$2 want=$3 before after out rc why= allow=${BAD_ALLOW:-^$}
+	shift 3
+	BAD_N=$((BAD_N + 1))
+	before=$(dir_snapshot | grep -Ev -- "$allow")
+	out=$("$@" 2>&1 </dev/null) && rc=0 || rc=$?
+	after=$(dir_snapshot | grep -Ev -- "$allow")
+	if [ "$want" = - ]; then [ "$rc" -ne 0 ] || why="$why accepted;"
+	else [ "$rc" -eq "$want" ] || why="$why exit $rc, wanted $want;"; fi
+	printf '%s' "$out" | grep -Eq -- "$re" || why="$why message not /$re/;"
+	[ "$before" = "$after" ] || why="$why the directory changed;"
+	srv_alive "${SRV:-1}" || why="$why slapd died;"
+	if [ -z "$why" ]; then
+		ok "bad input $BAD_N refused, directory unchanged: $name"
+	else
+		notok "bad input $BAD_N: $name:$why"
+		printf '%s\n' "$out" | head -n 8 | sed 's/^/#   /'
+	fi
+}
