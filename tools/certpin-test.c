@@ -717,8 +717,9 @@ main( int argc, char **argv )
 	const char *identity, *uri, *certfile, *keyfile;
 	char err[512], *info = NULL, *user_dn = NULL, *bind_dn = NULL;
 	LDAP *pld = NULL, *cld = NULL;
-	int first, rc, enabled = -1, self, starttls, resolved = 0;
+	int first, rc, enabled = -1, self, starttls;
 	/* set before the watchdog's sigsetjmp() and changed after it */
+	volatile int resolved = 0;
 	char *volatile bound_as = NULL;
 	LDAP *volatile revoke_ld = NULL;
 	EVP_PKEY *volatile key = NULL;
