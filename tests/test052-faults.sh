@@ -1,6 +1,8 @@
 #!/bin/bash
 # test052-faults: slapd is killed with SIGKILL (by its pidfile PID) in the
-# middle of a bulk revocation and of a bulk recording of certificates.
+# middle of bulk jobs: recording certificates and revoking them with
+# ldapmodify, issuing certificates with the certpinIssue extended operation,
+# and revoking them with certpin-revoke.
 # After a restart no entry holds a certificate without its metadata or
 # metadata without its certificate (every entry: thumbprints are the SHA-256
 # of each certpinCertificate value, one certpinCertInfo per certificate),
@@ -8,12 +10,13 @@
 # the same job again completes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-hardening.sh"
+. "$(dirname "$0")/lib-provision.sh"
 
 N=${CERTPIN_FAULT_USERS:-400}
 pki_standard
-srv_conf 1
+prov_conf 1
 srv_start 1
-srv_base 1
+prov_base 1
 
 # N users, each with a certificate of its own (one key, N serials: fast).
 mkdir -p "$TESTDIR/certs"
@@ -44,15 +47,16 @@ revoke_job() {
 record_job > "$TESTDIR/record.ldif"
 revoke_job > "$TESTDIR/revoke.ldif"
 
-# crash_during LDIF: run the job with ldapmodify -c in the background and
-# SIGKILL slapd once it has answered some modifies.  Prints how many
-# modify results the log shows at the kill.
+# crash_during PATTERN CMD...: run the job CMD in the background and SIGKILL
+# slapd once its log shows 25 more results matching PATTERN.  Prints how
+# many it had answered at the kill.
 crash_during() {
-	local log=$TESTDIR/srv1/slapd.log before pid i n=0
-	before=$(grep -c 'RESULT tag=103' "$log")
-	root_modify -c -f "$1" >"$TESTDIR/job.out" 2>&1 &
+	local log=$TESTDIR/srv1/slapd.log pat=$1 before pid i n=0
+	shift
+	before=$(grep -c "$pat" "$log")
+	"$@" >"$TESTDIR/job.out" 2>&1 &
 	for i in $(seq 1 400); do
-		n=$(( $(grep -c 'RESULT tag=103' "$log") - before ))
+		n=$(( $(grep -c "$pat" "$log") - before ))
 		[ "$n" -ge 25 ] && break
 		sleep 0.02
 	done
@@ -63,11 +67,12 @@ crash_during() {
 	rm -f "$TESTDIR/srv1/slapd.pid"
 	echo "$n"
 }
+MODS='RESULT tag=103'
 
 count() { root_search -b "$PEOPLE" "$1" dn | grep -c '^dn:'; }
 
 # ---- recording, interrupted -----------------------------------------------------
-n=$(crash_during "$TESTDIR/record.ldif")
+n=$(crash_during "$MODS" root_modify -c -f "$TESTDIR/record.ldif")
 check "slapd was killed by its PID while recording" test -n "$n"
 srv_start 1
 ok "slapd restarts after SIGKILL during the recording"
@@ -80,7 +85,7 @@ check_eq "re-running the job completes it: every user holds one certificate" "$N
 check "every entry consistent after the re-run" certs_consistent
 
 # ---- revocation, interrupted ------------------------------------------------------
-n=$(crash_during "$TESTDIR/revoke.ldif")
+n=$(crash_during "$MODS" root_modify -c -f "$TESTDIR/revoke.ldif")
 srv_start 1
 ok "slapd restarts after SIGKILL during the bulk revocation"
 held=$(count '(certpinThumbprint=*)')
@@ -96,6 +101,62 @@ check_eq "exactly one record each (the re-run did not duplicate any)" "$N" \
 	"$(root_search -b "$PEOPLE" '(certpinRevoked=*)' certpinRevoked | grep -c '^certpinRevoked: ')"
 check_eq "each record keeps the reason" "$N" \
 	"$(root_search -b "$PEOPLE" '(certpinRevoked=*)' certpinRevoked | grep -c 'reason=bulk revocation')"
+check "every entry consistent" certs_consistent
+
+# ---- issuance, interrupted ----------------------------------------------------------
+# One administrator connection issuing a certificate to every user who holds
+# none (the CSR is the same for all: allowed, each gets its own serial).
+csr bulk
+cat > "$TESTDIR/bulkissue.py" <<'PY'
+import sys, ldap, ldap.extop
+uri, oid, rootdn, rootpw, csrfile, people, n = sys.argv[1:]
+def tlv(tag, body):
+    k = len(body)
+    l = bytes([k]) if k < 0x80 else bytes([0x82]) + k.to_bytes(2, "big")
+    return bytes([tag]) + l + body
+csr = open(csrfile, "rb").read()
+l = ldap.initialize(uri)
+l.simple_bind_s(rootdn, rootpw)
+holders = {dn.lower() for dn, e in l.search_s(people, ldap.SCOPE_ONELEVEL, "(certpinThumbprint=*)", ["1.1"])}
+done = 0
+for i in range(1, int(n) + 1):
+    dn = "uid=u%d,%s" % (i, people)
+    if dn.lower() in holders:
+        continue
+    value = tlv(0x30, tlv(0x04, csr) + tlv(0x80, dn.encode()) + tlv(0x83, bytes([24])))
+    l.extop_s(ldap.extop.ExtendedRequest(oid, value))
+    done += 1
+print("issued %d" % done)
+PY
+bulk_issue() { "$PY" "$TESTDIR/bulkissue.py" "$LDAPI" "$ISSUE_OID" "$ROOTDN" "$ROOTPW" "$PKI/bulk.csr.der" "$PEOPLE" "$N"; }
+LDAPI=$(srv_uri 1 ldapi)
+n=$(crash_during 'RESULT oid=' bulk_issue)
+srv_start 1
+ok "slapd restarts after SIGKILL during the bulk issuance"
+held=$(count '(certpinThumbprint=*)')
+echo "# issuance: $n issued at the kill; $held of $N users hold a certificate after restart"
+check "the kill came in the middle of the job (0 < $held < $N)" test "$held" -gt 0 -a "$held" -lt "$N"
+check "every entry consistent after the crash" certs_consistent
+check_out "re-running the job completes it" "^issued $((N - held))\$" bulk_issue
+check_eq "every user holds one certificate" "$N" "$(count '(certpinThumbprint=*)')"
+check_eq "exactly one each" "$N" "$(root_search -b "$PEOPLE" '(certpinThumbprint=*)' certpinThumbprint | grep -c '^certpinThumbprint: ')"
+check "every entry consistent after the re-run" certs_consistent
+
+# ---- certpin-revoke, interrupted ------------------------------------------------------
+for i in $(seq 1 "$N"); do echo "uid=u$i,$PEOPLE"; done > "$TESTDIR/users.dns"
+tool_revoke() { "$BUILDDIR/tools/certpin-revoke" -H "$LDAPI" -x -D "$ROOTDN" -w "$ROOTPW" -c \
+	--reason "bulk tool" -f "$TESTDIR/users.dns"; }
+n=$(crash_during "$MODS" tool_revoke)
+srv_start 1
+ok "slapd restarts after SIGKILL during certpin-revoke"
+held=$(count '(certpinThumbprint=*)')
+echo "# certpin-revoke: $n modifies answered at the kill; $held of $N still hold a certificate"
+check "the kill came in the middle of the job (0 < $held < $N)" test "$held" -gt 0 -a "$held" -lt "$N"
+check "every entry consistent after the crash" certs_consistent
+tool_revoke >"$TESTDIR/rerun.out" 2>&1
+check_eq "re-running certpin-revoke completes it: nobody holds a certificate" 0 "$(count '(certpinThumbprint=*)')"
+check_eq "every user has exactly one record with the tool's reason" "$N" \
+	"$(root_search -b "$PEOPLE" '(certpinRevoked=*)' certpinRevoked | grep -c 'reason=bulk tool')"
 check "every entry consistent at the end" certs_consistent
 check "slapd is alive" srv_alive 1
 done_testing
