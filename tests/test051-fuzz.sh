@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 secs=${CERTPIN_FUZZ_TIME:-5}
-# Under tests/sanitize asan, gcc's libasan is preloaded everywhere: the
-# fuzzers carry clang's own runtime, and two runtimes do not mix.
+# The fuzzers carry clang's own sanitizer runtime: no other may be preloaded.
 unset LD_PRELOAD
 command -v clang >/dev/null 2>&1 || die "clang is missing (run scripts/install-deps)"
 bins=$("$SRCDIR/fuzz/build" "$TESTDIR/fuzz" 2>"$TESTDIR/build.log") ||
