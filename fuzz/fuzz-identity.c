@@ -12,7 +12,7 @@
  *
  * identity.c's search builder is static: the file is included here.
  */
-#include "../tools/identity.c"
+#include "../tools/identity.c"	/* NOLINT(bugprone-suspicious-include) */
 
 #include <stdint.h>
 
