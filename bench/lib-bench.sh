@@ -1,0 +1,205 @@
+# bench/lib-bench.sh - helpers of bench/run; sourced after tests/lib.sh,
+# whose servers, PKI and URIs it builds on.
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+srvname() { case $1 in 1|3|4) echo certpin ;; 2) echo plain ;; esac; }
+
+# record KEY SERVER ROUND VALUE: one measurement into results.tsv
+record() { printf 'm\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$TSV"; }
+# na KEY REASON: a figure that cannot be measured here, and why
+na() {
+	printf 'na\t%s\t-\t-\t%s\n' "$1" "$2" >> "$TSV"
+	say "$1: n/a ($2)"
+}
+# field NAME LINE: a value from loadgen's "name=value ..." line
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+# with_cert CERT KEY CMD...: run a client presenting CERT.  LDAPNOINIT (set by
+# tests/lib.sh) would make libldap ignore the LDAPTLS_* variables too.
+with_cert() {
+	local c=$1 k=$2
+	shift 2
+	env -u LDAPNOINIT LDAPRC=/dev/null LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_CERT="$c" \
+		LDAPTLS_KEY="$k" "$@"
+}
+# rss N: resident memory of server N in kB
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(srv_pid "$1")/status"; }
+
+bench_machine() {
+	local cpu
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	printf '%s cores (%s), %s MB RAM, %s, slapd %s, load average at start %s' \
+		"$(nproc)" "$cpu" "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)" \
+		"$(. /etc/os-release; echo "$PRETTY_NAME")" \
+		"$(dpkg-query -W -f='${Version}' slapd 2>/dev/null)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# gnuplot draws the chart (Debian's gnuplot-nox; scripts/install-deps has it).
+bench_need_gnuplot() {
+	[ "$chart" = yes ] || return 0
+	command -v gnuplot >/dev/null && return 0
+	say "installing gnuplot-nox"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		gnuplot-nox >/dev/null 2>&1 || die "gnuplot is missing and could not be installed"
+}
+
+# The auxiliary class of schema/msuser.schema that allows the AD attributes,
+# if that schema exists (empty output otherwise).
+bench_msuser_class() {
+	local f=$SRCDIR/schema/msuser.schema
+	[ -s "$f" ] || return 0
+	"$PY" - "$f" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for m in re.finditer(r"objectclass\s*\((.*?)\n\s*\)", text, re.S | re.I):
+    body = m.group(1)
+    want = ("msRTCSIP-PrimaryUserAddress", "userPrincipalName", "sAMAccountName")
+    if "AUXILIARY" in body and all(w.lower() in body.lower() for w in want):
+        print(re.search(r"NAME\s+'([^']+)'", body).group(1))
+        break
+PY
+}
+
+# Server N's configuration for a benchmark: no per-operation logging (as
+# production runs), room for the data.
+bench_tune_conf() {
+	sed -i -e 's/^maxsize .*/maxsize 8589934592/' "$TESTDIR/srv$1/slapd.conf"
+}
+
+# bench_plain_conf FROM TO: server TO = server FROM without the module (the
+# certpin schema included instead), with its own ports, socket and database.
+bench_plain_conf() {
+	local a=$1 b=$2 d="$TESTDIR/srv$2"
+	mkdir -p "$d/db"
+	sed -e "/moduleload .*certpin/d" -e "/^overlay certpin/d" \
+	    -e "s|^include /etc/ldap/schema/inetorgperson.schema|&\ninclude $SRCDIR/schema/certpin.schema|" \
+	    -e "s|$TESTDIR/srv$a/|$TESTDIR/srv$b/|g" \
+	    "$TESTDIR/srv$a/slapd.conf" > "$d/slapd.conf"
+	echo "ldap://127.0.0.1:$(free_port)/" > "$d/uri.ldap"
+	echo "ldaps://127.0.0.1:$(free_port)/" > "$d/uri.ldaps"
+	echo "ldapi://$(printf '%s' "$d/ldapi" | sed 's|/|%2F|g')/" > "$d/uri.ldapi"
+	grep -q certpin.so "$d/slapd.conf" && die "plain configuration still loads the module"
+}
+
+# Does server N refuse a certificate that is on file nowhere?
+bench_enforces() {
+	local out rc
+	out=$(with_cert "$PKI/stranger.crt" "$PKI/stranger.key" \
+		ldapwhoami -Y EXTERNAL -H "$(srv_uri "$1" ldaps)" 2>&1) && rc=0 || rc=$?
+	[ "$rc" -eq 0 ] && return 1
+	case $out in
+	*"Invalid credentials (49)"*) return 0 ;;
+	*) die "unexpected answer to a stranger's logon: $out" ;;
+	esac
+}
+
+# What keeps the provisioning operation from being measured (loadgen's output).
+bench_issue_missing() {
+	case $1 in
+	*"Protocol error (2)"*|*"unsupported extended operation"*|*"Unwilling"*"not configured"*)
+		echo "provisioning extended operation (branch issue4-provision) not merged" ;;
+	*) echo "provisioning failed: $(printf '%s' "$1" | tr '\n' ' ' | cut -c1-200)" ;;
+	esac
+}
+
+# Figure 7: certpin-test latency, wall clock of the whole command.
+bench_certpin_test() {
+	local t=$TOOLS/certpin-test out i t0 first
+	out=$("$t" --help 2>&1)
+	case $out in
+	*"not implemented"*|"")
+		na ctest_p50 "certpin-test (branch issue6-clienttools) not merged"
+		return 0 ;;
+	esac
+	set -- $(head -n 1 "$LIST")
+	first=$1
+	for i in $(seq 1 20); do
+		t0=$(now)
+		out=$(LDAPTLS_CACERT=$PKI/ca.crt "$t" -H "$(srv_uri 1 ldaps)" \
+			--cert "$3" --key "$KEY" "$first" 2>&1) || {
+			na ctest_p50 "certpin-test failed: $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-200)"
+			return 0
+		}
+		record ctest_ms certpin "$i" "$(awk -v s="$(since "$t0")" 'BEGIN { printf "%.1f", s * 1000 }')"
+	done
+}
+
+# Figure 3 across two providers: servers 3 and 4 replicate each other (small
+# data: $trials2 users, all sampled); revoke on 3, poll logons on 4.
+bench_two_providers() {
+	local n p d2=$TESTDIR/data2 line i c
+	mkdir -p "$d2"
+	"$BIN/gen-users" -n "$trials2" -s "$trials2" -C "$PKI/ca.crt" -K "$PKI/ca.key" -o "$d2" ||
+		die "gen-users (two providers) failed"
+	for n in 3 4; do srv_conf "$n"; done
+	for n in 3 4; do
+		p=$((7 - n))
+		sed -i -e "1i serverID $n" -e "s|^moduleload back_mdb|&\nmoduleload syncprov|" \
+			"$TESTDIR/srv$n/slapd.conf"
+		cat >> "$TESTDIR/srv$n/slapd.conf" <<CONF
+index entryCSN,entryUUID eq
+syncrepl rid=00$p provider=$(srv_uri "$p" ldap) bindmethod=simple
+  binddn="$ROOTDN" credentials=$ROOTPW searchbase="$SUFFIX"
+  type=refreshAndPersist retry="1 +" timeout=3
+multiprovider on
+overlay syncprov
+CONF
+	done
+	/usr/sbin/slapadd -q -f "$TESTDIR/srv3/slapd.conf" -l "$d2/users.ldif" \
+		>"$TESTDIR/srv3/slapadd.log" 2>&1 || die "slapadd into provider 3 failed"
+	for n in 3 4; do SLAPD_DEBUG=0 srv_start "$n"; done
+	for i in $(seq 1 300); do
+		c=$(ldapsearch -x -LLL -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 4 ldapi)" \
+			-b "$PEOPLE" -s one '(certpinThumbprint=*)' 1.1 2>/dev/null | grep -c '^dn:')
+		[ "$c" -eq "$trials2" ] && break
+		sleep 0.1
+	done
+	[ "$c" -eq "$trials2" ] || die "provider 4 did not replicate the $trials2 users (has $c)"
+	line=$("$BIN/loadgen" revoke -H "$(srv_uri 3 ldaps)" -R "$(srv_uri 3 ldapi)" \
+		-B "$(srv_uri 4 ldaps)" -n "$trials2" -A "$PKI/ca.crt" -k "$d2/client.key" \
+		-l "$d2/sample.lst" 2>&1) || say "two-provider trials: $line"
+	record revoke2_trials certpin - "$trials2"
+	record revoke2_timeouts certpin - "$(field timeouts "$line")"
+	record revoke2_p50 certpin - "$(field delay_p50_ms "$line")"
+	record revoke2_p99 certpin - "$(field delay_p99_ms "$line")"
+	for n in 3 4; do srv_stop "$n"; done
+}
+
+# Figure 4: certpin-get and certpin-revoke over every user, as pipelines.
+bench_tools_all() {
+	local get=$TOOLS/certpin-get rev=$TOOLS/certpin-revoke out t0 n left
+	local adm=(-H "$(srv_uri 1 ldapi)" -Y EXTERNAL -Q)
+	out=$("$get" --help 2>&1)
+	case $out in
+	*"not implemented"*|"")
+		na getall "certpin-get (branch issue5-tools) not merged"
+		na revokeall "certpin-revoke (branch issue5-tools) not merged"
+		return 0 ;;
+	esac
+	t0=$(now)
+	"$get" "${adm[@]}" --all -o json > "$TESTDIR/all.json" 2>"$TESTDIR/get.err" || {
+		na getall "certpin-get --all failed: $(head -c 200 "$TESTDIR/get.err")"
+		return 0
+	}
+	record getall certpin - "$(since "$t0")"
+	n=$(jq length "$TESTDIR/all.json")
+	record getall_certs certpin - "$n"
+	out=$("$rev" --help 2>&1)
+	case $out in
+	*"not implemented"*|"")
+		na revokeall "certpin-revoke (branch issue5-tools) not merged"
+		return 0 ;;
+	esac
+	t0=$(now)
+	ldapsearch -x -LLL -o ldif-wrap=no -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" \
+		-b "$PEOPLE" -s one '(certpinThumbprint=*)' dn |
+		"$rev" "${adm[@]}" -c > "$TESTDIR/revoke.out" 2>&1 || {
+		na revokeall "certpin-revoke failed: $(tail -c 200 "$TESTDIR/revoke.out")"
+		return 0
+	}
+	record revokeall certpin - "$(since "$t0")"
+	left=$(ldapsearch -x -LLL -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" \
+		-b "$PEOPLE" -s one '(certpinThumbprint=*)' 1.1 | grep -c '^dn:')
+	record revokeall_left certpin - "$left"
+}

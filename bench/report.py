@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+# bench/report.py - turn bench/run's results.tsv into results.md (a markdown
+# table: certpin/plain ratios plus absolute numbers) and ratios.png (gnuplot).
+#
+# usage: report.py RESULTS.TSV OUTDIR yes|no(chart)
+#
+# results.tsv lines, tab separated: TYPE KEY SERVER ROUND VALUE, with TYPE
+#   meta  run facts (users, rounds, date, commit, machine)
+#   m     one measurement (SERVER certpin or plain; ROUND a number or -)
+#   na    a figure that could not be measured; VALUE says what is missing
+import os
+import statistics
+import subprocess
+import sys
+
+tsv, outdir, chart = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+meta, meas, na = {}, {}, {}
+for line in open(tsv):
+    f = line.rstrip("\n").split("\t")
+    if len(f) != 5:
+        continue
+    typ, key, srv, rnd, val = f
+    if typ == "meta":
+        meta[key] = val
+    elif typ == "na":
+        na[key] = val
+    elif typ == "m" and val != "":
+        meas.setdefault((key, srv), []).append((rnd, val))
+
+
+def vals(key, srv):
+    out = []
+    for _, v in meas.get((key, srv), []):
+        try:
+            out.append(float(v))
+        except ValueError:
+            pass
+    return out
+
+
+def med(key, srv):
+    v = vals(key, srv)
+    return statistics.median(v) if v else None
+
+
+def round_ratios(key, inverse=False):
+    """certpin/plain per round (plain/certpin when inverse: for times)."""
+    p = {r: float(v) for r, v in meas.get((key, "plain"), [])}
+    c = {r: float(v) for r, v in meas.get((key, "certpin"), [])}
+    out = []
+    for r in sorted(set(p) & set(c)):
+        a, b = (p[r], c[r]) if inverse else (c[r], p[r])
+        if b > 0:
+            out.append(a / b)
+    return out
+
+
+def fmt(x, unit="", nd=1):
+    if x is None:
+        return "—"
+    if abs(x) >= 1000:
+        s = f"{x:,.0f}"
+    else:
+        s = f"{x:.{nd}f}"
+    return s + (" " + unit if unit else "")
+
+
+rows = []      # (figure, plain, certpin, ratio, target, verdict)
+chartrows = []  # (label, ratio, lo, hi, target)
+
+
+def ratio_row(fig, key, unit, target, label, inverse=False, higher_is_better=True,
+              scale=1.0, nd=1):
+    rr = round_ratios(key, inverse)
+    p, c = med(key, "plain"), med(key, "certpin")
+    if not rr:
+        reason = na.get(key, "not measured")
+        rows.append((fig, "n/a", "n/a", f"n/a ({reason})", target[0], "n/a"))
+        return
+    r = statistics.median(rr)
+    ok = r >= target[1] if higher_is_better else r <= target[1]
+    rng = f" ({min(rr):.3f}–{max(rr):.3f}, {len(rr)} rounds)" if len(rr) > 1 else ""
+    rows.append((fig, fmt(p * scale if p is not None else None, unit, nd),
+                 fmt(c * scale if c is not None else None, unit, nd),
+                 f"**{r:.3f}**{rng}", target[0], "meets" if ok else "misses"))
+    chartrows.append((label, r, min(rr), max(rr), target[1]))
+
+
+def abs_row(fig, key, unit, target, test, nd=1, agg=med):
+    v = agg(key, "certpin") if callable(agg) else agg
+    if v is None:
+        reason = na.get(key, "not measured")
+        rows.append((fig, "—", f"n/a ({reason})", "—", target, "n/a"))
+        return
+    rows.append((fig, "—", fmt(v, unit, nd), "—", target, "meets" if test(v) else "misses"))
+
+
+users = int(meta.get("users", "0"))
+ratio_row("1. SASL EXTERNAL re-bind on an open TLS connection, 2 client threads",
+          "rebind_rate", "binds/s", ("≥ 0.95", 0.95), "1 re-bind")
+ratio_row("2. Full device logon (new TLS connection + EXTERNAL bind + unbind), 4 client threads",
+          "logon_rate", "logons/s", ("≥ 0.98", 0.98), "2 logon")
+
+# 3. revocation to refusal
+t, ref = med("revoke_trials", "certpin"), med("revoke_refused", "certpin")
+if t is None:
+    rows.append(("3a. Revocation to refusal, same server: first bind after the delete refused",
+                 "—", f"n/a ({na.get('revoke_refused', 'not measured')})", "—",
+                 "every trial", "n/a"))
+else:
+    rows.append(("3a. Revocation to refusal, same server: first bind after the delete refused",
+                 "—", f"{int(ref or 0)} of {int(t)} trials", "—", "every trial",
+                 "meets" if ref == t else "misses"))
+p50, p99 = med("revoke2_p50", "certpin"), med("revoke2_p99", "certpin")
+if p50 is None:
+    rows.append(("3b. Revocation to refusal across two providers (p50 / p99)", "—",
+                 f"n/a ({na.get('revoke2_p50', 'not measured')})", "—", "< 1 s", "n/a"))
+else:
+    n2, to = med("revoke2_trials", "certpin"), med("revoke2_timeouts", "certpin") or 0
+    rows.append((f"3b. Revocation to refusal across two providers (p50 / p99, {int(n2)} trials"
+                 + (f", {int(to)} never refused within 10 s" if to else "") + ")", "—",
+                 f"{p50:.0f} ms / {p99:.0f} ms", "—", "< 1 s",
+                 "meets" if p99 < 1000 and not to else "misses"))
+
+abs_row(f"4a. `certpin-get --all -o json` over all {users:,} users", "getall", "s",
+        "< 60 s", lambda v: v < 60)
+abs_row(f"4b. `ldapsearch … dn \\| certpin-revoke` over all {users:,} users", "revokeall", "s",
+        "< 60 s", lambda v: v < 60)
+abs_row("5a. Issuance through the provisioning operation, ECDSA P-256 CSR", "issue_ec",
+        "certs/s", "≥ 1,000/s", lambda v: v >= 1000)
+abs_row("5b. Issuance, RSA-2048 CSR", "issue_rsa", "certs/s", "reported", lambda v: True)
+
+for key, when in (("rss_start", "after start"), ("rss_loaded", "after the load and a full read")):
+    p, c = med(key, "plain"), med(key, "certpin")
+    if p and c:
+        r = c / p
+        rows.append((f"6. slapd resident memory (VmRSS) {when}", fmt(p / 1024, "MB"),
+                     fmt(c / 1024, "MB"), f"**{r:.3f}**", "≤ 1.05",
+                     "meets" if r <= 1.05 else "misses"))
+        chartrows.append(("6 RSS " + ("start" if key == "rss_start" else "loaded"),
+                          r, r, r, 1.05))
+
+v = vals("ctest_ms", "certpin")
+if v:
+    rows.append((f"7. `certpin-test` wall-clock latency (p50 of {len(v)}, --cert path)", "—",
+                 f"{statistics.median(v):.1f} ms (max {max(v):.1f})", "—", "< 50 ms",
+                 "meets" if statistics.median(v) < 50 else "misses"))
+else:
+    rows.append(("7. `certpin-test` latency", "—",
+                 f"n/a ({na.get('ctest_p50', 'not measured')})", "—", "< 50 ms", "n/a"))
+
+# context, not targets
+ratio_row("Read every user entry (ldapsearch over ldapi; throughput ratio)", "readall", "s",
+          ("(context)", 0.0), "read all", inverse=True, nd=2)
+ratio_row("Latency p50 of a re-bind (ms; ratio plain/certpin)", "rebind_p50", "ms",
+          ("(context)", 0.0), "", inverse=True, nd=3)
+ratio_row("Latency p50 of a full logon (ms; ratio plain/certpin)", "logon_p50", "ms",
+          ("(context)", 0.0), "", inverse=True, nd=2)
+p, c = med("slapadd", "plain"), med("slapadd", "certpin")
+if p and c:
+    rows.append((f"slapadd of {users:,} users (s)", fmt(p, "s", 1), fmt(c, "s", 1),
+                 f"{p / c:.3f}", "(context)", "—"))
+for r in rows:
+    if r[4] == "(context)":
+        rows[rows.index(r)] = r[:5] + ("—",)
+chartrows = [c for c in chartrows if c[0]]
+
+lines = []
+lines.append(f"certpin benchmark: {users:,} users, {meta.get('rounds')} alternating rounds "
+             f"of {meta.get('secs')} s per server and figure; {meta.get('date')}, "
+             f"commit {meta.get('commit')}")
+lines.append("")
+lines.append(f"Machine: {meta.get('machine')}")
+lines.append("")
+lines.append("| Figure | plain slapd | certpin | certpin/plain | target | verdict |")
+lines.append("|---|---:|---:|---:|---|---|")
+for r in rows:
+    lines.append("| " + " | ".join(r) + " |")
+lines.append("")
+lines.append("Ratios are medians of per-round ratios (plain and certpin measured back to back, "
+             "order alternating each round), range in parentheses; absolute numbers are "
+             "medians over the rounds. Throughput ratios: higher is better for certpin; "
+             "memory ratio: lower is better.")
+md = "\n".join(lines) + "\n"
+open(os.path.join(outdir, "results.md"), "w").write(md)
+
+if chart and chartrows:
+    dat = os.path.join(outdir, "ratios.dat")
+    with open(dat, "w") as f:
+        for i, (label, r, lo, hi, tgt) in enumerate(chartrows):
+            f.write(f'{i} "{label}" {r:.4f} {lo:.4f} {hi:.4f} {tgt if tgt else "NaN"}\n')
+    png = os.path.join(outdir, "ratios.png")
+    gp = f"""
+set terminal pngcairo size 900,500 noenhanced font ",10"
+set output "{png}"
+set title "certpin / plain slapd, {users:,} users (median of rounds; bars: range; x: target)"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set ytics 0.1
+set grid ytics
+set key off
+set xrange [-0.6:{len(chartrows) - 0.4}]
+plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#4a7ebb", \\
+     "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0, \\
+     "" using 1:6 with points pt 2 ps 2 lc rgb "red", \\
+     1 with lines dt 2 lc rgb "gray"
+"""
+    try:
+        subprocess.run(["gnuplot"], input=gp, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"report.py: gnuplot failed: {e}", file=sys.stderr)
+        sys.exit(1)
