@@ -20,7 +20,11 @@
  *   -t N     threads (default 2)      -d SECS  measured time (default 5)
  *   -w SECS  warm-up, not measured (default 0.5)
  *   -n N     trials (revoke)          -R URI   administrator's ldapi URI
- *   -B URI   second server (revoke)   -K KIND  ec or rsa (issue)
+ *   -B URI   second server: revoke (see above); rebind and logon: pair
+ *            mode, both servers measured in one run, alternating slices of
+ *            -s MS milliseconds (default 200) in ABBA order; two lines
+ *            are printed, "A ..." for -H and "B ..." for -B
+ *   -K KIND  ec or rsa (issue)
  * Prints one line: "mode=... ops=N secs=S rate=R p50_ms=.. p99_ms=.. errors=N"
  * (revoke: "trials=N refused=N ..."), and the first error on stderr.
  * Exit status 0 only when no operation failed unexpectedly.
@@ -73,6 +77,7 @@ typedef struct worker {
 	double	*lat;
 	long	nlat, maxlat;
 	double	last;
+	struct worker *pair;	/* pair mode: the same thread's counts for -B */
 } worker;
 
 static double
@@ -82,6 +87,30 @@ now( void )
 
 	clock_gettime( CLOCK_MONOTONIC, &ts );
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Pair mode (-B with rebind or logon): time is cut into slices of
+ * slice_ms; slices alternate between the two servers in ABBA order, so
+ * that drift in the machine's load falls on both alike.  Returns 0 for -H,
+ * 1 for -B. */
+static double slice_ms = 200;
+#define MAX_SLICES 65536
+static long slice_ops[MAX_SLICES];	/* operations started in each slice */
+
+static long
+slice_of( double t )
+{
+	long k = (long)( ( t - t_start ) * 1000 / slice_ms );
+
+	return k < 0 ? 0 : k >= MAX_SLICES ? MAX_SLICES - 1 : k;
+}
+
+static int
+slice_server( double t )
+{
+	long k = slice_of( t );
+
+	return ( k & 1 ) ^ ( ( k >> 1 ) & 1 );
 }
 
 static void
@@ -227,57 +256,68 @@ static int nctx;	/* samples with a context */
 static void *
 run_rebind( void *arg )
 {
-	worker *w = arg;
+	worker *w = arg, *ws[2] = { w, w->pair };
 	sample *s = &samples[w->id % nctx];
-	LDAP *ld = conn( uri, s->ctx[0] );
-	double t0, t1, until;
-	int rc;
+	LDAP *ld[2] = { conn( uri, s->ctx[0] ), uri2 ? conn( uri2, s->ctx[0] ) : NULL };
+	double t0, t1;
+	int rc, k;
 
-	rc = bind_external( ld );	/* opens the connection, TLS handshake */
-	if ( rc != LDAP_SUCCESS ) {
-		note_error( "first bind", rc, ld );
-		w->errors++;
+	for ( k = 0; k < 2 && ld[k]; k++ ) {
+		rc = bind_external( ld[k] );	/* opens the connection, TLS handshake */
+		if ( rc != LDAP_SUCCESS ) {
+			note_error( "first bind", rc, ld[k] );
+			w->errors++;
+		}
 	}
 	pthread_barrier_wait( &barrier );
-	until = t_start;
 	while ( ( t0 = now() ) < t_end ) {
-		rc = bind_external( ld );
+		k = uri2 ? slice_server( t0 ) : 0;
+		rc = bind_external( ld[k] );
 		t1 = now();
 		if ( rc != LDAP_SUCCESS ) {
-			note_error( "re-bind", rc, ld );
-			w->errors++;
+			note_error( "re-bind", rc, ld[k] );
+			ws[k]->errors++;
 			break;
 		}
-		if ( t0 >= until )
-			record( w, t0, t1 );
+		if ( t0 >= t_start ) {
+			record( ws[k], t0, t1 );
+			if ( uri2 )
+				__atomic_add_fetch( &slice_ops[slice_of( t0 )], 1, __ATOMIC_RELAXED );
+		}
 	}
-	ldap_unbind_ext( ld, NULL, NULL );
+	for ( k = 0; k < 2 && ld[k]; k++ )
+		ldap_unbind_ext( ld[k], NULL, NULL );
 	return NULL;
 }
 
 static void *
 run_logon( void *arg )
 {
-	worker *w = arg;
+	worker *w = arg, *ws[2] = { w, w->pair };
+	const char *u[2] = { uri, uri2 };
 	long i = w->id;
 	double t0, t1;
-	int rc;
+	int rc, k;
 
 	pthread_barrier_wait( &barrier );
 	while ( ( t0 = now() ) < t_end ) {
 		LDAP *eld = NULL;
 
-		rc = logon( uri, samples[i % nctx].ctx[0], &eld );
+		k = uri2 ? slice_server( t0 ) : 0;
+		rc = logon( u[k], samples[i % nctx].ctx[0], &eld );
 		t1 = now();
 		if ( rc != LDAP_SUCCESS ) {
 			note_error( "logon", rc, eld );
 			if ( eld )
 				ldap_unbind_ext( eld, NULL, NULL );
-			w->errors++;
+			ws[k]->errors++;
 			break;
 		}
-		if ( t0 >= t_start )
-			record( w, t0, t1 );
+		if ( t0 >= t_start ) {
+			record( ws[k], t0, t1 );
+			if ( uri2 )
+				__atomic_add_fetch( &slice_ops[slice_of( t0 )], 1, __ATOMIC_RELAXED );
+		}
 		i += nthreads;
 	}
 	return NULL;
@@ -546,15 +586,15 @@ main( int argc, char **argv )
 	void *( *fn )( void * ) = NULL;
 	worker *w;
 	pthread_t *tid;
-	long ops = 0, errors = 0, nlat = 0, i;
-	double *all, last = 0;
-	int opt;
+	long errors = 0, i;
+	double *all;
+	int opt, k;
 
 	if ( argc < 2 )
 		die( "%s", "usage: loadgen rebind|logon|revoke|issue [options] (see loadgen.c)" );
 	mode = argv[1];
 	optind = 2;
-	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:K:" ) ) != -1 ) {
+	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:K:s:" ) ) != -1 ) {
 		switch ( opt ) {
 		case 'H': uri = optarg; break;
 		case 'A': cafile = optarg; break;
@@ -567,6 +607,7 @@ main( int argc, char **argv )
 		case 'R': adminuri = optarg; break;
 		case 'B': uri2 = optarg; break;
 		case 'K': kind = optarg; break;
+		case 's': slice_ms = atof( optarg ); break;
 		default: die( "%s", "bad option" );
 		}
 	}
@@ -595,38 +636,75 @@ main( int argc, char **argv )
 	if ( fn == run_rebind && nctx > nthreads )
 		nctx = nthreads;
 
-	w = calloc( nthreads, sizeof( worker ) );
+	if ( uri2 && fn == run_issue )
+		die( "%s", "-B is for rebind, logon and revoke" );
+	if ( uri2 ) {
+		/* whole ABBA groups of slices */
+		long groups = (long)ceil( duration * 1000 / ( 4 * slice_ms ) );
+
+		duration = groups * 4 * slice_ms / 1000;
+	}
+	w = calloc( 2 * nthreads, sizeof( worker ) );
 	tid = calloc( nthreads, sizeof( pthread_t ) );
 	pthread_barrier_init( &barrier, NULL, nthreads + 1 );
 	t_start = t_end = 1e300;
 	for ( i = 0; i < nthreads; i++ ) {
 		w[i].id = i;
+		w[i].pair = &w[nthreads + i];
+		w[nthreads + i].id = i;
 		if ( pthread_create( &tid[i], NULL, fn, &w[i] ) )
 			die( "%s", "cannot start a thread" );
 	}
 	t_start = now() + warmup;
 	t_end = t_start + duration;
 	pthread_barrier_wait( &barrier );
-	for ( i = 0; i < nthreads; i++ ) {
+	for ( i = 0; i < nthreads; i++ )
 		pthread_join( tid[i], NULL );
-		ops += w[i].ops;
-		errors += w[i].errors;
-		nlat += w[i].nlat;
-		if ( w[i].last > last )
-			last = w[i].last;
-	}
-	all = malloc( ( nlat + 1 ) * sizeof( double ) );
-	for ( nlat = 0, i = 0; i < nthreads; i++ ) {
-		memcpy( all + nlat, w[i].lat, w[i].nlat * sizeof( double ) );
-		nlat += w[i].nlat;
-	}
-	qsort( all, nlat, sizeof( double ), cmp_double );
-	{
-		double secs = last > t_start ? last - t_start : 0;
+	all = malloc( 1 );
+	for ( k = 0; k < ( uri2 ? 2 : 1 ); k++ ) {
+		long ops = 0, errors_k = 0, nlat = 0;
+		double last = 0, secs;
 
-		printf( "mode=%s threads=%d ops=%ld secs=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f errors=%ld\n",
-			mode, nthreads, ops, secs, secs > 0 ? ops / secs : 0,
-			pct( all, nlat, 50 ), pct( all, nlat, 99 ), errors );
+		for ( i = k * nthreads; i < ( k + 1 ) * nthreads; i++ ) {
+			ops += w[i].ops;
+			errors_k += w[i].errors;
+			nlat += w[i].nlat;
+			if ( w[i].last > last )
+				last = w[i].last;
+		}
+		errors += errors_k;
+		all = realloc( all, ( nlat + 1 ) * sizeof( double ) );
+		for ( nlat = 0, i = k * nthreads; i < ( k + 1 ) * nthreads; i++ ) {
+			memcpy( all + nlat, w[i].lat, w[i].nlat * sizeof( double ) );
+			nlat += w[i].nlat;
+		}
+		qsort( all, nlat, sizeof( double ), cmp_double );
+		/* in pair mode each server had half of the measured time */
+		secs = uri2 ? duration / 2 : ( last > t_start ? last - t_start : 0 );
+		printf( "%smode=%s threads=%d ops=%ld secs=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f errors=%ld\n",
+			uri2 ? ( k ? "B " : "A " ) : "", mode, nthreads, ops, secs,
+			secs > 0 ? ops / secs : 0, pct( all, nlat, 50 ), pct( all, nlat, 99 ), errors_k );
+	}
+	if ( uri2 ) {
+		/* each ABBA group of slices gives one ratio; their median resists
+		 * bursts of other load better than the totals do */
+		long g, ng = (long)( duration * 1000 / slice_ms + 0.5 ) / 4, n = 0;
+		double *ba = calloc( ng + 1, sizeof( double ) ), *ab = calloc( ng + 1, sizeof( double ) );
+
+		for ( g = 0; g < ng && 4 * g + 3 < MAX_SLICES; g++ ) {
+			double a = slice_ops[4 * g] + slice_ops[4 * g + 3],
+				b = slice_ops[4 * g + 1] + slice_ops[4 * g + 2];
+
+			if ( a > 0 && b > 0 ) {
+				ba[n] = b / a;
+				ab[n] = a / b;
+				n++;
+			}
+		}
+		qsort( ba, n, sizeof( double ), cmp_double );
+		qsort( ab, n, sizeof( double ), cmp_double );
+		printf( "P groups=%ld b_over_a=%.4f a_over_b=%.4f\n", n,
+			pct( ba, n, 50 ), pct( ab, n, 50 ) );
 	}
 	if ( first_error[0] )
 		fprintf( stderr, "loadgen: first error: %s\n", first_error );
