@@ -203,3 +203,36 @@ bench_tools_all() {
 		-b "$PEOPLE" -s one '(certpinThumbprint=*)' 1.1 | grep -c '^dn:')
 	record revokeall_left certpin - "$left"
 }
+
+# bench_callgrind N FIG SECS CGFILE: restart server N under valgrind's
+# callgrind, collect only while loadgen FIG (rebind or logon, one thread)
+# runs for SECS seconds, stop it; sets CG_OPS, CG_IR and CG_PER_OP.  Exact
+# instruction counts are not disturbed by other load on the machine.
+bench_callgrind() {
+	local n=$1 fig=$2 s=$3 cg=$4 pid line ops ir
+	srv_stop "$n"
+	if [ ! -x "$BIN/slapd-callgrind" ]; then
+		cat > "$BIN/slapd-callgrind" <<SH
+#!/bin/sh
+exec valgrind -q --tool=callgrind --instr-atstart=no \\
+	--callgrind-out-file="\$CALLGRIND_OUT" /usr/sbin/slapd "\$@"
+SH
+		chmod +x "$BIN/slapd-callgrind"
+	fi
+	rm -f "$cg"*
+	CALLGRIND_OUT=$cg SLAPD=$BIN/slapd-callgrind SLAPD_DEBUG=0 srv_start "$n"
+	pid=$(srv_pid "$n")
+	set -- $(head -n 1 "$LIST")
+	with_cert "$2" "$KEY" ldapwhoami -Y EXTERNAL -H "$(srv_uri "$n" ldaps)" >/dev/null 2>&1 ||
+		die "logon to server $n under valgrind failed"
+	callgrind_control -i on "$pid" >/dev/null || die "callgrind_control failed"
+	line=$("$BIN/loadgen" "$fig" -H "$(srv_uri "$n" ldaps)" -A "$PKI/ca.crt" -k "$KEY" \
+		-l "$LIST" -d "$s" -w 0 -t 1) || die "loadgen $fig under valgrind failed: $line"
+	callgrind_control -i off "$pid" >/dev/null
+	srv_stop "$n"
+	ops=$(field ops "$line")
+	ir=$(callgrind_annotate "$cg" 2>/dev/null |
+		awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+	[ -n "$ir" ] && [ "$ops" -gt 0 ] || die "no callgrind totals in $cg"
+	CG_OPS=$ops CG_IR=$ir CG_PER_OP=$(( ir / ops ))
+}
