@@ -235,64 +235,30 @@ certpin_op_bind( Operation *op, SlapReply *rs )
 	return certpin_bind_op( op, rs );
 }
 
+/* Every other operation: first the check of sessions bound with a
+ * certificate (bind.c), then the concern that handles the operation. */
 static int
-certpin_op_add( Operation *op, SlapReply *rs )
+certpin_op_any( Operation *op, SlapReply *rs )
 {
 	int rc = certpin_bind_op_any( op, rs );
 
 	if ( rc != SLAP_CB_CONTINUE )
 		return rc;
-	return certpin_write_add( op, rs );
-}
-
-static int
-certpin_op_modify( Operation *op, SlapReply *rs )
-{
-	int rc = certpin_bind_op_any( op, rs );
-
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
-	return certpin_write_modify( op, rs );
-}
-
-static int
-certpin_op_delete( Operation *op, SlapReply *rs )
-{
-	int rc = certpin_bind_op_any( op, rs );
-
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
-	return certpin_write_delete( op, rs );
-}
-
-static int
-certpin_op_search( Operation *op, SlapReply *rs )
-{
-	int rc = certpin_bind_op_any( op, rs );
-
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
-	return certpin_pin_search( op, rs );
-}
-
-static int
-certpin_op_compare( Operation *op, SlapReply *rs )
-{
-	int rc = certpin_bind_op_any( op, rs );
-
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
-	return certpin_pin_compare( op, rs );
-}
-
-static int
-certpin_op_extended( Operation *op, SlapReply *rs )
-{
-	int rc = certpin_bind_op_any( op, rs );
-
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
-	return certpin_prov_extended( op, rs );
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		return certpin_write_add( op, rs );
+	case LDAP_REQ_MODIFY:
+		return certpin_write_modify( op, rs );
+	case LDAP_REQ_DELETE:
+		return certpin_write_delete( op, rs );
+	case LDAP_REQ_SEARCH:
+		return certpin_pin_search( op, rs );
+	case LDAP_REQ_COMPARE:
+		return certpin_pin_compare( op, rs );
+	case LDAP_REQ_EXTENDED:
+		return certpin_prov_extended( op, rs );
+	}
+	return SLAP_CB_CONTINUE;
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -382,12 +348,13 @@ certpin_initialize( void )
 	certpin.on_bi.bi_db_open = certpin_db_open;
 	certpin.on_bi.bi_db_destroy = certpin_db_destroy;
 	certpin.on_bi.bi_op_bind = certpin_op_bind;
-	certpin.on_bi.bi_op_add = certpin_op_add;
-	certpin.on_bi.bi_op_modify = certpin_op_modify;
-	certpin.on_bi.bi_op_delete = certpin_op_delete;
-	certpin.on_bi.bi_op_search = certpin_op_search;
-	certpin.on_bi.bi_op_compare = certpin_op_compare;
-	certpin.on_bi.bi_extended = certpin_op_extended;
+	certpin.on_bi.bi_op_add = certpin_op_any;
+	certpin.on_bi.bi_op_modify = certpin_op_any;
+	certpin.on_bi.bi_op_delete = certpin_op_any;
+	certpin.on_bi.bi_op_modrdn = certpin_op_any;
+	certpin.on_bi.bi_op_search = certpin_op_any;
+	certpin.on_bi.bi_op_compare = certpin_op_any;
+	certpin.on_bi.bi_extended = certpin_op_any;
 
 	certpin.on_bi.bi_cf_ocs = certpin_ocs;
 	code = config_register_schema( certpin_cfg, certpin_ocs );
