@@ -246,8 +246,14 @@ certpin_op_any( Operation *op, SlapReply *rs )
 		return rc;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
+		rc = certpin_pin_add( op, rs );
+		if ( rc != SLAP_CB_CONTINUE )
+			return rc;
 		return certpin_write_add( op, rs );
 	case LDAP_REQ_MODIFY:
+		rc = certpin_pin_modify( op, rs );
+		if ( rc != SLAP_CB_CONTINUE )
+			return rc;
 		return certpin_write_modify( op, rs );
 	case LDAP_REQ_DELETE:
 		return certpin_write_delete( op, rs );

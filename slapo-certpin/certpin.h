@@ -72,23 +72,46 @@ extern const char certpin_write_cfg_names[], certpin_bind_cfg_names[],
 int certpin_write_add( Operation *op, SlapReply *rs );
 int certpin_write_modify( Operation *op, SlapReply *rs );
 int certpin_write_delete( Operation *op, SlapReply *rs );
+/* Record an issued certificate (DER) on entry ndn of db with its metadata
+ * (endpoint may be NULL), with the checks of the write path; an internal
+ * modify as db's root DN.  Returns an LDAP result code, rs->sr_text set. */
+int certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
+	struct berval *der, const char *endpoint, SlapReply *rs );
+/* Apply mods (consumed) to ndn in db as its root DN (internal write). */
+int certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text );
 
 /* bind.c */
 int certpin_bind_db_init( BackendDB *be, certpin_info *ci );
 int certpin_bind_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_bind_op( Operation *op, SlapReply *rs );
 int certpin_bind_op_any( Operation *op, SlapReply *rs );
+/* The entry that keeps the revocation records of deleted entries
+ * (certpin-history), or NULL: each deleted entry's parent. */
+struct berval *certpin_bind_history( certpin_info *ci );
 
 /* provision.c */
 int certpin_prov_db_init( BackendDB *be, certpin_info *ci );
 int certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr );
 int certpin_prov_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_prov_extended( Operation *op, SlapReply *rs );
+/* Is the requester an administrator of db: its root DN, or a member of
+ * certpin-admin-group? */
+int certpin_is_admin( Operation *op, BackendDB *db );
 
 /* pin.c */
 int certpin_pin_db_init( BackendDB *be, certpin_info *ci );
 int certpin_pin_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_pin_search( Operation *op, SlapReply *rs );
 int certpin_pin_compare( Operation *op, SlapReply *rs );
+int certpin_pin_add( Operation *op, SlapReply *rs );
+int certpin_pin_modify( Operation *op, SlapReply *rs );
+/* May the requester delete certpinPINFailure (unlock) on op's target? */
+int certpin_pin_may_unlock( Operation *op );
+/* Prove the user by phone and PIN: on success the user's normalized DN in
+ * ndn (op->o_tmpmemctx) and its database in *db.  Returns an LDAP result
+ * code (49 unknown phone or wrong PIN, 19 locked), text set. */
+int certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
+	struct berval *ndn, BackendDB **db, const char **text );
 
 #endif /* CERTPIN_H */

@@ -400,6 +400,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				"with no other option" );
 		}
 		if ( cp_maintained( ad ) ) {
+			/* an administrator unlocks a PIN (pin.c) */
+			if ( ad == ad_certpinPINFailure && m->sml_op == LDAP_MOD_DELETE &&
+			     m->sml_values == NULL && certpin_pin_may_unlock( op ) )
+				continue;
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", ad->ad_cname.bv_val );
 			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
@@ -621,11 +625,446 @@ done:
 
 /* ---- delete ------------------------------------------------------------ */
 
-/* Deleting an entry that holds certificates revokes them (the identity is
- * gone, so no bind can succeed with them).  The device logon issue extends
- * this (history of deleted entries). */
+/* Deleting an entry revokes the certificates it holds.  Their revocation
+ * records, and those the entry already kept, must outlive it, or the
+ * certificates could be added again elsewhere: before the delete runs they
+ * are copied, each with a field "entry=<dn>", to the history entry, which
+ * is the entry named by certpin-history or else the deleted entry's parent,
+ * in the same database (it gets the certpinHistory class).  If the delete
+ * then fails, the copies are removed again.  If they cannot be kept, the
+ * delete is refused. */
+
+typedef struct cp_del_cb {
+	slap_callback	dc_cb;
+	BackendDB	*dc_db;
+	struct berval	dc_hist;	/* the history entry (o_tmpmemctx) */
+	BerVarray	dc_added;	/* what was added to it (ch_malloc) */
+} cp_del_cb;
+
+/* One internal modify of entry ndn in db, as the database's root. */
+static int
+cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text )
+{
+	Operation op2 = *op;
+	SlapReply rs2 = { REP_RESULT };
+	slap_callback cb = { NULL, slap_null_cb, NULL, NULL };
+
+	op2.o_tag = LDAP_REQ_MODIFY;
+	op2.o_bd = db;
+	op2.o_dn = db->be_rootdn;
+	op2.o_ndn = db->be_rootndn;
+	op2.o_req_dn = *ndn;
+	op2.o_req_ndn = *ndn;
+	op2.o_callback = &cb;
+	op2.o_private = NULL;
+	op2.o_relax = SLAP_CONTROL_NONE;
+	op2.o_managedsait = SLAP_CONTROL_NONE;
+	op2.o_no_schema_check = 0;
+	BER_BVZERO( &op2.o_csn );
+	op2.o_time = slap_get_time();
+	op2.o_tincr = 0;
+	op2.orm_modlist = mods;
+	op2.orm_increment = 0;
+	op2.orm_no_opattrs = 0;
+	db->be_modify( &op2, &rs2 );
+	if ( text )
+		*text = rs2.sr_text;
+	return rs2.sr_err;
+}
+
+static int
+cp_del_response( Operation *op, SlapReply *rs )
+{
+	cp_del_cb *dc = op->o_callback->sc_private;
+	Modifications *mods = NULL;
+	Operation o = *op;
+	int rc;
+
+	if ( rs->sr_type != REP_RESULT || rs->sr_err == LDAP_SUCCESS ||
+	     dc->dc_added == NULL )
+		return SLAP_CB_CONTINUE;
+	/* The delete failed: the certificates are still held; take the copies
+	 * of their records back. */
+	o.orm_modlist = NULL;
+	cp_mod_append( &o, LDAP_MOD_DELETE, ad_certpinRevoked, dc->dc_added );
+	mods = o.orm_modlist;
+	dc->dc_added = NULL;
+	rc = cp_internal_modify( op, dc->dc_db, &dc->dc_hist, mods, NULL );
+	if ( rc != LDAP_SUCCESS ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
+			"revocation records could not be taken back from \"%s\" (%d)\n",
+			op->o_log_prefix, dc->dc_hist.bv_val, rc );
+	}
+	slap_mods_free( mods, 1 );
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_del_cleanup( Operation *op, SlapReply *rs )
+{
+	cp_del_cb *dc = op->o_callback->sc_private;
+
+	op->o_callback = NULL;	/* unlinks this callback */
+	ber_bvarray_free( dc->dc_added );
+	op->o_tmpfree( dc->dc_hist.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( dc, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+/* Add field "entry=<dn>" to record rec, unless it has one; new value in out. */
+static void
+cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
+{
+	char *buf = NULL, tmp[8];
+	size_t len = 0;
+
+	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", tmp, sizeof( tmp ) ) >= 0 ||
+	     ( buf = ch_malloc( rec->bv_len + 1 ) ) == NULL ) {
+		ber_dupbv( out, rec );
+		return;
+	}
+	memcpy( buf, rec->bv_val, rec->bv_len );
+	buf[rec->bv_len] = '\0';
+	len = rec->bv_len;
+	if ( certpin_rec_add( &buf, &len, "entry", dn->bv_val ) ) {
+		ch_free( buf );
+		ber_dupbv( out, rec );
+		return;
+	}
+	ber_str2bv( buf, len, 1, out );
+	ch_free( buf );
+}
+
 int
 certpin_write_delete( Operation *op, SlapReply *rs )
 {
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *db, *hdb, *obd = op->o_bd;
+	Entry *e = NULL, *h = NULL;
+	Attribute *certs, *recs, *a;
+	struct berval hist = BER_BVNULL, *conf;
+	BerVarray add = NULL;
+	Modifications *mods = NULL;
+	cp_del_cb *dc;
+	const char *text = NULL;
+	char err[SLAP_TEXT_BUFLEN];
+	int i, j, rc = LDAP_SUCCESS, ncerts = 0;
+
+	db = certpin_select_db( op, &op->o_req_ndn );
+	if ( db == NULL || SLAP_SINGLE_SHADOW( db ) )
+		return SLAP_CB_CONTINUE;	/* the backend refers or refuses */
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || e == NULL )
+		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
+	rc = LDAP_SUCCESS;
+
+	certs = attr_find( e->e_attrs, ad_certpinCertBinary );
+	recs = attr_find( e->e_attrs, ad_certpinRevoked );
+	if ( certs == NULL && recs == NULL )
+		goto done;
+
+	/* The records: one per certificate revoked now, and the old ones. */
+	for ( i = 0; certs && i < certs->a_numvals; i++ ) {
+		cp_cert c;
+		struct berval rec, rec2;
+
+		memset( &c, 0, sizeof( c ) );
+		c.cc_der = certs->a_vals[i];
+		certpin_sha256_hex( (unsigned char *)c.cc_der.bv_val, c.cc_der.bv_len, c.cc_sha256 );
+		a = attr_find( e->e_attrs, ad_certpinCertInfo );
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			if ( cp_rec_is( &a->a_vals[j], c.cc_sha256 ) )
+				c.cc_info = a->a_vals[j];
+		cp_revoked_rec( op, &c, &rec );
+		cp_rec_with_entry( &rec, &e->e_name, &rec2 );
+		ch_free( rec.bv_val );
+		ber_bvarray_add( &add, &rec2 );
+		ncerts++;
+		Debug( LDAP_DEBUG_STATS, "%s certpin: entry \"%s\" deleted: certificate "
+			"%s revoked\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
+	}
+	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
+		struct berval rec2;
+
+		cp_rec_with_entry( &recs->a_vals[i], &e->e_name, &rec2 );
+		ber_bvarray_add( &add, &rec2 );
+	}
+
+	/* Where they go. */
+	conf = certpin_bind_history( ci );
+	if ( conf )
+		ber_dupbv_x( &hist, conf, op->o_tmpmemctx );
+	else if ( !be_issuffix( db, &op->o_req_ndn ) ) {
+		struct berval parent;
+
+		dnParent( &op->o_req_ndn, &parent );
+		ber_dupbv_x( &hist, &parent, op->o_tmpmemctx );
+	}
+	hdb = BER_BVISEMPTY( &hist ) ? NULL : select_backend( &hist, 0 );
+	if ( hdb != db ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": its "
+			"revocation records need a history entry in the same database "
+			"(certpin-history \"%s\")\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, hist.bv_val ? hist.bv_val : "" );
+		snprintf( err, sizeof( err ), "certpin: this entry holds certificates "
+			"or revocation records and no history entry can keep them "
+			"(see certpin-history)" );
+		rc = LDAP_UNWILLING_TO_PERFORM;
+		goto done;
+	}
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, &hist, NULL, NULL, 0, &h );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || h == NULL ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": history "
+			"entry \"%s\" does not exist\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, hist.bv_val );
+		snprintf( err, sizeof( err ), "certpin: this entry holds certificates "
+			"or revocation records and the history entry that must keep "
+			"them does not exist (see certpin-history)" );
+		rc = LDAP_UNWILLING_TO_PERFORM;
+		h = NULL;
+		goto done;
+	}
+	rc = LDAP_SUCCESS;
+
+	/* Only what the history entry does not hold yet. */
+	a = attr_find( h->e_attrs, ad_certpinRevoked );
+	for ( i = 0; a && add && add[i].bv_val; ) {
+		for ( j = 0; j < a->a_numvals; j++ )
+			if ( bvmatch( &a->a_vals[j], &add[i] ) )
+				break;
+		if ( j < a->a_numvals ) {
+			int k;
+
+			ch_free( add[i].bv_val );
+			for ( k = i; add[k].bv_val; k++ )
+				add[k] = add[k + 1];
+		} else {
+			i++;
+		}
+	}
+	if ( add && add[0].bv_val == NULL ) {
+		ber_bvarray_free( add );
+		add = NULL;
+	}
+	if ( add ) {
+		Operation o = *op;
+		BerVarray dup = NULL;
+
+		/* cp_mod_append appends to an operation's modlist: a copy's. */
+		o.orm_modlist = NULL;
+		if ( !is_entry_objectclass( h, oc_certpinHistory, 0 ) ) {
+			BerVarray oc = NULL;
+
+			value_add_one( &oc, &oc_certpinHistory->soc_cname );
+			cp_mod_append( &o, LDAP_MOD_ADD, slap_schema.si_ad_objectClass, oc );
+		}
+		ber_bvarray_dup_x( &dup, add, NULL );
+		cp_mod_append( &o, LDAP_MOD_ADD, ad_certpinRevoked, dup );
+		mods = o.orm_modlist;
+
+		rc = cp_internal_modify( op, db, &hist, mods, &text );
+		slap_mods_free( mods, 1 );
+		if ( rc != LDAP_SUCCESS ) {
+			Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": "
+				"keeping its revocation records on \"%s\" failed (%d %s)\n",
+				op->o_log_prefix, op->o_req_ndn.bv_val, hist.bv_val, rc,
+				text ? text : "" );
+			snprintf( err, sizeof( err ), "certpin: the revocation records "
+				"of this entry could not be kept" );
+			rc = LDAP_OTHER;
+			goto done;
+		}
+		Debug( LDAP_DEBUG_STATS, "%s certpin: %d certificate(s) of \"%s\" "
+			"revoked; revocation records kept on \"%s\"\n", op->o_log_prefix,
+			ncerts, op->o_req_ndn.bv_val, hist.bv_val );
+	}
+
+	dc = op->o_tmpcalloc( 1, sizeof( cp_del_cb ), op->o_tmpmemctx );
+	dc->dc_db = db;
+	dc->dc_hist = hist;
+	BER_BVZERO( &hist );
+	dc->dc_added = add;
+	add = NULL;
+	dc->dc_cb.sc_response = cp_del_response;
+	dc->dc_cb.sc_cleanup = cp_del_cleanup;
+	dc->dc_cb.sc_private = dc;
+	dc->dc_cb.sc_next = op->o_callback;
+	op->o_callback = &dc->dc_cb;
+
+done:
+	op->o_bd = db;
+	if ( h )
+		be_entry_release_r( op, h );
+	be_entry_release_r( op, e );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( hist.bv_val )
+		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
+	ber_bvarray_free( add );
+	if ( rc != LDAP_SUCCESS )
+		return cp_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
+}
+
+/* ---- internal writes (provisioning, PIN failures) ---------------------- */
+
+/* Apply mods (consumed) to entry ndn of db, directly on the database (not
+ * through the frontend), as db's root DN with a fresh operation time and
+ * the usual operational attributes.  Refused on a read-only replica.
+ * Returns an LDAP result code; *text says why when it is not success. */
+int
+certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text )
+{
+	Operation op2 = *op;
+	SlapReply rs2 = { REP_RESULT };
+	slap_callback cb = { 0 };
+
+	*text = NULL;
+	if ( db == NULL || db->be_modify == NULL ) {
+		slap_mods_free( mods, 1 );
+		*text = "certpin: the entry's database cannot be written";
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
+	if ( SLAP_SHADOW( db ) && !SLAP_MULTIPROVIDER( db ) ) {
+		slap_mods_free( mods, 1 );
+		*text = "certpin: the entry's database is a read-only replica; "
+			"ask its provider";
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
+	cb.sc_response = slap_null_cb;
+	op2.o_tag = LDAP_REQ_MODIFY;
+	op2.o_bd = db;
+	op2.o_dn = db->be_rootdn;
+	op2.o_ndn = db->be_rootndn;
+	op2.o_req_dn = *ndn;
+	op2.o_req_ndn = *ndn;
+	op2.o_callback = &cb;
+	op2.o_managedsait = SLAP_CONTROL_NONE;
+	op2.o_relax = SLAP_CONTROL_NONE;
+	op2.o_dont_replicate = 0;
+	op2.o_csn.bv_val = NULL;
+	op2.o_csn.bv_len = 0;
+	op2.orm_modlist = mods;
+	op2.orm_no_opattrs = 0;
+	op2.orm_increment = 0;
+	slap_op_time( &op2.o_time, &op2.o_tincr );
+	slap_mods_opattrs( &op2, &op2.orm_modlist, 1 );
+
+	db->be_modify( &op2, &rs2 );
+
+	slap_mods_free( op2.orm_modlist, 1 );
+	if ( rs2.sr_err != LDAP_SUCCESS ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: internal modify of \"%s\" "
+			"failed: %d %s\n", op->o_log_prefix, ndn->bv_val, rs2.sr_err,
+			rs2.sr_text ? rs2.sr_text : "" );
+		*text = "certpin: the entry could not be updated";
+	}
+	return rs2.sr_err;
+}
+
+/* Prepend one internal modification to *mods; vals is consumed. */
+static void
+cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
+	BerVarray vals )
+{
+	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+
+	m->sml_op = mop;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_values = vals;
+	if ( vals ) {
+		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
+			;
+		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
+			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
+	}
+	m->sml_next = *mods;
+	*mods = m;
+}
+
+int
+certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
+	struct berval *der, const char *endpoint, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *obd = op->o_bd;
+	Modifications *mods = NULL;
+	BerVarray v = NULL;
+	Entry *e = NULL;
+	Attribute *a;
+	struct berval rec = BER_BVNULL;
+	char hex[65], why[200];
+	const char *text = NULL;
+	int rc, held = 0;
+
+	rs->sr_text = NULL;
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
+	if ( rc == LDAP_SUCCESS && e ) {
+		a = attr_find( e->e_attrs, ad_certpinCertBinary );
+		held = a ? a->a_numvals : 0;
+		be_entry_release_r( op, e );
+	}
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS || e == NULL ) {
+		rs->sr_text = "certpin: no such entry";
+		return LDAP_NO_SUCH_OBJECT;
+	}
+	if ( held + 1 > ci->ci_max_certs ) {
+		rs->sr_text = "certpinCertificate: the entry holds as many "
+			"certificates as it may (certpin-max-certificates)";
+		return LDAP_CONSTRAINT_VIOLATION;
+	}
+	/* fresh op time: the record's "published" */
+	slap_op_time( &op->o_time, &op->o_tincr );
+	if ( cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: issued certificate unreadable: %s\n",
+			op->o_log_prefix, why );
+		rs->sr_text = "certpin: the issued certificate cannot be recorded";
+		return LDAP_OTHER;
+	}
+	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
+	rc = cp_check_new( op, db, ndn, hex, why, sizeof( why ) );
+	if ( rc != LDAP_SUCCESS ) {
+		ch_free( rec.bv_val );
+		rs->sr_text = "certpinCertificate: the issued certificate is "
+			"already on file or revoked";
+		return rc;
+	}
+
+	ber_bvarray_add( &v, &rec );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertInfo, v );
+	v = NULL;
+	value_add_one( &v, &(struct berval){ 64, hex } );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinThumbprint, v );
+	v = NULL;
+	value_add_one( &v, der );
+	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertBinary, v );
+
+	rc = certpin_write_internal( op, db, ndn, mods, &text );
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS ) {
+		rs->sr_text = text;
+		return rc;
+	}
+	Debug( LDAP_DEBUG_STATS, "%s certpin: recorded certificate %s on \"%s\"%s%s\n",
+		op->o_log_prefix, hex, ndn->bv_val, endpoint ? " endpoint=" : "",
+		endpoint ? endpoint : "" );
+	return LDAP_SUCCESS;
 }

@@ -228,6 +228,8 @@ der_sha256() {
 
 # srv_conf N [EXTRA_FRONTEND_LINES]: write $TESTDIR/srvN/slapd.conf
 # Sets LDAP_N, LDAPS_N, LDAPI_N (URIs) as srv_uri reads them.
+# SRV_ACL (optional): access lines placed before the default ones, right
+# after the one giving the local root (ldapi EXTERNAL) manage access.
 srv_conf() {
 	local n=$1 extra=${2:-} d="$TESTDIR/srv$1" p1 p2 sock
 	mkdir -p "$d/db"
@@ -273,6 +275,7 @@ index uid,cn,mail eq
 index certpinThumbprint eq
 index certpinRevoked sub
 access to * by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage by * break
+${SRV_ACL:-}
 access to attrs=userPassword by anonymous auth by self write by * none
 access to * by self write by users read by * none
 CONF
@@ -385,13 +388,15 @@ LDIF
 }
 
 # device_whoami N CERT [ldaps|starttls]: SASL EXTERNAL logon with $PKI/CERT.*
+# libldap ignores LDAPTLS_* while LDAPNOINIT is set (to any value): drop it
+# for this client, with HOME in the test dir so no user ldaprc is read.
 device_whoami() {
 	local n=$1 cert=$2 how=${3:-ldaps}
 	if [ "$how" = starttls ]; then
-		LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt LDAPTLS_KEY=$PKI/$cert.key \
-			ldapwhoami -ZZ -Y EXTERNAL -H "$(srv_uri "$n" ldap)" 2>&1
+		env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt \
+			LDAPTLS_KEY=$PKI/$cert.key ldapwhoami -ZZ -Y EXTERNAL -H "$(srv_uri "$n" ldap)" 2>&1
 	else
-		LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt LDAPTLS_KEY=$PKI/$cert.key \
-			ldapwhoami -Y EXTERNAL -H "$(srv_uri "$n" ldaps)" 2>&1
+		env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT=$PKI/ca.crt LDAPTLS_CERT=$PKI/$cert.crt \
+			LDAPTLS_KEY=$PKI/$cert.key ldapwhoami -Y EXTERNAL -H "$(srv_uri "$n" ldaps)" 2>&1
 	fi
 }

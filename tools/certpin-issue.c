@@ -1,9 +1,399 @@
-/* certpin-issue.c - (placeholder until its issue lands) */
+/* certpin-issue.c - get a client certificate from the directory's CA
+ *
+ * What Lync's certificate provisioning client does, against a directory
+ * running the certpin overlay: make a key (or take a PKCS#10 request), send
+ * the certpinIssue extended operation, and write the issued certificate,
+ * the key and the CA certificate as PEM files with safe modes.  The user is
+ * proved by the bind (self, or an administrator naming the user) or, as a
+ * device does, by phone number and PIN over an anonymous TLS session.
+ *
+ *	certpin-issue -H ldaps://dir -D cn=admin,... -W kenmyer@example.com
+ *	certpin-issue -H ldaps://dir --phone +15551234 --out phone
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "certinfo.h"
+#include "common.h"
+#include "identity.h"
+#include "provclient.h"
+
+#define ISSUE_MAX_VALIDITY	876000L	/* hours: 100 years, a sanity bound */
+
+enum {
+	OPT_PHONE = 0x100, OPT_PIN_FILE, OPT_CSR, OPT_OUT, OPT_CERT, OPT_KEY,
+	OPT_CA, OPT_VALIDITY, OPT_ENDPOINT, OPT_FORCE, OPT_CONFIG
+};
+
+static const struct option issue_long[] = {
+	{ "phone", required_argument, NULL, OPT_PHONE },
+	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
+	{ "csr", required_argument, NULL, OPT_CSR },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "validity", required_argument, NULL, OPT_VALIDITY },
+	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ NULL, 0, NULL, 0 }
+};
+
+static struct {
+	char		*phone;
+	char		*pin_file;
+	char		*csr_file;
+	char		*keykind;
+	const char	*out;		/* prefix */
+	char		*cert_file, *key_file, *ca_file;
+	long		validity;
+	char		*endpoint;
+	int		force;
+	char		*config;
+} io;
+
+static void
+issue_usage( FILE *fp )
+{
+	fprintf( fp,
+"Issue a client certificate from the directory's CA (certpinIssue).\n\n"
+"usage: %s [options] [identity]\n"
+"  identity         the user to issue for (as an administrator): a DN, sip:URI,\n"
+"                   DOMAIN\\logon, UPN or display name; without it the bound\n"
+"                   user, or with --phone the phone's user\n"
+"Issue options:\n"
+"  --phone NUMBER   prove the user by phone number and PIN, as a device does\n"
+"                   (anonymous unless bind options are given; needs TLS)\n"
+"  --pin-file FILE  read the PIN from FILE (default: ask on the terminal)\n"
+"  -k KIND          key to generate: ec (ECDSA P-256, default), rsa,\n"
+"                   rsa:BITS (2048 and up)\n"
+"  --csr FILE       send this PKCS#10 request (PEM or DER) instead\n"
+"  --out PREFIX     write PREFIX.crt, PREFIX.key, PREFIX-ca.crt (default: certpin)\n"
+"  --cert FILE      certificate file (overrides --out)\n"
+"  --key FILE       private key file, mode 0600 (overrides --out)\n"
+"  --ca FILE        CA certificate file (overrides --out)\n"
+"  --force          replace existing files (default: refuse)\n"
+"  --validity HOURS requested validity (default: the server's)\n"
+"  --endpoint ID    device / endpoint id recorded with the certificate\n"
+"  --config FILE    identity resolution settings (default: $CERTPIN_CONF,\n"
+"                   " CP_ID_DEFAULT_CONF ")\n",
+		cp_opt.prog );
+}
+
+static int
+issue_opt( int c, char *arg )
+{
+	char *end;
+
+	switch ( c ) {
+	case 'k':
+		if ( io.keykind )
+			cp_usage_error( "-k previously specified" );
+		io.keykind = arg;
+		return 1;
+	case OPT_PHONE:
+		if ( *arg == '\0' )
+			cp_usage_error( "--phone: empty phone number" );
+		io.phone = arg;
+		return 1;
+	case OPT_PIN_FILE:
+		io.pin_file = arg;
+		return 1;
+	case OPT_CSR:
+		io.csr_file = arg;
+		return 1;
+	case OPT_OUT:
+		if ( *arg == '\0' )
+			cp_usage_error( "--out: empty prefix" );
+		io.out = arg;
+		return 1;
+	case OPT_CERT:
+		io.cert_file = arg;
+		return 1;
+	case OPT_KEY:
+		io.key_file = arg;
+		return 1;
+	case OPT_CA:
+		io.ca_file = arg;
+		return 1;
+	case OPT_VALIDITY:
+		errno = 0;
+		io.validity = strtol( arg, &end, 10 );
+		if ( *arg == '\0' || *end != '\0' || errno || io.validity < 1 ||
+			io.validity > ISSUE_MAX_VALIDITY )
+			cp_usage_error( "--validity: \"%s\" is not a number of hours (1 to %ld)",
+				arg, ISSUE_MAX_VALIDITY );
+		return 1;
+	case OPT_ENDPOINT:
+		io.endpoint = arg;
+		return 1;
+	case OPT_FORCE:
+		io.force = 1;
+		return 1;
+	case OPT_CONFIG:
+		io.config = arg;
+		return 1;
+	}
+	return 0;
+}
+
+/* "PREFIX" + suffix, or the explicit name. */
+static char *
+issue_path( const char *given, const char *suffix )
+{
+	size_t len;
+	char *p;
+
+	if ( given )
+		return strdup( given );
+	len = strlen( io.out ) + strlen( suffix ) + 1;
+	p = malloc( len );
+	if ( p )
+		snprintf( p, len, "%s%s", io.out, suffix );
+	return p;
+}
+
+/* Does path exist?  Says so. */
+static int
+issue_exists( const char *path )
+{
+	struct stat st;
+
+	if ( lstat( path, &st ) == 0 ) {
+		cp_warn( "%s: file exists (use --force to replace it)", path );
+		return 1;
+	}
+	return 0;
+}
+
+/* Was any bind option given? */
+static int
+issue_bind_given( void )
+{
+	return cp_opt.binddn || cp_opt.passwd.bv_val || cp_opt.pw_file ||
+		cp_opt.want_bindpw || cp_opt.sasl_mech || cp_opt.sasl_authc_id;
+}
+
+/* Print what the server sent: subject, thumbprint, expiry. */
+static void
+issue_report( const struct berval *der, const char *cert, const char *key,
+	const char *ca )
+{
+	certpin_certinfo ci;
+	char err[256], iso[CERTPIN_ISOTIME_LEN + 1];
+
+	if ( certpin_certinfo_from_der( (const unsigned char *)der->bv_val,
+		der->bv_len, &ci, err, sizeof( err ) ) == 0 )
+	{
+		if ( certpin_gentime_iso( ci.ci_notafter, iso ) )
+			strcpy( iso, ci.ci_notafter );
+		printf( "Subject: %s\n", ci.ci_subject );
+		printf( "Issuer: %s\n", ci.ci_issuer );
+		printf( "SerialNumber: %s\n", ci.ci_serial );
+		printf( "Thumbprint: %s\n", ci.ci_sha256 );
+		printf( "NotAfter: %s\n", iso );
+		certpin_certinfo_free( &ci );
+	} else {
+		cp_warn( "the issued certificate does not parse: %s", err );
+	}
+	printf( "Certificate: %s\n", cert );
+	if ( key )
+		printf( "Key: %s\n", key );
+	printf( "CA: %s\n", ca );
+}
 
 int
 main( int argc, char **argv )
 {
-	fprintf( stderr, "certpin-issue: not implemented yet\n" );
-	return 2;
+	certpin_keyspec ks;
+	certpin_issue_req req;
+	certpin_issue_res res;
+	certpin_out out_cert, out_key, out_ca;
+	struct berval csr = { 0, NULL }, pin = { 0, NULL };
+	char err[512], *cert_path = NULL, *key_path = NULL, *ca_path = NULL;
+	char *user_dn = NULL;
+	EVP_PKEY *key = NULL;
+	LDAP *ld = NULL;
+	int first, rc = EXIT_FAILURE;
+
+	memset( &req, 0, sizeof( req ) );
+	memset( &res, 0, sizeof( res ) );
+	memset( &out_cert, 0, sizeof( out_cert ) );
+	memset( &out_key, 0, sizeof( out_key ) );
+	memset( &out_ca, 0, sizeof( out_ca ) );
+	out_cert.co_fd = out_key.co_fd = out_ca.co_fd = -1;
+	io.out = "certpin";
+
+	cp_tool_init( "certpin-issue", "k:", issue_long, issue_opt, issue_usage );
+	first = cp_tool_args( argc, argv );
+
+	/* ---- what was asked: refuse contradictions before anything runs ---- */
+	if ( argc - first > 1 )
+		cp_usage_error( "one identity at a time" );
+	if ( io.pin_file && !io.phone )
+		cp_usage_error( "--pin-file needs --phone" );
+	if ( io.phone && first < argc )
+		cp_usage_error( "--phone names the user: give no identity with it" );
+	if ( io.csr_file && io.keykind )
+		cp_usage_error( "-k and --csr are exclusive (the request holds the key)" );
+	if ( io.csr_file && io.key_file )
+		cp_usage_error( "--key and --csr are exclusive (the key stays with the request)" );
+	if ( certpin_keyspec_parse( io.keykind, &ks, err, sizeof( err ) ) )
+		cp_usage_error( "-k: %s", err );
+	if ( io.phone && !issue_bind_given() )
+		cp_opt.authmethod = LDAP_AUTH_SIMPLE;	/* anonymous: the PIN proves the user */
+
+	cert_path = issue_path( io.cert_file, ".crt" );
+	ca_path = issue_path( io.ca_file, "-ca.crt" );
+	if ( !io.csr_file )
+		key_path = issue_path( io.key_file, ".key" );
+	if ( !cert_path || !ca_path || ( !io.csr_file && !key_path ) ) {
+		perror( cp_opt.prog );
+		goto done;
+	}
+	if ( !strcmp( cert_path, ca_path ) || ( key_path &&
+		( !strcmp( key_path, cert_path ) || !strcmp( key_path, ca_path ) ) ) )
+		cp_usage_error( "the certificate, key and CA files must be different files" );
+
+	/* ---- the PIN, before anything touches the network ---- */
+	if ( io.phone ) {
+		if ( io.pin_file )
+			rc = certpin_secret_file( io.pin_file, &pin, err, sizeof( err ) );
+		else
+			rc = certpin_secret_prompt( "PIN", &pin, err, sizeof( err ) );
+		if ( rc ) {
+			cp_warn( "%s", err );
+			rc = EXIT_FAILURE;
+			goto done;
+		}
+		rc = EXIT_FAILURE;
+	}
+
+	/* ---- the request ---- */
+	if ( io.csr_file ) {
+		if ( cp_opt.verbose )
+			fprintf( stderr, "reading the certificate request %s\n", io.csr_file );
+		if ( certpin_csr_read( io.csr_file, &csr, err, sizeof( err ) ) ) {
+			cp_warn( "%s", err );
+			goto done;
+		}
+	} else {
+		if ( cp_opt.verbose )
+			fprintf( stderr, "generating %s key\n", ks.ks_kind == CERTPIN_KEY_RSA ?
+				"an RSA" : "an ECDSA P-256" );
+		key = certpin_key_generate( &ks, err, sizeof( err ) );
+		if ( key == NULL || certpin_csr_make( key, first < argc ? argv[first] : io.phone,
+			&csr, err, sizeof( err ) ) )
+		{
+			cp_warn( "%s", err );
+			goto done;
+		}
+	}
+
+	if ( cp_opt.dont ) {
+		if ( cp_opt.verbose ) {
+			printf( "!certpinIssue for %s%s%s\n",
+				io.phone ? "phone " : first < argc ? "" : "the bound user",
+				io.phone ? io.phone : "", first < argc ? argv[first] : "" );
+			printf( "!write %s, %s%s%s\n", cert_path, ca_path,
+				key_path ? " and " : "", key_path ? key_path : "" );
+		}
+		rc = EXIT_SUCCESS;
+		goto done;
+	}
+
+	/* ---- refuse to overwrite before anything is asked ---- */
+	if ( !io.force && ( issue_exists( cert_path ) || issue_exists( ca_path ) ||
+		( key_path && issue_exists( key_path ) ) ) )
+	{
+		rc = EXIT_FAILURE;
+		goto done;
+	}
+
+	/* ---- connect, bind ---- */
+	ld = cp_tool_connect();
+
+	/* ---- reserve the files (O_EXCL): a refusal changes nothing on the
+	 * server, and they are removed again if the server says no ---- */
+	if ( certpin_out_open( &out_cert, cert_path, 0644, io.force, err, sizeof( err ) ) ||
+		certpin_out_open( &out_ca, ca_path, 0644, io.force, err, sizeof( err ) ) ||
+		( key_path && certpin_out_open( &out_key, key_path, 0600, io.force,
+			err, sizeof( err ) ) ) )
+	{
+		cp_warn( "%s", err );
+		rc = EXIT_FAILURE;
+		goto done;
+	}
+	if ( io.phone && !ldap_tls_inplace( ld ) ) {
+		cp_warn( "refusing to send a PIN without TLS (use ldaps:// or -ZZ)" );
+		rc = LDAP_CONFIDENTIALITY_REQUIRED;
+		goto done;
+	}
+	if ( first < argc ) {
+		if ( cp_opt.verbose )
+			fprintf( stderr, "resolving \"%s\"\n", argv[first] );
+		rc = certpin_user_find( ld, io.config, argv[first], 0, &user_dn, NULL );
+		if ( rc != LDAP_SUCCESS )
+			goto done;
+		if ( cp_opt.verbose )
+			fprintf( stderr, "user: %s\n", user_dn );
+	}
+
+	req.ir_csr = csr;
+	req.ir_identity = user_dn;
+	req.ir_phone = io.phone;
+	req.ir_pin = pin;
+	req.ir_validity = io.validity;
+	req.ir_endpoint = io.endpoint;
+	if ( cp_opt.verbose )
+		fprintf( stderr, "certpinIssue (%s)\n", CERTPIN_ISSUE_OID );
+	rc = certpin_issue( ld, &req, NULL, &res );
+	certpin_secret_free( &pin );
+	if ( rc != LDAP_SUCCESS ) {
+		cp_perror( "certpinIssue", rc, res.is_matched, res.is_diag );
+		goto done;
+	}
+
+	/* ---- the files ---- */
+	if ( certpin_out_cert( &out_cert, &res.is_cert, err, sizeof( err ) ) ||
+		certpin_out_cert( &out_ca, &res.is_ca, err, sizeof( err ) ) ||
+		( key && certpin_out_key( &out_key, key, err, sizeof( err ) ) ) ||
+		( key && certpin_out_commit( &out_key, err, sizeof( err ) ) ) ||
+		certpin_out_commit( &out_cert, err, sizeof( err ) ) ||
+		certpin_out_commit( &out_ca, err, sizeof( err ) ) )
+	{
+		cp_warn( "%s", err );
+		cp_warn( "the certificate was issued and recorded but not saved: "
+			"revoke it (certpin-revoke) and ask again" );
+		rc = EXIT_FAILURE;
+		goto done;
+	}
+	if ( key && !certpin_key_matches_cert( key, &res.is_cert ) )
+		cp_warn( "warning: the issued certificate does not hold this key" );
+	issue_report( &res.is_cert, cert_path, key_path, ca_path );
+	rc = EXIT_SUCCESS;
+
+done:
+	certpin_out_abort( &out_cert );
+	certpin_out_abort( &out_key );
+	certpin_out_abort( &out_ca );
+	certpin_secret_free( &pin );
+	certpin_issue_res_free( &res );
+	EVP_PKEY_free( key );
+	free( csr.bv_val );
+	free( cert_path );
+	free( key_path );
+	free( ca_path );
+	free( user_dn );
+	cp_tool_exit( ld, rc );
+	return rc;
 }

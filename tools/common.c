@@ -1,3 +1,997 @@
-/* common.c */
+/* common.c - the option parser and connection set-up shared by certpin tools
+ *
+ * See common.h for the interface.  The behaviour follows OpenLDAP's
+ * clients/tools/common.c (same letters, same conflicts, same messages,
+ * same exit codes); what libldap offers (ldap.conf, LDAPTLS_*, SASL through
+ * libsasl2) is used as is.  liblutil is not installed by Debian, so the
+ * SASL interaction callback and the password helpers are written here.
+ */
+
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <sasl/sasl.h>
+#include <openssl/evp.h>
+
 #include "common.h"
-int certpin_tools_common_placeholder;
+#include <ldif.h>
+
+/* Exported by libldap 2.5 (ldap_pvt.h), not in the installed headers. */
+extern int ldap_pvt_conf_option( char *cmd, char *opt, int userconf );
+
+cp_common cp_opt = {
+	.authmethod = -1,
+	.sasl_flags = LDAP_SASL_QUIET,
+	.nettimeout = -1,
+	.ldif_wrap = 76,
+};
+
+static const char *cp_private_short = "";
+static const struct option *cp_private_long;
+static cp_private_fn *cp_private;
+static cp_usage_fn *cp_private_usage;
+
+void
+cp_tool_init( const char *prog, const char *private_short,
+	const struct option *private_long, cp_private_fn *fn, cp_usage_fn *usage )
+{
+	cp_opt.prog = prog;
+	cp_private_short = private_short ? private_short : "";
+	cp_private_long = private_long;
+	cp_private = fn;
+	cp_private_usage = usage;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+void
+cp_warn( const char *fmt, ... )
+{
+	va_list ap;
+
+	fprintf( stderr, "%s: ", cp_opt.prog );
+	va_start( ap, fmt );
+	vfprintf( stderr, fmt, ap );
+	va_end( ap );
+	fputc( '\n', stderr );
+}
+
+void
+cp_perror( const char *what, int err, const char *matched, const char *info )
+{
+	fprintf( stderr, "%s: %s (%d)\n", what ? what : cp_opt.prog,
+		ldap_err2string( err ), err );
+	if ( matched && *matched )
+		fprintf( stderr, "\tmatched DN: %s\n", matched );
+	if ( info && *info )
+		fprintf( stderr, "\tadditional info: %s\n", info );
+}
+
+int
+cp_result( LDAP *ld, LDAPMessage *res, const char *what )
+{
+	int err = LDAP_OTHER, rc;
+	char *matched = NULL, *info = NULL;
+
+	rc = ldap_parse_result( ld, res, &err, &matched, &info, NULL, NULL, 0 );
+	if ( rc != LDAP_SUCCESS ) {
+		cp_perror( what, rc, NULL, NULL );
+		return rc;
+	}
+	if ( err != LDAP_SUCCESS )
+		cp_perror( what, err, matched, info );
+	ldap_memfree( matched );
+	ldap_memfree( info );
+	return err;
+}
+
+int
+cp_ld_error( LDAP *ld, const char *what, int rc )
+{
+	char *info = NULL;
+
+	if ( rc == LDAP_SUCCESS || rc == -1 )
+		ldap_get_option( ld, LDAP_OPT_RESULT_CODE, &rc );
+	if ( rc == LDAP_SUCCESS )
+		rc = LDAP_OTHER;
+	ldap_get_option( ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &info );
+	cp_perror( what, rc, NULL, info );
+	ldap_memfree( info );
+	return rc;
+}
+
+/* ---- usage ------------------------------------------------------------------- */
+
+static const char *const cp_common_help[] = {
+	"  -c         continue after errors\n",
+	"  -d level   set LDAP debugging level to `level'\n",
+	"  -D binddn  bind DN\n",
+	"  -f file    read identities from file (default: standard input)\n",
+	"  -H URI     LDAP Uniform Resource Identifier(s)\n",
+	"  -I         use SASL Interactive mode\n",
+	"  -n         show what would be done but don't actually do it\n",
+	"  -N         do not use reverse DNS to canonicalize SASL host name\n",
+	"  -O props   SASL security properties\n",
+	"  -o <opt>[=<optparam>] any libldap ldap.conf options, plus\n"
+	"             ldif_wrap=<width> (in columns, or \"no\" for no wrapping)\n"
+	"             nettimeout=<timeout> (in seconds, or \"none\" or \"max\")\n",
+	"  -Q         use SASL Quiet mode\n",
+	"  -R realm   SASL realm\n",
+	"  -U authcid SASL authentication identity\n",
+	"  -v         run in verbose mode (diagnostics to standard output)\n",
+	"  -V         print version info (-VV only)\n",
+	"  -w passwd  bind password (for simple authentication)\n",
+	"  -W         prompt for bind password\n",
+	"  -x         Simple authentication\n",
+	"  -X authzid SASL authorization identity (\"dn:<dn>\" or \"u:<user>\")\n",
+	"  -y file    Read password from file\n",
+	"  -Y mech    SASL mechanism\n",
+	"  -Z         Start TLS request (-ZZ to require successful response)\n",
+	NULL
+};
+
+void
+cp_usage( FILE *fp )
+{
+	int i;
+
+	if ( cp_private_usage )
+		cp_private_usage( fp );
+	fputs( "Common options:\n", fp );
+	for ( i = 0; cp_common_help[i]; i++ )
+		fputs( cp_common_help[i], fp );
+}
+
+void
+cp_usage_error( const char *fmt, ... )
+{
+	va_list ap;
+
+	fprintf( stderr, "%s: ", cp_opt.prog );
+	va_start( ap, fmt );
+	vfprintf( stderr, fmt, ap );
+	va_end( ap );
+	fprintf( stderr, "\nTry `%s --help' for more information.\n", cp_opt.prog );
+	exit( EXIT_FAILURE );
+}
+
+/* ---- option parsing --------------------------------------------------------- */
+
+static void
+cp_want_sasl( int c )
+{
+	if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SASL ) {
+		fprintf( stderr, "%s: -%c incompatible with previous "
+			"authentication choice\n", cp_opt.prog, c );
+		exit( EXIT_FAILURE );
+	}
+	cp_opt.authmethod = LDAP_AUTH_SASL;
+}
+
+static void
+cp_once( char **slot, int c, char *arg )
+{
+	if ( *slot != NULL ) {
+		fprintf( stderr, "%s: -%c previously specified\n", cp_opt.prog, c );
+		exit( EXIT_FAILURE );
+	}
+	*slot = arg;
+}
+
+static int
+cp_int_arg( const char *s, int *out )
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol( s, &end, 10 );
+	if ( errno || end == s || *end || v < 0 || v > 0x7fffffff )
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* -o name[=value] */
+static void
+cp_general_option( char *arg )
+{
+	char name[64], *value, *p;
+	size_t n;
+
+	value = strchr( arg, '=' );
+	n = value ? (size_t)( value - arg ) : strlen( arg );
+	if ( n == 0 || n >= sizeof( name ) )
+		cp_usage_error( "invalid general option \"%s\"", arg );
+	memcpy( name, arg, n );
+	name[n] = '\0';
+	if ( value )
+		value++;
+	for ( p = name; *p; p++ )
+		if ( *p == '-' )
+			*p = '_';
+
+	if ( strcasecmp( name, "nettimeout" ) == 0 ) {
+		if ( cp_opt.nettimeout != -1 ) {
+			fprintf( stderr, "nettimeout option previously specified\n" );
+			exit( EXIT_FAILURE );
+		}
+		if ( value == NULL || *value == '\0' )
+			cp_usage_error( "nettimeout: option value expected" );
+		if ( strcasecmp( value, "none" ) == 0 )
+			cp_opt.nettimeout = 0;
+		else if ( strcasecmp( value, "max" ) == 0 )
+			cp_opt.nettimeout = 0x7fffffff;
+		else if ( cp_int_arg( value, &cp_opt.nettimeout ) ) {
+			fprintf( stderr, "Unable to parse network timeout \"%s\"\n", value );
+			exit( EXIT_FAILURE );
+		}
+		return;
+	}
+	if ( strcasecmp( name, "ldif_wrap" ) == 0 ) {
+		if ( value == NULL )
+			cp_opt.ldif_wrap = 76;
+		else if ( strcasecmp( value, "no" ) == 0 )
+			cp_opt.ldif_wrap = 0;
+		else if ( cp_int_arg( value, &cp_opt.ldif_wrap ) ) {
+			fprintf( stderr, "Unable to parse ldif_wrap=\"%s\"\n", value );
+			exit( EXIT_FAILURE );
+		}
+		return;
+	}
+	if ( cp_private && cp_private( CP_OPT_GENERAL, arg ) )
+		return;
+	if ( ldap_pvt_conf_option( name, value, 1 ) ) {
+		fprintf( stderr, "Invalid general option name: %s\n", name );
+		cp_usage( stderr );
+		exit( EXIT_FAILURE );
+	}
+}
+
+static int
+cp_is_common( int c )
+{
+	return c > 0 && c < 256 && strchr( CP_COMMON_SHORT, c ) != NULL && c != ':';
+}
+
+int
+cp_tool_args( int argc, char **argv )
+{
+	static const struct option common_long[] = {
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option *longopts;
+	char *shortopts;
+	int nlong = 0, i, c, version = 0;
+
+	if ( cp_private_long )
+		while ( cp_private_long[nlong].name )
+			nlong++;
+	longopts = calloc( nlong + 2, sizeof( struct option ) );
+	shortopts = malloc( strlen( CP_COMMON_SHORT ) + strlen( cp_private_short ) + 2 );
+	if ( longopts == NULL || shortopts == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	for ( i = 0; i < nlong; i++ )
+		longopts[i] = cp_private_long[i];
+	longopts[nlong] = common_long[0];
+	/* leading ':' is not used: getopt prints its own message, as OpenLDAP */
+	strcpy( shortopts, CP_COMMON_SHORT );
+	strcat( shortopts, cp_private_short );
+
+	while ( ( c = getopt_long( argc, argv, shortopts, longopts, NULL ) ) != -1 ) {
+		/* private letters and long options first, common letters are
+		 * never offered to the tool */
+		if ( !cp_is_common( c ) && c != '?' ) {
+			if ( cp_private && cp_private( c, optarg ) )
+				continue;
+			fprintf( stderr, "%s: unrecognized option -%c\n", cp_opt.prog, c );
+			cp_usage( stderr );
+			exit( EXIT_FAILURE );
+		}
+		switch ( c ) {
+		case 'c':
+			cp_opt.contoerr++;
+			break;
+		case 'd':
+			if ( cp_int_arg( optarg, &cp_opt.debug ) )
+				cp_usage_error( "invalid debug level \"%s\"", optarg );
+			break;
+		case 'D':
+			cp_once( &cp_opt.binddn, c, optarg );
+			break;
+		case 'f':
+			cp_once( &cp_opt.infile, c, optarg );
+			break;
+		case 'h':
+			cp_usage( stdout );
+			exit( EXIT_SUCCESS );
+		case 'H':
+			cp_once( &cp_opt.ldapuri, c, optarg );
+			break;
+		case 'I':
+			cp_want_sasl( c );
+			cp_opt.sasl_flags = LDAP_SASL_INTERACTIVE;
+			break;
+		case 'n':
+			cp_opt.dont++;
+			break;
+		case 'N':
+			cp_opt.nocanon++;
+			break;
+		case 'o':
+			cp_general_option( optarg );
+			break;
+		case 'O':
+			cp_want_sasl( c );
+			cp_once( &cp_opt.sasl_secprops, c, optarg );
+			break;
+		case 'Q':
+			cp_want_sasl( c );
+			cp_opt.sasl_flags = LDAP_SASL_QUIET;
+			break;
+		case 'R':
+			cp_want_sasl( c );
+			cp_once( &cp_opt.sasl_realm, c, optarg );
+			break;
+		case 'U':
+			cp_want_sasl( c );
+			cp_once( &cp_opt.sasl_authc_id, c, optarg );
+			break;
+		case 'v':
+			cp_opt.verbose++;
+			break;
+		case 'V':
+			version++;
+			break;
+		case 'w':
+			if ( cp_opt.passwd.bv_val != NULL ) {
+				fprintf( stderr, "%s: -w previously specified\n", cp_opt.prog );
+				exit( EXIT_FAILURE );
+			}
+			cp_opt.passwd.bv_val = strdup( optarg );
+			cp_opt.passwd.bv_len = strlen( optarg );
+			/* wipe the password from the process arguments */
+			memset( optarg, '\0', cp_opt.passwd.bv_len );
+			break;
+		case 'W':
+			cp_opt.want_bindpw++;
+			break;
+		case 'x':
+			if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SIMPLE ) {
+				fprintf( stderr, "%s: incompatible with previous "
+					"authentication choice\n", cp_opt.prog );
+				exit( EXIT_FAILURE );
+			}
+			cp_opt.authmethod = LDAP_AUTH_SIMPLE;
+			break;
+		case 'X':
+			cp_want_sasl( c );
+			cp_once( &cp_opt.sasl_authz_id, c, optarg );
+			break;
+		case 'y':
+			cp_once( &cp_opt.pw_file, c, optarg );
+			break;
+		case 'Y':
+			cp_want_sasl( c );
+			cp_once( &cp_opt.sasl_mech, c, optarg );
+			break;
+		case 'Z':
+			cp_opt.use_tls++;
+			break;
+		default:	/* '?': getopt said why */
+			fprintf( stderr, "Try `%s --help' for more information.\n", cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+	}
+	free( longopts );
+	free( shortopts );
+
+	if ( version ) {
+		fprintf( stderr, "%s: %s %s\t(LDAP library: %s %d)\n", cp_opt.prog,
+			PACKAGE_NAME, PACKAGE_VERSION, LDAP_VENDOR_NAME, LDAP_VENDOR_VERSION );
+		if ( version > 1 )
+			exit( EXIT_SUCCESS );
+	}
+	if ( ( cp_opt.pw_file || cp_opt.want_bindpw ) && cp_opt.passwd.bv_val != NULL ) {
+		fprintf( stderr, "%s: -%c incompatible with -w\n",
+			cp_opt.prog, cp_opt.pw_file ? 'y' : 'W' );
+		exit( EXIT_FAILURE );
+	}
+	if ( cp_opt.pw_file && cp_opt.want_bindpw ) {
+		fprintf( stderr, "%s: -y incompatible with -W\n", cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	if ( cp_opt.authmethod == -1 )
+		cp_opt.authmethod = cp_opt.binddn ? LDAP_AUTH_SIMPLE : LDAP_AUTH_SASL;
+	if ( cp_opt.authmethod == LDAP_AUTH_SASL &&
+	     ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
+	     cp_opt.sasl_mech && strcasecmp( cp_opt.sasl_mech, "EXTERNAL" ) == 0 ) {
+		fprintf( stderr, "%s: -Y EXTERNAL takes no password\n", cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	return optind;
+}
+
+/* ---- terminal ------------------------------------------------------------------ */
+
+/* Prompt on /dev/tty and read one line; echo off when noecho.  Returns a
+ * malloc'd string (newline removed) or NULL. */
+static char *
+cp_tty_read( const char *prompt, int noecho )
+{
+	struct termios old, tmp;
+	char buf[1024], *ret = NULL;
+	FILE *tty;
+	int fd, restore = 0;
+	size_t n;
+
+	fd = open( "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC );
+	if ( fd < 0 )
+		return NULL;
+	tty = fdopen( fd, "r+" );
+	if ( tty == NULL ) {
+		close( fd );
+		return NULL;
+	}
+	fputs( prompt, tty );
+	fflush( tty );
+	if ( noecho && tcgetattr( fd, &old ) == 0 ) {
+		tmp = old;
+		tmp.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr( fd, TCSAFLUSH, &tmp ) == 0;
+	}
+	if ( fgets( buf, sizeof( buf ), tty ) != NULL ) {
+		n = strlen( buf );
+		if ( n && buf[n - 1] == '\n' )
+			buf[--n] = '\0';
+		ret = strdup( buf );
+	}
+	if ( restore ) {
+		tcsetattr( fd, TCSAFLUSH, &old );
+		fputc( '\n', tty );
+	}
+	memset( buf, 0, sizeof( buf ) );
+	fclose( tty );
+	return ret;
+}
+
+int
+cp_confirm( const char *fmt, ... )
+{
+	char prompt[1024], *ans;
+	va_list ap;
+	int yes;
+
+	va_start( ap, fmt );
+	vsnprintf( prompt, sizeof( prompt ) - 8, fmt, ap );
+	va_end( ap );
+	strcat( prompt, " [y/N] " );
+	ans = cp_tty_read( prompt, 0 );
+	if ( ans == NULL )
+		return -1;
+	yes = ( ans[0] == 'y' || ans[0] == 'Y' );
+	free( ans );
+	return yes;
+}
+
+int
+cp_progress_ok( void )
+{
+	return isatty( STDERR_FILENO );
+}
+
+/* ---- password ------------------------------------------------------------------- */
+
+static int
+cp_read_pwfile( const char *file, struct berval *pw )
+{
+	struct stat sb;
+	char buf[4096];
+	size_t n = 0, r;
+	FILE *f = fopen( file, "r" );
+
+	if ( f == NULL ) {
+		perror( file );
+		return -1;
+	}
+	if ( fstat( fileno( f ), &sb ) == 0 && ( sb.st_mode & 006 ) )
+		fprintf( stderr, "Warning: Password file %s is publicly readable/writeable\n", file );
+	while ( ( r = fread( buf + n, 1, sizeof( buf ) - 1 - n, f ) ) > 0 )
+		n += r;
+	if ( ferror( f ) ) {
+		perror( file );
+		fclose( f );
+		return -1;
+	}
+	fclose( f );
+	buf[n] = '\0';
+	/* the whole file is the password, as lutil_get_filed_password() */
+	pw->bv_val = malloc( n + 1 );
+	if ( pw->bv_val == NULL )
+		return -1;
+	memcpy( pw->bv_val, buf, n + 1 );
+	pw->bv_len = n;
+	memset( buf, 0, sizeof( buf ) );
+	return 0;
+}
+
+/* ---- SASL ----------------------------------------------------------------------- */
+
+typedef struct cp_sasl_defaults {
+	char	*mech, *realm, *authcid, *passwd, *authzid;
+	char	*resps[16];
+	int	nresps;
+} cp_sasl_defaults;
+
+static int
+cp_sasl_interact( LDAP *ld, unsigned flags, void *defaults, void *in )
+{
+	cp_sasl_defaults *defs = defaults;
+	sasl_interact_t *it;
+
+	for ( it = in; it->id != SASL_CB_LIST_END; it++ ) {
+		const char *dflt = it->defresult;
+		int noecho = 0;
+		char prompt[256], *ans;
+
+		switch ( it->id ) {
+		case SASL_CB_GETREALM:	dflt = defs->realm; break;
+		case SASL_CB_AUTHNAME:	dflt = defs->authcid; break;
+		case SASL_CB_PASS:	dflt = defs->passwd; noecho = 1; break;
+		case SASL_CB_USER:	dflt = defs->authzid; break;
+		case SASL_CB_NOECHOPROMPT: noecho = 1; break;
+		}
+		if ( dflt && !*dflt )
+			dflt = NULL;
+		if ( flags != LDAP_SASL_INTERACTIVE && ( dflt || it->id == SASL_CB_USER ) ) {
+			it->result = dflt ? dflt : "";
+			it->len = strlen( it->result );
+			continue;
+		}
+		if ( flags == LDAP_SASL_QUIET )
+			return LDAP_OTHER;
+		if ( it->challenge && ( it->id == SASL_CB_ECHOPROMPT ||
+		     it->id == SASL_CB_NOECHOPROMPT ) )
+			fprintf( stderr, "Challenge: %s\n", it->challenge );
+		if ( dflt )
+			fprintf( stderr, "Default: %s\n", dflt );
+		snprintf( prompt, sizeof( prompt ), "%s: ",
+			it->prompt ? it->prompt : "Interact" );
+		ans = cp_tty_read( prompt, noecho );
+		if ( ans == NULL )
+			return LDAP_UNAVAILABLE;
+		if ( *ans == '\0' || defs->nresps == 16 ) {
+			free( ans );
+			it->result = dflt ? dflt : "";
+		} else {
+			defs->resps[defs->nresps++] = ans;
+			it->result = ans;
+		}
+		it->len = strlen( it->result );
+	}
+	return LDAP_SUCCESS;
+}
+
+/* ---- connection ------------------------------------------------------------------ */
+
+static void
+cp_ld_fatal( LDAP *ld, const char *what, int rc )
+{
+	rc = cp_ld_error( ld, what, rc );
+	cp_tool_exit( ld, rc );
+}
+
+LDAP *
+cp_tool_connect( void )
+{
+	LDAP *ld = NULL;
+	int rc, version = LDAP_VERSION3;
+
+	signal( SIGPIPE, SIG_IGN );
+	if ( cp_opt.debug ) {
+		ber_set_option( NULL, LBER_OPT_DEBUG_LEVEL, &cp_opt.debug );
+		ldap_set_option( NULL, LDAP_OPT_DEBUG_LEVEL, &cp_opt.debug );
+	}
+	if ( cp_opt.verbose )
+		fprintf( stderr, "ldap_initialize( %s )\n",
+			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>" );
+	rc = ldap_initialize( &ld, cp_opt.ldapuri );
+	if ( rc != LDAP_SUCCESS ) {
+		fprintf( stderr, "Could not create LDAP session handle for URI=%s (%d): %s\n",
+			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>", rc, ldap_err2string( rc ) );
+		exit( EXIT_FAILURE );
+	}
+	if ( ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
+	     ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS ) {
+		fprintf( stderr, "%s: could not set LDAP options\n", cp_opt.prog );
+		cp_tool_exit( ld, EXIT_FAILURE );
+	}
+	if ( cp_opt.nocanon )
+		ldap_set_option( ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON );
+	if ( cp_opt.nettimeout > 0 ) {
+		struct timeval tv = { cp_opt.nettimeout, 0 };
+		ldap_set_option( ld, LDAP_OPT_NETWORK_TIMEOUT, &tv );
+	}
+	if ( cp_opt.use_tls ) {
+		rc = ldap_start_tls_s( ld, NULL, NULL );
+		if ( rc != LDAP_SUCCESS ) {
+			rc = cp_ld_error( ld, "ldap_start_tls", rc );
+			if ( cp_opt.use_tls > 1 || rc < 0 )
+				cp_tool_exit( ld, rc );
+		}
+	}
+
+	/* the password */
+	if ( cp_opt.pw_file ) {
+		if ( cp_read_pwfile( cp_opt.pw_file, &cp_opt.passwd ) )
+			cp_tool_exit( ld, EXIT_FAILURE );
+	} else if ( cp_opt.want_bindpw ) {
+		char *pw = cp_tty_read( "Enter LDAP Password: ", 1 );
+
+		if ( pw == NULL ) {
+			fprintf( stderr, "%s: cannot read a password from the terminal\n",
+				cp_opt.prog );
+			cp_tool_exit( ld, EXIT_FAILURE );
+		}
+		cp_opt.passwd.bv_val = pw;
+		cp_opt.passwd.bv_len = strlen( pw );
+	}
+
+	if ( cp_opt.authmethod == LDAP_AUTH_SASL ) {
+		cp_sasl_defaults defs;
+		int i;
+
+		memset( &defs, 0, sizeof( defs ) );
+		if ( cp_opt.sasl_secprops &&
+		     ldap_set_option( ld, LDAP_OPT_X_SASL_SECPROPS, cp_opt.sasl_secprops )
+				!= LDAP_OPT_SUCCESS ) {
+			fprintf( stderr, "Could not set LDAP_OPT_X_SASL_SECPROPS: %s\n",
+				cp_opt.sasl_secprops );
+			cp_tool_exit( ld, LDAP_LOCAL_ERROR );
+		}
+		defs.mech = cp_opt.sasl_mech;
+		defs.realm = cp_opt.sasl_realm;
+		defs.authcid = cp_opt.sasl_authc_id;
+		defs.authzid = cp_opt.sasl_authz_id;
+		defs.passwd = cp_opt.passwd.bv_val;
+		if ( !defs.realm )
+			ldap_get_option( ld, LDAP_OPT_X_SASL_REALM, &defs.realm );
+		if ( !defs.authcid )
+			ldap_get_option( ld, LDAP_OPT_X_SASL_AUTHCID, &defs.authcid );
+		if ( !defs.authzid )
+			ldap_get_option( ld, LDAP_OPT_X_SASL_AUTHZID, &defs.authzid );
+		rc = ldap_sasl_interactive_bind_s( ld, cp_opt.binddn, cp_opt.sasl_mech,
+			NULL, NULL, cp_opt.sasl_flags, cp_sasl_interact, &defs );
+		for ( i = 0; i < defs.nresps; i++ ) {
+			memset( defs.resps[i], 0, strlen( defs.resps[i] ) );
+			free( defs.resps[i] );
+		}
+		if ( rc != LDAP_SUCCESS )
+			cp_ld_fatal( ld, "ldap_sasl_interactive_bind", rc );
+	} else {
+		struct berval empty = { 0, "" };
+
+		rc = ldap_sasl_bind_s( ld, cp_opt.binddn, LDAP_SASL_SIMPLE,
+			cp_opt.passwd.bv_val ? &cp_opt.passwd : &empty, NULL, NULL, NULL );
+		if ( rc != LDAP_SUCCESS )
+			cp_ld_fatal( ld, "ldap_bind", rc );
+	}
+	if ( cp_opt.passwd.bv_val ) {
+		memset( cp_opt.passwd.bv_val, 0, cp_opt.passwd.bv_len );
+		free( cp_opt.passwd.bv_val );
+		cp_opt.passwd.bv_val = NULL;
+		cp_opt.passwd.bv_len = 0;
+	}
+	if ( cp_opt.verbose > 1 ) {
+		struct berval *authzid = NULL;
+
+		if ( ldap_whoami_s( ld, &authzid, NULL, NULL ) == LDAP_SUCCESS && authzid ) {
+			fprintf( stderr, "bound as \"%.*s\"\n", (int)authzid->bv_len,
+				authzid->bv_val );
+			ber_bvfree( authzid );
+		}
+	}
+	return ld;
+}
+
+void
+cp_tool_exit( LDAP *ld, int status )
+{
+	if ( ld != NULL )
+		ldap_unbind_ext_s( ld, NULL, NULL );
+	exit( status & 0xff ? status : ( status ? EXIT_FAILURE : 0 ) );
+}
+
+/* ---- work items -------------------------------------------------------------------- */
+
+static void
+cp_items_add( cp_items *its, const char *val, size_t len, int is_dn, int line )
+{
+	cp_item *it;
+
+	if ( its->it_n == its->it_max ) {
+		its->it_max = its->it_max ? 2 * its->it_max : 64;
+		its->it_v = realloc( its->it_v, its->it_max * sizeof( cp_item ) );
+		if ( its->it_v == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+	}
+	it = &its->it_v[its->it_n++];
+	memset( it, 0, sizeof( *it ) );
+	it->ci_value = strndup( val, len );
+	it->ci_is_dn = is_dn;
+	it->ci_line = line;
+	if ( it->ci_value == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+}
+
+/* A trimmed view of s */
+static void
+cp_trim( char **s, size_t *len )
+{
+	while ( *len && isspace( (unsigned char)**s ) ) {
+		( *s )++;
+		( *len )--;
+	}
+	while ( *len && isspace( (unsigned char)( *s )[*len - 1] ) )
+		( *len )--;
+}
+
+/* Is line an LDIF "attr:" line?  Returns the attribute length or 0. */
+static size_t
+cp_ldif_attr( const char *line, size_t len )
+{
+	size_t i = 0;
+
+	if ( len == 0 || !isalpha( (unsigned char)line[0] ) )
+		return 0;
+	while ( i < len && ( isalnum( (unsigned char)line[i] ) || line[i] == '-' ||
+			line[i] == ';' ) )
+		i++;
+	if ( i < len && line[i] == ':' &&
+	     ( i + 1 == len || line[i + 1] == ' ' || line[i + 1] == ':' ||
+	       line[i + 1] == '<' ) )
+		return i;
+	return 0;
+}
+
+/* one logical line (folding undone) */
+static int
+cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record )
+{
+	size_t an;
+	char *val;
+
+	if ( len && line[len - 1] == '\r' )
+		len--;
+	if ( len == 0 ) {
+		*in_record = 0;
+		return 0;
+	}
+	if ( line[0] == '#' )
+		return 0;
+	an = cp_ldif_attr( line, len );
+	if ( an == 0 ) {
+		cp_trim( &line, &len );
+		if ( len )
+			cp_items_add( its, line, len, 0, lineno );
+		*in_record = 0;
+		return 0;
+	}
+	val = line + an + 1;
+	len -= an + 1;
+	if ( an == 2 && strncasecmp( line, "dn", 2 ) == 0 ) {
+		if ( len && *val == ':' ) {	/* base64 */
+			unsigned char *out;
+			int n, pad = 0;
+
+			val++;
+			len--;
+			cp_trim( &val, &len );
+			out = malloc( len + 1 );
+			if ( out == NULL )
+				return -1;
+			n = EVP_DecodeBlock( out, (unsigned char *)val, (int)len );
+			if ( n < 0 || len % 4 ) {
+				free( out );
+				fprintf( stderr, "%s: %s, line %d: invalid base64 in dn::\n",
+					cp_opt.prog, its->it_src, lineno );
+				exit( EXIT_FAILURE );
+			}
+			while ( len && val[len - 1] == '=' ) {
+				len--;
+				pad++;
+			}
+			n -= pad;
+			if ( memchr( out, '\0', n ) ) {
+				free( out );
+				fprintf( stderr, "%s: %s, line %d: NUL in dn::\n",
+					cp_opt.prog, its->it_src, lineno );
+				exit( EXIT_FAILURE );
+			}
+			cp_items_add( its, (char *)out, n, 1, lineno );
+			free( out );
+		} else {
+			cp_trim( &val, &len );
+			cp_items_add( its, val, len, 1, lineno );
+		}
+		*in_record = 1;
+		return 0;
+	}
+	if ( *in_record && an == 10 && strncasecmp( line, "thumbprint", 10 ) == 0 &&
+	     len && *val == ' ' ) {
+		cp_item *it = &its->it_v[its->it_n - 1];
+
+		cp_trim( &val, &len );
+		if ( it->ci_thumb == NULL ) {
+			it->ci_thumb = strndup( val, len );
+		} else {
+			/* a second certificate of the same record: a new item */
+			cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno );
+			its->it_v[its->it_n - 1].ci_thumb = strndup( val, len );
+		}
+	}
+	return 0;
+}
+
+int
+cp_items_read( cp_items *its, int argc, char **argv, int first )
+{
+	FILE *f;
+	char *line = NULL, *logical = NULL;
+	size_t cap = 0, lcap = 0, llen = 0;
+	ssize_t n;
+	int lineno = 0, start = 0, in_record = 0, i;
+
+	memset( its, 0, sizeof( *its ) );
+	if ( first < argc ) {
+		if ( cp_opt.infile ) {
+			fprintf( stderr, "%s: identities given both as arguments and with -f\n",
+				cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+		its->it_src = "argument";
+		for ( i = first; i < argc; i++ )
+			cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 );
+		return 0;
+	}
+	if ( cp_opt.infile && strcmp( cp_opt.infile, "-" ) != 0 ) {
+		f = fopen( cp_opt.infile, "r" );
+		if ( f == NULL ) {
+			perror( cp_opt.infile );
+			exit( EXIT_FAILURE );
+		}
+		its->it_src = cp_opt.infile;
+	} else {
+		f = stdin;
+		its->it_src = "standard input";
+	}
+	/* Undo LDIF folding: a line starting with one space continues the
+	 * previous LDIF line. */
+	for ( ;; ) {
+		n = getline( &line, &cap, f );
+		if ( n >= 0 )
+			lineno++;
+		if ( n > 0 && line[n - 1] == '\n' )
+			line[--n] = '\0';
+		if ( n > 0 && n && line[n - 1] == '\r' )
+			line[--n] = '\0';
+		if ( n > 0 && line[0] == ' ' && llen &&
+		     cp_ldif_attr( logical, llen ) ) {
+			if ( llen + n > lcap ) {
+				lcap = 2 * ( llen + n );
+				logical = realloc( logical, lcap + 1 );
+				if ( logical == NULL )
+					goto nomem;
+			}
+			memcpy( logical + llen, line + 1, n - 1 );
+			llen += n - 1;
+			continue;
+		}
+		if ( llen || start ) {
+			if ( cp_items_line( its, logical, llen, start, &in_record ) )
+				goto nomem;
+			llen = 0;
+		}
+		if ( n < 0 )
+			break;
+		if ( (size_t)n + 1 > lcap ) {
+			lcap = 2 * ( n + 1 );
+			logical = realloc( logical, lcap + 1 );
+			if ( logical == NULL )
+				goto nomem;
+		}
+		memcpy( logical, line, n );
+		llen = n;
+		start = lineno;
+		if ( n == 0 ) {
+			/* blank line: end of an LDIF record */
+			in_record = 0;
+			start = 0;
+		}
+	}
+	if ( ferror( f ) ) {
+		perror( its->it_src );
+		exit( EXIT_FAILURE );
+	}
+	if ( f != stdin )
+		fclose( f );
+	free( line );
+	free( logical );
+	return 0;
+nomem:
+	perror( cp_opt.prog );
+	exit( EXIT_FAILURE );
+}
+
+void
+cp_items_free( cp_items *its )
+{
+	int i;
+
+	for ( i = 0; i < its->it_n; i++ ) {
+		free( its->it_v[i].ci_value );
+		free( its->it_v[i].ci_thumb );
+	}
+	free( its->it_v );
+	memset( its, 0, sizeof( *its ) );
+}
+
+/* ---- output --------------------------------------------------------------------------- */
+
+void
+cp_ldif_put( FILE *fp, const char *name, const char *value )
+{
+	char *s;
+
+	s = ldif_put_wrap( LDIF_PUT_VALUE, name, value, strlen( value ),
+		cp_opt.ldif_wrap ? (ber_len_t)cp_opt.ldif_wrap : LDIF_LINE_WIDTH_MAX );
+	if ( s == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	fputs( s, fp );
+	ber_memfree( s );
+}
+
+void
+cp_json_string( FILE *fp, const char *s )
+{
+	const unsigned char *p;
+
+	if ( s == NULL ) {
+		fputs( "null", fp );
+		return;
+	}
+	fputc( '"', fp );
+	for ( p = (const unsigned char *)s; *p; p++ ) {
+		switch ( *p ) {
+		case '"':	fputs( "\\\"", fp ); break;
+		case '\\':	fputs( "\\\\", fp ); break;
+		case '\n':	fputs( "\\n", fp ); break;
+		case '\r':	fputs( "\\r", fp ); break;
+		case '\t':	fputs( "\\t", fp ); break;
+		default:
+			if ( *p < 0x20 || *p == 0x7f )
+				fprintf( fp, "\\u%04x", *p );
+			else
+				fputc( *p, fp );
+		}
+	}
+	fputc( '"', fp );
+}

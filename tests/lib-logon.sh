@@ -1,0 +1,155 @@
+# tests/lib-logon.sh - helpers for the device logon tests; sourced after lib.sh.
+
+# logon_as DESC N CERT DN [ldaps|starttls]: ldapwhoami -Y EXTERNAL succeeds as DN
+logon_as() {
+	local desc=$1 n=$2 cert=$3 dn=$4 how=${5:-ldaps} out rc
+	out=$(device_whoami "$n" "$cert" "$how") && rc=0 || rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out" | grep '^dn:')" = "dn:$dn" ]; then ok "$desc"; else
+		notok "$desc (exit $rc)"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+}
+
+# logon_refused DESC N CERT [ldaps|starttls]: ldapwhoami -Y EXTERNAL fails
+# with invalidCredentials (49) and the generic diagnostic only.
+logon_refused() {
+	local desc=$1 n=$2 cert=$3 how=${4:-ldaps} out rc
+	out=$(device_whoami "$n" "$cert" "$how") && rc=0 || rc=$?
+	if [ "$rc" -eq 49 ] && printf '%s\n' "$out" | grep -q "additional info: certificate not accepted$"; then
+		ok "$desc"
+	else
+		notok "$desc (exit $rc, wanted 49 and the generic diagnostic)"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+}
+
+# py_logon N CERT [ldaps|starttls] [CACERT]: python3-ldap SASL EXTERNAL bind,
+# prints "dn:<whoami>" or "error <code> <info>"; exit 0 either way.
+py_logon() {
+	local n=$1 cert=$2 how=${3:-ldaps} ca=${4:-$PKI/ca.crt} uri
+	if [ "$how" = starttls ]; then uri=$(srv_uri "$n" ldap); else uri=$(srv_uri "$n" ldaps); fi
+	"$PY" - "$uri" "$how" "$ca" "$PKI/$cert.crt" "$PKI/$cert.key" <<'PY'
+import sys, ldap, ldap.sasl
+uri, how, ca, crt, key = sys.argv[1:]
+l = ldap.initialize(uri)
+l.set_option(ldap.OPT_X_TLS_CACERTFILE, ca)
+l.set_option(ldap.OPT_X_TLS_CERTFILE, crt)
+l.set_option(ldap.OPT_X_TLS_KEYFILE, key)
+l.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+l.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+try:
+    if how == 'starttls':
+        l.start_tls_s()
+    l.sasl_interactive_bind_s('', ldap.sasl.external())
+    print(l.whoami_s())
+except ldap.LDAPError as e:
+    a = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+    print('error', a.get('result'), a.get('info', ''))
+PY
+}
+
+# py_logon_as DESC N CERT DN [how]
+py_logon_as() {
+	local out
+	out=$(py_logon "$2" "$3" "${5:-ldaps}" 2>&1)
+	check_eq "$1" "dn:$4" "$out"
+}
+
+# py_logon_refused DESC N CERT [how]
+py_logon_refused() {
+	local out
+	out=$(py_logon "$2" "$3" "${4:-ldaps}" 2>&1)
+	check_eq "$1" "error 49 certificate not accepted" "$out"
+}
+
+# srv_log_has DESC N REGEX: slapd N's log matches REGEX
+srv_log_has() {
+	if grep -Eq -- "$3" "$TESTDIR/srv$2/slapd.log"; then ok "$1"; else
+		notok "$1 (log has no /$3/)"
+		grep certpin "$TESTDIR/srv$2/slapd.log" | tail -n 5 | sed 's/^/#   /'
+	fi
+}
+
+# srv_log_count N REGEX: how many lines of slapd N's log match
+srv_log_count() { grep -Ec -- "$2" "$TESTDIR/srv$1/slapd.log" || true; }
+
+# root_ldapi_ok DESC N: the local root still reaches cn=config over ldapi
+root_ldapi_ok() {
+	check_rc_out 0 "$1" "^dn:gidNumber=0\\+uidNumber=0,cn=peercred,cn=external,cn=auth$" \
+		ldapwhoami -Q -Y EXTERNAL -H "$(srv_uri "$2" ldapi)"
+}
+
+# dir_dump N: the whole directory as the root DN sees it (for "unchanged")
+dir_dump() { SRV=$1 root_search -b "$SUFFIX" '*' '+' 2>&1; }
+
+# mod_cert OP UID DERFILE: an LDIF modify of one certificate value
+mod_cert() {
+	printf 'dn: uid=%s,%s\nchangetype: modify\n%s: certpinCertificate;binary\ncertpinCertificate;binary:< file://%s\n' \
+		"$2" "$PEOPLE" "$1" "$3"
+}
+
+# session_after N CERT CMD...: python3-ldap binds with CERT over ldaps, runs
+# CMD (e.g. a revocation, from another connection), then on the same
+# connection prints "whoami=<dn>" and "entries=<n visible under the suffix>"
+# (before= and entries_before= first, for comparison).
+session_after() {
+	local n=$1 cert=$2
+	shift 2
+	"$PY" - "$(srv_uri "$n" ldaps)" "$PKI/ca.crt" "$PKI/$cert.crt" "$PKI/$cert.key" "$SUFFIX" "$@" <<'PY'
+import sys, subprocess, ldap, ldap.sasl
+uri, ca, crt, key, base = sys.argv[1:6]
+cmd = sys.argv[6:]
+l = ldap.initialize(uri)
+l.set_option(ldap.OPT_X_TLS_CACERTFILE, ca)
+l.set_option(ldap.OPT_X_TLS_CERTFILE, crt)
+l.set_option(ldap.OPT_X_TLS_KEYFILE, key)
+l.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+l.sasl_interactive_bind_s('', ldap.sasl.external())
+def count():
+    try:
+        return len(l.search_s(base, ldap.SCOPE_SUBTREE, '(objectClass=*)', ['1.1']))
+    except ldap.NO_SUCH_OBJECT:
+        return 0
+print('before=' + l.whoami_s())
+print('entries_before=%d' % count())
+subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+print('whoami=' + l.whoami_s())
+print('entries=%d' % count())
+PY
+}
+
+# srv_conf_tls N VERIFY [CAFILE] [EXTRA]: srv_conf N EXTRA, then
+# TLSVerifyClient VERIFY (allow lets expired, not-yet-valid and foreign
+# certificates through the TLS layer, so that the overlay must refuse them)
+# and TLSCACertificateFile CAFILE.
+srv_conf_tls() {
+	local n=$1 verify=$2 ca=${3:-$PKI/ca.crt}
+	srv_conf "$n" "${4:-}"
+	sed -i -e "s|^TLSVerifyClient .*|TLSVerifyClient $verify|" \
+		-e "s|^TLSCACertificateFile .*|TLSCACertificateFile $ca|" "$TESTDIR/srv$n/slapd.conf"
+}
+
+# py_root_modify N KIND UID [DERFILE]: python3-ldap as the root DN over ldapi:
+#   delete   delete one certpinCertificate value
+#   replace  replace certpinCertificate with DERFILE (or with nothing)
+#   declass  remove the certpinUser class
+#   entry    delete the entry
+py_root_modify() {
+	"$PY" - "$(srv_uri "$1" ldapi)" "$ROOTDN" "$ROOTPW" "uid=$3,$PEOPLE" "$2" "${4:-}" <<'PY'
+import sys, ldap
+uri, dn, pw, target, kind, der = sys.argv[1:]
+l = ldap.initialize(uri)
+l.simple_bind_s(dn, pw)
+val = [open(der, 'rb').read()] if der else None
+if kind == 'delete':
+    l.modify_s(target, [(ldap.MOD_DELETE, 'certpinCertificate;binary', val)])
+elif kind == 'replace':
+    l.modify_s(target, [(ldap.MOD_REPLACE, 'certpinCertificate;binary', val)])
+elif kind == 'declass':
+    l.modify_s(target, [(ldap.MOD_DELETE, 'objectClass', [b'certpinUser'])])
+elif kind == 'entry':
+    l.delete_s(target)
+else:
+    sys.exit('unknown kind ' + kind)
+PY
+}
