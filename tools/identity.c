@@ -495,7 +495,10 @@ cp_id_resolve( LDAP *ld, cp_idconf *ic, cp_items *its, char **attrs,
 				break;
 		}
 		if ( i == CP_ID_WINDOW ) {
-			ldap_msgfree( msg );
+			if ( ic->ic_other )
+				ic->ic_other( ld, msg, arg );
+			else
+				ldap_msgfree( msg );
 			continue;
 		}
 		switch ( rc ) {

@@ -68,6 +68,10 @@ typedef struct cp_idconf {
 	cp_domain	*ic_domains;
 	int		ic_ndomains;
 	int		ic_quiet_unknown;	/* do not print "no such user" (--force) */
+	/* Messages on the connection that answer no identity search (a tool's
+	 * own asynchronous requests, e.g. modifies sent from the callback) are
+	 * handed here; the hook owns msg.  NULL: they are dropped. */
+	void		(*ic_other)( LDAP *ld, LDAPMessage *msg, void *arg );
 } cp_idconf;
 
 /* Read the configuration (path NULL: $CERTPIN_CONF, else the default file,
