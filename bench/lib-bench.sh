@@ -19,7 +19,7 @@ field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 with_cert() {
 	local c=$1 k=$2
 	shift 2
-	env -u LDAPNOINIT LDAPRC=/dev/null LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_CERT="$c" \
+	env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_CERT="$c" \
 		LDAPTLS_KEY="$k" "$@"
 }
 # rss N: resident memory of server N in kB
@@ -72,7 +72,7 @@ bench_tune_conf() {
 bench_plain_conf() {
 	local a=$1 b=$2 d="$TESTDIR/srv$2"
 	mkdir -p "$d/db"
-	sed -e "/moduleload .*certpin/d" -e "/^overlay certpin/d" \
+	sed -e "/moduleload .*certpin/d" -e "/^overlay certpin/d" -e "/^certpin-/d" \
 	    -e "s|^include /etc/ldap/schema/inetorgperson.schema|&\ninclude $SRCDIR/schema/certpin.schema|" \
 	    -e "s|$TESTDIR/srv$a/|$TESTDIR/srv$b/|g" \
 	    "$TESTDIR/srv$a/slapd.conf" > "$d/slapd.conf"
@@ -103,25 +103,38 @@ bench_issue_missing() {
 	esac
 }
 
-# Figure 7: certpin-test latency, wall clock of the whole command.
+# Figure 7: certpin-test latency, wall clock of the whole command (process
+# start included), 20 runs each: with an existing device certificate
+# (--cert/--key: TLS connection, EXTERNAL bind, WhoAmI), and the full test
+# (password bind, provisioning of a fresh certificate, logon, revocation).
 bench_certpin_test() {
-	local t=$TOOLS/certpin-test out i t0 first
+	local t=$TOOLS/certpin-test out i t0 dn cert rc mode
 	out=$("$t" --help 2>&1)
 	case $out in
 	*"not implemented"*|"")
-		na ctest_p50 "certpin-test (branch issue6-clienttools) not merged"
+		na ctest_cert "certpin-test (branch issue6-clienttools) not merged"
+		na ctest_full "certpin-test (branch issue6-clienttools) not merged"
 		return 0 ;;
 	esac
-	set -- $(head -n 1 "$LIST")
-	first=$1
-	for i in $(seq 1 20); do
-		t0=$(now)
-		out=$(LDAPTLS_CACERT=$PKI/ca.crt "$t" -H "$(srv_uri 1 ldaps)" \
-			--cert "$3" --key "$KEY" "$first" 2>&1) || {
-			na ctest_p50 "certpin-test failed: $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-200)"
-			return 0
-		}
-		record ctest_ms certpin "$i" "$(awk -v s="$(since "$t0")" 'BEGIN { printf "%.1f", s * 1000 }')"
+	set -- $(sed -n 2p "$LIST")
+	dn=$1 cert=$2
+	printf 'pw-%s' "$(printf '%s' "$dn" | sed 's/^uid=\([^,]*\),.*/\1/')" > "$TESTDIR/ctest.pw"
+	for mode in cert full; do
+		for i in $(seq 1 20); do
+			t0=$(now)
+			if [ "$mode" = cert ]; then
+				out=$(with_cert "$cert" "$KEY" "$t" -H "$(srv_uri 1 ldaps)" \
+					--cert "$cert" --key "$KEY" "$dn" 2>&1) && rc=0 || rc=$?
+			else
+				out=$(with_cert "$cert" "$KEY" "$t" -H "$(srv_uri 1 ldaps)" -x \
+					-y "$TESTDIR/ctest.pw" "$dn" 2>&1) && rc=0 || rc=$?
+			fi
+			if [ "$rc" -ne 0 ]; then
+				na "ctest_$mode" "certpin-test failed (exit $rc): $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-300)"
+				break
+			fi
+			record "ctest_$mode" certpin "$i" "$(awk -v s="$(since "$t0")" 'BEGIN { printf "%.1f", s * 1000 }')"
+		done
 	done
 }
 
