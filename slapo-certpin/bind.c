@@ -225,7 +225,9 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( bi->cb_sess == NULL ) {
 		bi->cb_nsess = dtblsize;
-		bi->cb_sess = ch_calloc( bi->cb_nsess, sizeof( cp_session ) );
+		/* published last: readers test cb_sess without the lock */
+		__atomic_store_n( &bi->cb_sess,
+			ch_calloc( dtblsize, sizeof( cp_session ) ), __ATOMIC_RELEASE );
 	}
 	if ( idx < bi->cb_nsess ) {
 		s = &bi->cb_sess[idx];
@@ -245,15 +247,15 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 static cp_session *
 cp_session_of( cp_bind_info *bi, Operation *op )
 {
-	cp_session *s;
+	cp_session *s, *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE );
 	int idx;
 
-	if ( bi->cb_sess == NULL || op->o_conn == NULL )
+	if ( all == NULL || op->o_conn == NULL )
 		return NULL;
 	idx = op->o_conn->c_conn_idx;
 	if ( idx < 0 || idx >= bi->cb_nsess )
 		return NULL;
-	s = &bi->cb_sess[idx];
+	s = &all[idx];
 	if ( !s->ss_used || s->ss_connid != op->o_connid )
 		return NULL;
 	return s;
@@ -274,17 +276,71 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 
 /* ---- the checks -------------------------------------------------------- */
 
-/* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
- * not (for the server log). */
+/* Is the certificate inside its validity period at t?  NULL or why not. */
 static const char *
-cp_entry_holds( Operation *op, struct berval *ndn, const char *hex )
+cp_validity( struct berval *der, time_t t )
+{
+	certpin_certinfo info;
+	char err[128];
+	const char *why = NULL;
+
+	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
+			&info, err, sizeof( err ) ) )
+		return "unreadable certificate";
+	if ( t < info.ci_notbefore_t )
+		why = "not yet valid";
+	else if ( t > info.ci_notafter_t )
+		why = "expired";
+	certpin_certinfo_free( &info );
+	return why;
+}
+
+/* The validity period from the certificate's certpinCertInfo record on the
+ * entry (fields notbefore and expires): the bind path then parses no DER.
+ * Returns 0 and the reason (NULL: valid), or -1 when the entry has no
+ * readable record for it. */
+static int
+cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
+{
+	Attribute *a = attr_find( e->e_attrs, ad_certpinCertInfo );
+	char nb[CERTPIN_GENTIME_LEN + 1], na[CERTPIN_GENTIME_LEN + 1];
+	time_t tnb, tna;
+	int i;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		struct berval *v = &a->a_vals[i];
+
+		if ( v->bv_len <= 7 + 64 || strncmp( v->bv_val, "sha256=", 7 ) != 0 ||
+		     strncasecmp( v->bv_val + 7, hex, 64 ) != 0 || v->bv_val[7 + 64] != '$' )
+			continue;
+		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) < 0 ||
+		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) < 0 ||
+		     certpin_gentime_parse( nb, &tnb ) || certpin_gentime_parse( na, &tna ) )
+			return -1;
+		if ( t < tnb )
+			*why = "not yet valid";
+		else if ( t > tna )
+			*why = "expired";
+		else
+			*why = NULL;
+		return 0;
+	}
+	return -1;
+}
+
+/* Does entry ndn hold thumbprint hex (and, when der is given, is the
+ * certificate inside its validity period at t)?  Returns NULL when it does,
+ * else why not (for the server log). */
+static const char *
+cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
+	struct berval *der, time_t t )
 {
 	BackendDB *db, *obd = op->o_bd;
 	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
 	Entry *e = NULL;
 	Attribute *a;
-	const char *why = "not issued to this user";
-	int i, rc;
+	const char *why = NULL;
+	int i, rc, held = 0;
 
 	if ( BER_BVISEMPTY( ndn ) )
 		return "no identity mapped from the certificate";
@@ -303,11 +359,15 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex )
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
 		if ( a->a_vals[i].bv_len == 64 &&
 		     strncasecmp( a->a_vals[i].bv_val, hex, 64 ) == 0 ) {
-			why = NULL;
+			held = 1;
 			break;
 		}
 	}
-	if ( why ) {
+	if ( held ) {
+		if ( der != NULL && cp_validity_rec( e, hex, t, &why ) < 0 )
+			why = cp_validity( der, t );	/* no metadata: read the DER */
+	} else {
+		why = "not issued to this user";
 		a = attr_find( e->e_attrs, ad_certpinRevoked );
 		for ( i = 0; a && i < a->a_numvals; i++ ) {
 			struct berval *v = &a->a_vals[i];
@@ -327,6 +387,16 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex )
 	return why;
 }
 
+/* Can database "be" hold users?  (Strong mapping searches each one.)  Glued
+ * subordinates are searched through their superior. */
+static int
+cp_user_db( BackendDB *be )
+{
+	return be != frontendDB && !SLAP_CONFIG( be ) && !SLAP_MONITOR( be ) &&
+		!SLAP_GLUE_SUBORDINATE( be ) && be->be_search != NULL &&
+		be->be_nsuffix != NULL;
+}
+
 /* Strong mapping: the one entry, in any database, whose certpinThumbprint is
  * hex.  Returns NULL and the owner's DN (o_tmpmemctx), or why not. */
 static const char *
@@ -339,9 +409,7 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
 		struct berval o = BER_BVNULL;
 
-		if ( be == frontendDB || SLAP_CONFIG( be ) || SLAP_MONITOR( be ) ||
-		     SLAP_GLUE_SUBORDINATE( be ) || be->be_search == NULL ||
-		     be->be_nsuffix == NULL )
+		if ( !cp_user_db( be ) )
 			continue;
 		k = certpin_find_thumbprint( op, be, hex, 0, &o );
 		if ( k < 0 )
@@ -360,33 +428,12 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	if ( n > 1 )
 		return "more than one entry holds it (strong mapping)";
 	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
-		if ( be == frontendDB || SLAP_CONFIG( be ) || SLAP_MONITOR( be ) ||
-		     SLAP_GLUE_SUBORDINATE( be ) || be->be_search == NULL ||
-		     be->be_nsuffix == NULL )
+		if ( !cp_user_db( be ) )
 			continue;
 		if ( certpin_find_thumbprint( op, be, hex, 1, NULL ) > 0 )
 			return "revoked";
 	}
 	return "no entry holds it (strong mapping)";
-}
-
-/* Is the certificate inside its validity period at t?  NULL or why not. */
-static const char *
-cp_validity( struct berval *der, time_t t )
-{
-	certpin_certinfo info;
-	char err[128];
-	const char *why = NULL;
-
-	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
-			&info, err, sizeof( err ) ) )
-		return "unreadable certificate";
-	if ( t < info.ci_notbefore_t )
-		why = "not yet valid";
-	else if ( t > info.ci_notafter_t )
-		why = "expired";
-	certpin_certinfo_free( &info );
-	return why;
 }
 
 /* ---- bind ---------------------------------------------------------------- */
@@ -423,13 +470,14 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 
 	gen = CP_GEN_LOAD();
 	certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val, bc->bc_der.bv_len, hex );
-	why = cp_validity( &bc->bc_der, op->o_time );
-	if ( why == NULL && bi->cb_strong ) {
+	if ( bi->cb_strong ) {
 		why = cp_strong_owner( op, hex, &owner );
-		if ( why == NULL )
+		if ( why == NULL ) {
 			ndn = &owner;
-	} else if ( why == NULL ) {
-		why = cp_entry_holds( op, ndn, hex );
+			why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+		}
+	} else {
+		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
 	}
 
 	if ( why == NULL ) {
@@ -506,6 +554,12 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 }
 
 /* ---- every other operation --------------------------------------------- */
+
+void
+certpin_bind_revoked( void )
+{
+	CP_GEN_BUMP();
+}
 
 static int
 cp_revgen_response( Operation *op, SlapReply *rs )
@@ -606,7 +660,7 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	memcpy( hex, s->ss_sha256, sizeof( hex ) );
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
-	why = cp_entry_holds( op, &ndn, hex );
+	why = cp_entry_holds( op, &ndn, hex, NULL, 0 );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {

@@ -89,6 +89,10 @@ int certpin_bind_op_any( Operation *op, SlapReply *rs );
 /* The entry that keeps the revocation records of deleted entries
  * (certpin-history), or NULL: each deleted entry's parent. */
 struct berval *certpin_bind_history( certpin_info *ci );
+/* Call after an internal write (one that bypasses the frontend) that revoked
+ * certificates: sessions bound with a certificate re-check it at their next
+ * operation.  Client writes through the frontend need not call it. */
+void certpin_bind_revoked( void );
 
 /* provision.c */
 int certpin_prov_db_init( BackendDB *be, certpin_info *ci );

@@ -630,7 +630,8 @@ done:
  * certificates could be added again elsewhere: before the delete runs they
  * are copied, each with a field "entry=<dn>", to the history entry, which
  * is the entry named by certpin-history or else the deleted entry's parent,
- * in the same database (it gets the certpinHistory class).  If the delete
+ * in the same database (it gets the certpinHistory class); the history
+ * entry's own records go to its parent.  If the delete
  * then fails, the copies are removed again.  If they cannot be kept, the
  * delete is refused. */
 
@@ -736,6 +737,31 @@ cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
 	ch_free( buf );
 }
 
+/* Would the backend let op delete e (a leaf, access to the entry and to
+ * its parent's children)?  Called with op->o_bd = db. */
+static int
+cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
+{
+	Entry *p = NULL;
+	struct berval pdn;
+	int hs = LDAP_COMPARE_FALSE, ok = 1;
+
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL ) )
+		return 0;
+	if ( db->be_has_subordinates &&
+	     db->be_has_subordinates( op, e, &hs ) == LDAP_SUCCESS &&
+	     hs == LDAP_COMPARE_TRUE )
+		return 0;
+	if ( be_issuffix( db, &e->e_nname ) )
+		return 1;
+	dnParent( &e->e_nname, &pdn );
+	if ( be_entry_get_rw( op, &pdn, NULL, NULL, 0, &p ) == LDAP_SUCCESS && p ) {
+		ok = access_allowed( op, p, slap_schema.si_ad_children, NULL, ACL_WDEL, NULL );
+		be_entry_release_r( op, p );
+	}
+	return ok;
+}
+
 int
 certpin_write_delete( Operation *op, SlapReply *rs )
 {
@@ -768,6 +794,11 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	recs = attr_find( e->e_attrs, ad_certpinRevoked );
 	if ( certs == NULL && recs == NULL )
 		goto done;
+	op->o_bd = db;
+	if ( !cp_del_may_succeed( op, db, e ) )
+		goto done;	/* the backend refuses it: write nothing */
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
 
 	/* The records: one per certificate revoked now, and the old ones. */
 	for ( i = 0; certs && i < certs->a_numvals; i++ ) {
@@ -798,6 +829,8 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 
 	/* Where they go. */
 	conf = certpin_bind_history( ci );
+	if ( conf && dnIsSuffix( conf, &op->o_req_ndn ) )
+		conf = NULL;	/* the history entry itself goes: to its parent */
 	if ( conf )
 		ber_dupbv_x( &hist, conf, op->o_tmpmemctx );
 	else if ( !be_issuffix( db, &op->o_req_ndn ) ) {

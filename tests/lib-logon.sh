@@ -91,14 +91,17 @@ mod_cert() {
 # session_after N CERT CMD...: python3-ldap binds with CERT over ldaps, runs
 # CMD (e.g. a revocation, from another connection), then on the same
 # connection prints "whoami=<dn>" and "entries=<n visible under the suffix>"
-# (before= and entries_before= first, for comparison).
+# (before= and entries_before= first, for comparison).  With
+# SESSION_FIRST=modify the first operation after CMD is a modify of the
+# session's own entry instead, printed as "first=ok" or "first=error <code>".
 session_after() {
 	local n=$1 cert=$2
 	shift 2
-	"$PY" - "$(srv_uri "$n" ldaps)" "$PKI/ca.crt" "$PKI/$cert.crt" "$PKI/$cert.key" "$SUFFIX" "$@" <<'PY'
+	"$PY" - "$(srv_uri "$n" ldaps)" "$PKI/ca.crt" "$PKI/$cert.crt" "$PKI/$cert.key" "$SUFFIX" \
+		"${SESSION_FIRST:-whoami}" "$@" <<'PY'
 import sys, subprocess, ldap, ldap.sasl
-uri, ca, crt, key, base = sys.argv[1:6]
-cmd = sys.argv[6:]
+uri, ca, crt, key, base, first = sys.argv[1:7]
+cmd = sys.argv[7:]
 l = ldap.initialize(uri)
 l.set_option(ldap.OPT_X_TLS_CACERTFILE, ca)
 l.set_option(ldap.OPT_X_TLS_CERTFILE, crt)
@@ -110,9 +113,16 @@ def count():
         return len(l.search_s(base, ldap.SCOPE_SUBTREE, '(objectClass=*)', ['1.1']))
     except ldap.NO_SUCH_OBJECT:
         return 0
-print('before=' + l.whoami_s())
+me = l.whoami_s()
+print('before=' + me)
 print('entries_before=%d' % count())
 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+if first == 'modify':
+    try:
+        l.modify_s(me[3:], [(ldap.MOD_REPLACE, 'description', [b'after revocation'])])
+        print('first=ok')
+    except ldap.LDAPError as e:
+        print('first=error %s' % e.args[0].get('result'))
 print('whoami=' + l.whoami_s())
 print('entries=%d' % count())
 PY

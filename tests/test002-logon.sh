@@ -92,6 +92,24 @@ srv_log_has "log: not yet valid" 2 "refused logon as \"uid=kenmyer,$PEOPLE\" wit
 check_eq "srv2's directory is unchanged by the refused logons" "$before" "$(dir_dump 2)"
 check_eq "the client sees one generic diagnostic for every reason" 1 \
 	"$(for c in expired future kenmyer2 mallory; do device_whoami 2 "$c" | grep 'additional info'; done | sort -u | wc -l)"
+# Entries written around the overlay (slapadd) may hold a certificate with no
+# metadata record: validity then comes from the certificate itself.
+pki_cert ca oldtimer oldtimer client 20200101000000Z 20210101000000Z
+pki_cert ca bare bare client
+srv_stop 2
+for u in oldtimer bare; do
+	printf 'dn: uid=%s,%s\nobjectClass: inetOrgPerson\nobjectClass: certpinUser\nuid: %s\ncn: %s\nsn: %s\ncertpinCertificate;binary:< file://%s\ncertpinThumbprint: %s\n\n' \
+		"$u" "$PEOPLE" "$u" "$u" "$u" "$PKI/$u.der" "$(der_sha256 "$PKI/$u.der")"
+done > "$TESTDIR/bare.ldif"
+/usr/sbin/slapadd -f "$TESTDIR/srv2/slapd.conf" -l "$TESTDIR/bare.ldif" >"$TESTDIR/slapadd.log" 2>&1 ||
+	die "slapadd failed: $(cat "$TESTDIR/slapadd.log")"
+srv_start 2
+check_eq "slapadd wrote no metadata record" "" \
+	"$(SRV=2 root_search -b "uid=bare,$PEOPLE" -s base certpinCertInfo | grep -v '^dn:' | grep .)"
+logon_as "no metadata: a valid certificate on file logs on" 2 bare "uid=bare,$PEOPLE"
+logon_refused "no metadata: an expired certificate on file is refused" 2 oldtimer
+srv_log_has "no metadata: log says expired" 2 \
+	"refused logon as \"uid=oldtimer,$PEOPLE\" with certificate $(der_sha256 "$PKI/oldtimer.der"): expired"
 srv_stop 2
 
 # ---- srv3: TLSVerifyClient try, trusting both CAs ------------------------------
