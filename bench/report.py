@@ -135,10 +135,26 @@ else:
                  f"{p50:.0f} ms / {p99:.0f} ms", "—", "< 1 s",
                  "meets" if p99 < 1000 and not to else "misses"))
 
-abs_row(f"4a. `certpin-get --all -o json` over all {users:,} users", "getall", "s",
-        "< 60 s", lambda v: v < 60)
-abs_row(f"4b. `ldapsearch … dn \\| certpin-revoke` over all {users:,} users", "revokeall", "s",
-        "< 60 s", lambda v: v < 60)
+ratio_row(f"4a. `certpin-get --all -o json` over all {users:,} users (same tool on both; "
+          "time, ratio plain/certpin)", "getall", "s", ("< 60 s", 0.0), "", inverse=True, nd=1)
+g = med("getall", "certpin")
+if g is not None:
+    r = rows[-1]
+    rows[-1] = r[:5] + ("meets" if g < 60 else "misses",)
+k, sc, sp = med("revoke_users", "certpin"), med("revoke_secs", "certpin"), med("revoke_secs", "plain")
+if k and sc:
+    proj = users / (k / sc)
+    left, want = med("revoke_left", "certpin"), med("revoke_expected_left", "certpin")
+    tail = "" if left == want else f"; {int(left)} users still hold certificates, {int(want)} expected"
+    label = (f"4b. `ldapsearch … dn \\| certpin-revoke` over {int(k):,} users"
+             + ("" if k >= users else f", projected to all {users:,}") + tail)
+    pl = f"{sp:.1f} s ({k / sp:,.0f} users/s)" if sp else "—"
+    cl = f"{sc:.1f} s ({k / sc:,.0f} users/s)" + ("" if k >= users else f"; all: {proj:,.0f} s projected")
+    rows.append((label, pl, cl, f"**{sp / sc:.3f}**" if sp else "—", "< 60 s",
+                 "meets" if proj < 60 else "misses"))
+else:
+    rows.append(("4b. `ldapsearch … dn \\| certpin-revoke` over the users", "—",
+                 f"n/a ({na.get('revokeall', 'not measured')})", "—", "< 60 s", "n/a"))
 abs_row("5a. Issuance through the provisioning operation, ECDSA P-256 CSR", "issue_ec",
         "certs/s", "≥ 1,000/s", lambda v: v >= 1000)
 abs_row("5b. Issuance, RSA-2048 CSR", "issue_rsa", "certs/s", "reported", lambda v: True)
@@ -156,11 +172,15 @@ for key, when in (("rss_start", "after start"), ("rss_loaded", "after the load a
 for key, what in (("ctest_cert", "existing certificate (--cert/--key)"),
                   ("ctest_full", "full test: provisioning, logon, revocation")):
     v = vals(key, "certpin")
+    vt = vals(key + "_tool", "certpin")
     if v:
         m = statistics.median(v)
-        rows.append((f"7. `certpin-test` wall-clock latency, {what} (p50 of {len(v)})", "—",
-                     f"{m:.1f} ms (max {max(v):.1f})", "—", "< 50 ms",
-                     "meets" if m < 50 else "misses"))
+        mt = statistics.median(vt) if vt else None
+        rows.append((f"7. `certpin-test` latency, {what}: p50 of {len(v)} runs, as the tool "
+                     "reports it (Latency) / wall clock of the whole command", "—",
+                     (f"{mt:.1f} ms / " if mt is not None else "") + f"{m:.1f} ms",
+                     "—", "< 50 ms",
+                     "meets" if ( mt if mt is not None else m ) < 50 else "misses"))
     else:
         rows.append((f"7. `certpin-test` latency, {what}", "—",
                      f"n/a ({na.get(key, 'not measured')})", "—", "< 50 ms", "n/a"))
