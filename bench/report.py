@@ -103,6 +103,14 @@ ratio_row(f"2. Full device logon (new TLS connection + EXTERNAL bind + unbind), 
           "logon_rate", "logons/s", ("≥ 0.98", 0.98), "2 logon (>= 0.98)",
           ratio_key="logon_ratio")
 
+for key, what in (("aa_rebind_ratio", "1"), ("aa_logon_ratio", "2")):
+    v = vals(key, "certpin")
+    if v:
+        m = statistics.median(v)
+        rows.append((f"{what}a. Calibration (A/A): the same measurement between two plain "
+                     f"servers, second/first", "—", "—",
+                     f"{m:.3f} ({min(v):.3f}–{max(v):.3f}, {len(v)} rounds)",
+                     "(noise floor)", "—"))
 for key, what in (("rebind_instr", "1"), ("logon_instr", "2")):
     p, c = med(key, "plain"), med(key, "certpin")
     if p and c:
