@@ -16,8 +16,10 @@
  * modify of certpinCertificate or objectClass) bumps a generation counter;
  * the next operation of such a connection sees the counter moved, checks its
  * certificate again (one base lookup) and, if it is no longer on file, runs
- * as anonymous: the connection's identity is dropped.  Connections that did
- * not bind with a certificate pay one comparison per operation.
+ * as anonymous: the connection's identity is dropped.  The same check runs
+ * every certpin-session-recheck seconds, for revocations that arrive by
+ * replication.  Connections that did not bind with a certificate pay one
+ * comparison per operation.
  */
 
 #include "certpin.h"
@@ -42,23 +44,37 @@ static slap_verbmasks certpin_bind_modes[] = {
 	{ BER_BVNULL,		0 }
 };
 
-/* A connection that bound with a certificate. */
+/* A certificate's validity period. */
+typedef struct cp_period {
+	time_t		vp_notbefore;
+	time_t		vp_notafter;
+	int		vp_known;
+} cp_period;
+
+/* A connection that bound with a certificate.  Its DER, thumbprint and
+ * validity period are kept for its next bind with the same certificate
+ * (functions of the DER bytes alone: re-binds skip the hash and the date
+ * parsing, never the lookup of the entry). */
 typedef struct cp_session {
-	unsigned long	ss_connid;	/* the connection; valid when ss_used */
-	int		ss_used;
+	unsigned long	ss_connid;	/* the connection (also of the memo) */
+	int		ss_used;	/* bound with the certificate now */
 	unsigned long	ss_gen;		/* revocation generation last checked */
+	time_t		ss_checked;	/* when last checked */
 	struct berval	ss_ndn;		/* the identity it bound as (ch_malloc) */
-	char		ss_sha256[65];	/* its certificate */
+	char		ss_sha256[65];	/* its certificate's thumbprint */
+	struct berval	ss_der;		/* its certificate (ch_malloc) */
+	cp_period	ss_period;	/* and validity period */
 } cp_session;
 
 typedef struct cp_bind_info {
 	int		cb_mode;	/* CP_MODE_* */
 	int		cb_strong;	/* strong mapping */
+	int		cb_recheck;	/* certpin-session-recheck, seconds; 0: never */
 	struct berval	cb_history;	/* certpin-history, or empty: parent */
 	struct berval	cb_nhistory;
-	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards cb_sess writes */
-	cp_session	*cb_sess;	/* by c_conn_idx; NULL until first logon */
-	int		cb_nsess;
+	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards session writes */
+	cp_session	**cb_chunks;	/* sessions by c_conn_idx, CP_CHUNK per */
+	int		cb_nchunks;	/* chunk; allocated on first use */
 } cp_bind_info;
 
 /* Bumped after every successful write that may have revoked a certificate. */
@@ -72,8 +88,12 @@ static unsigned long certpin_revgen;
 enum {
 	CP_BIND_MODE = 1,
 	CP_BIND_STRONG,
-	CP_BIND_HISTORY
+	CP_BIND_HISTORY,
+	CP_BIND_RECHECK
 };
+
+#define CERTPIN_DEFAULT_RECHECK	60
+#define CP_CHUNK		256	/* sessions per chunk of the table */
 
 static int
 certpin_bind_cf( ConfigArgs *c )
@@ -96,6 +116,9 @@ certpin_bind_cf( ConfigArgs *c )
 		case CP_BIND_STRONG:
 			c->value_int = bi->cb_strong;
 			return 0;
+		case CP_BIND_RECHECK:
+			c->value_int = bi->cb_recheck;
+			return 0;
 		case CP_BIND_HISTORY:
 			if ( BER_BVISNULL( &bi->cb_history ) )
 				return 1;
@@ -111,6 +134,9 @@ certpin_bind_cf( ConfigArgs *c )
 			break;
 		case CP_BIND_STRONG:
 			bi->cb_strong = 0;
+			break;
+		case CP_BIND_RECHECK:
+			bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 			break;
 		case CP_BIND_HISTORY:
 			ch_free( bi->cb_history.bv_val );
@@ -134,6 +160,15 @@ certpin_bind_cf( ConfigArgs *c )
 		return 0;
 	case CP_BIND_STRONG:
 		bi->cb_strong = c->value_int;
+		return 0;
+	case CP_BIND_RECHECK:
+		if ( c->value_int < 0 || c->value_int > 86400 ) {
+			snprintf( c->cr_msg, sizeof( c->cr_msg ),
+				"<%s> must be between 0 and 86400 seconds", c->argv[0] );
+			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+			return ARG_BAD_CONF;
+		}
+		bi->cb_recheck = c->value_int;
 		return 0;
 	case CP_BIND_HISTORY:
 		ch_free( bi->cb_history.bv_val );
@@ -164,10 +199,17 @@ ConfigTable certpin_bind_cfg[] = {
 	  "DESC 'Entry that keeps the revocation records of deleted entries' "
 	  "EQUALITY distinguishedNameMatch "
 	  "SYNTAX OMsDN SINGLE-VALUE )", NULL, NULL },
+	{ "certpin-session-recheck", "seconds", 2, 2, 0,
+	  ARG_INT|ARG_MAGIC|CP_BIND_RECHECK, certpin_bind_cf,
+	  "( " CERTPIN_OID_CFG_AT ".13 NAME 'olcCertpinSessionRecheck' "
+	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after local revocations' "
+	  "EQUALITY integerMatch "
+	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 const char certpin_bind_cfg_names[] =
-	"olcCertpinMode $ olcCertpinStrongMapping $ olcCertpinHistory";
+	"olcCertpinMode $ olcCertpinStrongMapping $ olcCertpinHistory $ "
+	"olcCertpinSessionRecheck";
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -177,6 +219,7 @@ certpin_bind_db_init( BackendDB *be, certpin_info *ci )
 	cp_bind_info *bi = ch_calloc( 1, sizeof( cp_bind_info ) );
 
 	bi->cb_mode = CP_MODE_ENFORCE;
+	bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 	ldap_pvt_thread_mutex_init( &bi->cb_mutex );
 	ci->ci_bind = bi;
 	return 0;
@@ -190,9 +233,17 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 
 	if ( bi == NULL )
 		return 0;
-	for ( i = 0; i < bi->cb_nsess; i++ )
-		ch_free( bi->cb_sess[i].ss_ndn.bv_val );
-	ch_free( bi->cb_sess );
+	for ( i = 0; bi->cb_chunks && i < bi->cb_nchunks; i++ ) {
+		cp_session *c = bi->cb_chunks[i];
+		int j;
+
+		for ( j = 0; c && j < CP_CHUNK; j++ ) {
+			ch_free( c[j].ss_ndn.bv_val );
+			ch_free( c[j].ss_der.bv_val );
+		}
+		ch_free( c );
+	}
+	ch_free( bi->cb_chunks );
 	ch_free( bi->cb_history.bv_val );
 	ch_free( bi->cb_nhistory.bv_val );
 	ldap_pvt_thread_mutex_destroy( &bi->cb_mutex );
@@ -211,31 +262,61 @@ certpin_bind_history( certpin_info *ci )
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* The session slot of connection index idx, or NULL.  With create (and
+ * cb_mutex held), its chunk is allocated if need be.  Readers go without the
+ * lock: pointers are published only once what they point to is ready. */
+static cp_session *
+cp_slot( cp_bind_info *bi, int idx, int create )
+{
+	cp_session **chunks = __atomic_load_n( &bi->cb_chunks, __ATOMIC_ACQUIRE );
+	cp_session *c;
+
+	if ( idx < 0 || idx >= dtblsize )
+		return NULL;
+	if ( chunks == NULL ) {
+		if ( !create )
+			return NULL;
+		bi->cb_nchunks = ( dtblsize + CP_CHUNK - 1 ) / CP_CHUNK;
+		chunks = ch_calloc( bi->cb_nchunks, sizeof( cp_session * ) );
+		__atomic_store_n( &bi->cb_chunks, chunks, __ATOMIC_RELEASE );
+	}
+	if ( idx / CP_CHUNK >= bi->cb_nchunks )
+		return NULL;
+	c = __atomic_load_n( &chunks[idx / CP_CHUNK], __ATOMIC_ACQUIRE );
+	if ( c == NULL ) {
+		if ( !create )
+			return NULL;
+		c = ch_calloc( CP_CHUNK, sizeof( cp_session ) );
+		__atomic_store_n( &chunks[idx / CP_CHUNK], c, __ATOMIC_RELEASE );
+	}
+	return &c[idx % CP_CHUNK];
+}
+
 /* Remember that op's connection bound as ndn with certificate hex, as of
  * revocation generation gen.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
-	const char *hex, unsigned long gen )
+	const char *hex, unsigned long gen, struct berval *der, cp_period *vp )
 {
-	int idx = op->o_conn->c_conn_idx;
 	cp_session *s;
 
-	if ( idx < 0 || idx >= dtblsize )
-		return;
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
-	if ( bi->cb_sess == NULL ) {
-		bi->cb_nsess = dtblsize;
-		/* published last: readers test cb_sess without the lock */
-		__atomic_store_n( &bi->cb_sess,
-			ch_calloc( dtblsize, sizeof( cp_session ) ), __ATOMIC_RELEASE );
-	}
-	if ( idx < bi->cb_nsess ) {
-		s = &bi->cb_sess[idx];
+	s = cp_slot( bi, op->o_conn->c_conn_idx, 1 );
+	if ( s != NULL ) {
 		s->ss_used = 0;
-		ch_free( s->ss_ndn.bv_val );
-		ber_dupbv( &s->ss_ndn, ndn );
+		if ( !bvmatch( &s->ss_ndn, ndn ) ) {
+			ch_free( s->ss_ndn.bv_val );
+			ber_dupbv( &s->ss_ndn, ndn );
+		}
 		memcpy( s->ss_sha256, hex, sizeof( s->ss_sha256 ) );
+		if ( s->ss_der.bv_len != der->bv_len ||
+		     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) != 0 ) {
+			ch_free( s->ss_der.bv_val );
+			ber_dupbv( &s->ss_der, der );
+		}
+		s->ss_period = *vp;
 		s->ss_gen = gen;
+		s->ss_checked = op->o_time;
 		s->ss_connid = op->o_connid;
 		s->ss_used = 1;
 	}
@@ -247,15 +328,11 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 static cp_session *
 cp_session_of( cp_bind_info *bi, Operation *op )
 {
-	cp_session *s, *all = __atomic_load_n( &bi->cb_sess, __ATOMIC_ACQUIRE );
-	int idx;
+	cp_session *s;
 
-	if ( all == NULL || op->o_conn == NULL )
+	if ( op->o_conn == NULL ||
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) == NULL )
 		return NULL;
-	idx = op->o_conn->c_conn_idx;
-	if ( idx < 0 || idx >= bi->cb_nsess )
-		return NULL;
-	s = &all[idx];
 	if ( !s->ss_used || s->ss_connid != op->o_connid )
 		return NULL;
 	return s;
@@ -274,37 +351,55 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 }
 
+/* If op's connection last bound with certificate der, its thumbprint and
+ * validity period (1), else 0. */
+static int
+cp_session_memo( cp_bind_info *bi, Operation *op, struct berval *der,
+	char hex[65], cp_period *vp )
+{
+	cp_session *s = cp_slot( bi, op->o_conn->c_conn_idx, 0 );
+	int found = 0;
+
+	if ( s == NULL )
+		return 0;
+	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+	if ( s->ss_connid == op->o_connid && s->ss_der.bv_len == der->bv_len &&
+	     memcmp( s->ss_der.bv_val, der->bv_val, der->bv_len ) == 0 ) {
+		memcpy( hex, s->ss_sha256, 65 );
+		*vp = s->ss_period;
+		found = 1;
+	}
+	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+	return found;
+}
+
 /* ---- the checks -------------------------------------------------------- */
 
-/* Is the certificate inside its validity period at t?  NULL or why not. */
-static const char *
-cp_validity( struct berval *der, time_t t )
+/* Fill *vp from the certificate itself (when the entry has no record). */
+static int
+cp_period_from_der( struct berval *der, cp_period *vp )
 {
 	certpin_certinfo info;
 	char err[128];
-	const char *why = NULL;
 
 	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
 			&info, err, sizeof( err ) ) )
-		return "unreadable certificate";
-	if ( t < info.ci_notbefore_t )
-		why = "not yet valid";
-	else if ( t > info.ci_notafter_t )
-		why = "expired";
+		return -1;
+	vp->vp_notbefore = info.ci_notbefore_t;
+	vp->vp_notafter = info.ci_notafter_t;
+	vp->vp_known = 1;
 	certpin_certinfo_free( &info );
-	return why;
+	return 0;
 }
 
-/* The validity period from the certificate's certpinCertInfo record on the
- * entry (fields notbefore and expires): the bind path then parses no DER.
- * Returns 0 and the reason (NULL: valid), or -1 when the entry has no
- * readable record for it. */
-static int
-cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
+/* Fill *vp from the certificate's certpinCertInfo record on entry e (fields
+ * notbefore and expires), so that the bind path parses no DER.  Leaves it
+ * unknown when the entry has no readable record. */
+static void
+cp_period_from_rec( Entry *e, const char *hex, cp_period *vp )
 {
 	Attribute *a = attr_find( e->e_attrs, ad_certpinCertInfo );
 	char nb[CERTPIN_GENTIME_LEN + 1], na[CERTPIN_GENTIME_LEN + 1];
-	time_t tnb, tna;
 	int i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
@@ -313,27 +408,34 @@ cp_validity_rec( Entry *e, const char *hex, time_t t, const char **why )
 		if ( v->bv_len <= 7 + 64 || strncmp( v->bv_val, "sha256=", 7 ) != 0 ||
 		     strncasecmp( v->bv_val + 7, hex, 64 ) != 0 || v->bv_val[7 + 64] != '$' )
 			continue;
-		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) < 0 ||
-		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) < 0 ||
-		     certpin_gentime_parse( nb, &tnb ) || certpin_gentime_parse( na, &tna ) )
-			return -1;
-		if ( t < tnb )
-			*why = "not yet valid";
-		else if ( t > tna )
-			*why = "expired";
-		else
-			*why = NULL;
-		return 0;
+		if ( certpin_rec_get( v->bv_val, v->bv_len, "notbefore", nb, sizeof( nb ) ) >= 0 &&
+		     certpin_rec_get( v->bv_val, v->bv_len, "expires", na, sizeof( na ) ) >= 0 &&
+		     certpin_gentime_parse( nb, &vp->vp_notbefore ) == 0 &&
+		     certpin_gentime_parse( na, &vp->vp_notafter ) == 0 )
+			vp->vp_known = 1;
+		return;
 	}
-	return -1;
 }
 
-/* Does entry ndn hold thumbprint hex (and, when der is given, is the
- * certificate inside its validity period at t)?  Returns NULL when it does,
- * else why not (for the server log). */
+/* Is the certificate der, of period *vp, valid at t?  NULL or why not. */
+static const char *
+cp_period_check( cp_period *vp, struct berval *der, time_t t )
+{
+	if ( !vp->vp_known && cp_period_from_der( der, vp ) )
+		return "unreadable certificate";
+	if ( t < vp->vp_notbefore )
+		return "not yet valid";
+	if ( t > vp->vp_notafter )
+		return "expired";
+	return NULL;
+}
+
+/* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
+ * not (for the server log).  When vp is given and its period unknown, the
+ * period comes from the entry's metadata record. */
 static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
-	struct berval *der, time_t t )
+	cp_period *vp )
 {
 	BackendDB *db, *obd = op->o_bd;
 	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
@@ -364,8 +466,8 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 		}
 	}
 	if ( held ) {
-		if ( der != NULL && cp_validity_rec( e, hex, t, &why ) < 0 )
-			why = cp_validity( der, t );	/* no metadata: read the DER */
+		if ( vp != NULL && !vp->vp_known )
+			cp_period_from_rec( e, hex, vp );
 	} else {
 		why = "not issued to this user";
 		a = attr_find( e->e_attrs, ad_certpinRevoked );
@@ -460,6 +562,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	cp_bind_cb *bc = op->o_callback->sc_private;
 	cp_bind_info *bi = bc->bc_bi;
 	struct berval owner = BER_BVNULL, *ndn = &op->orb_edn;
+	cp_period period = { 0, 0, 0 };
 	unsigned long gen;
 	const char *why;
 	char hex[65];
@@ -469,33 +572,38 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 
 	gen = CP_GEN_LOAD();
-	certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val, bc->bc_der.bv_len, hex );
+	if ( !cp_session_memo( bi, op, &bc->bc_der, hex, &period ) )
+		certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val,
+			bc->bc_der.bv_len, hex );
 	if ( bi->cb_strong ) {
 		why = cp_strong_owner( op, hex, &owner );
 		if ( why == NULL ) {
 			ndn = &owner;
-			why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+			why = cp_entry_holds( op, ndn, hex, &period );
 		}
 	} else {
-		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, op->o_time );
+		why = cp_entry_holds( op, ndn, hex, &period );
 	}
+	if ( why == NULL )
+		why = cp_period_check( &period, &bc->bc_der, op->o_time );
 
-	if ( why == NULL ) {
-		if ( ndn == &owner ) {
-			if ( !BER_BVISNULL( &op->orb_edn ) &&
-			     !dn_match( &op->orb_edn, &owner ) ) {
-				Debug( LDAP_DEBUG_STATS, "%s certpin: strong mapping: "
-					"certificate %s maps to \"%s\", not \"%s\"\n",
-					op->o_log_prefix, hex, owner.bv_val, op->orb_edn.bv_val );
-			}
-			if ( !BER_BVISNULL( &op->orb_edn ) )
-				op->o_tmpfree( op->orb_edn.bv_val, op->o_tmpmemctx );
-			op->orb_edn = owner;
-			ndn = &op->orb_edn;
+	if ( ndn == &owner && ( why == NULL || bi->cb_mode == CP_MODE_AUDIT ) ) {
+		/* strong mapping: the holder is the identity */
+		if ( !BER_BVISNULL( &op->orb_edn ) &&
+		     !dn_match( &op->orb_edn, &owner ) ) {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: strong mapping: "
+				"certificate %s maps to \"%s\", not \"%s\"\n",
+				op->o_log_prefix, hex, owner.bv_val, op->orb_edn.bv_val );
 		}
-		Debug( LDAP_DEBUG_STATS, "%s certpin: logon as \"%s\" with "
+		if ( !BER_BVISNULL( &op->orb_edn ) )
+			op->o_tmpfree( op->orb_edn.bv_val, op->o_tmpmemctx );
+		op->orb_edn = owner;
+		ndn = &op->orb_edn;
+	}
+	if ( why == NULL ) {
+		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
-		cp_session_set( bi, op, ndn, hex, gen );
+		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
 		return SLAP_CB_CONTINUE;
 	}
 
@@ -646,11 +754,13 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	if ( s == NULL )
 		return SLAP_CB_CONTINUE;
 	gen = CP_GEN_LOAD();
-	if ( gen == s->ss_gen )
+	if ( gen == s->ss_gen && ( bi->cb_recheck == 0 ||
+	     op->o_time - s->ss_checked < bi->cb_recheck ) )
 		return SLAP_CB_CONTINUE;
 
 	/* Something may have been revoked since this connection was last
-	 * checked: is its certificate still on file? */
+	 * checked (here, or elsewhere and replicated: hence the periodic
+	 * check): is its certificate still on file? */
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( !s->ss_used || s->ss_connid != op->o_connid ) {
 		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
@@ -660,13 +770,14 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	memcpy( hex, s->ss_sha256, sizeof( hex ) );
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
-	why = cp_entry_holds( op, &ndn, hex, NULL, 0 );
+	why = cp_entry_holds( op, &ndn, hex, NULL );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {
-		if ( why == NULL )
+		if ( why == NULL ) {
 			s->ss_gen = gen;
-		else
+			s->ss_checked = op->o_time;
+		} else
 			s->ss_used = 0;
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );

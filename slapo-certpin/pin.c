@@ -347,9 +347,9 @@ cp_pin_hash( Operation *op, cp_pin *pp, struct berval *pin, struct berval *hash,
 			pp->pp_hash, text ? ": " : "", text ? text : "" );
 		return LDAP_OTHER;
 	}
-	/* some schemes' modules count the terminating NUL(s) */
-	while ( hash->bv_len > 0 && hash->bv_val[hash->bv_len - 1] == '\0' )
-		hash->bv_len--;
+	/* some schemes' modules (argon2) count the terminating NUL and
+	 * unwritten bytes after it: the hash is the string */
+	hash->bv_len = strnlen( hash->bv_val, hash->bv_len );
 	return LDAP_SUCCESS;
 }
 
@@ -563,10 +563,14 @@ certpin_pin_search( Operation *op, SlapReply *rs )
 	if ( cp_filter_has_pin( op->ors_filter ) )
 		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be used in search filters" );
-	/* Replication (the sync control) carries the hashes to replicas;
-	 * ACLs decide who may replicate them. */
-	if ( op->o_sync > SLAP_CONTROL_IGNORED )
-		return SLAP_CB_CONTINUE;
+	/* Replication (the sync control) by the database's root DN carries
+	 * the hashes to replicas. */
+	if ( op->o_sync > SLAP_CONTROL_IGNORED && !BER_BVISEMPTY( &op->o_ndn ) ) {
+		BackendDB *db = select_backend( &op->o_req_ndn, 0 );
+
+		if ( db && be_isroot_dn( db, &op->o_ndn ) )
+			return SLAP_CB_CONTINUE;
+	}
 	cb = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
 	cb->sc_response = cp_pin_strip_cb;
 	cb->sc_cleanup = cp_pin_cleanup_cb;
@@ -678,6 +682,14 @@ cp_phone_find_users( Operation *op, cp_pin *pp, const char *digits,
 		     BER_BVISEMPTY( &be->be_nsuffix[0] ) || SLAP_MONITOR( be ) ||
 		     SLAP_CONFIG( be ) || SLAP_GLUE_SUBORDINATE( be ) )
 			continue;
+		/* a read-only replica cannot record wrong PINs: without a
+		 * lockout it must not answer PIN proofs at all */
+		if ( SLAP_SHADOW( be ) && !SLAP_MULTIPROVIDER( be ) ) {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: \"%s\" is a read-only "
+				"replica: its users are proved by PIN on its provider\n",
+				op->o_log_prefix, be->be_suffix[0].bv_val );
+			continue;
+		}
 		pf->pf_cur = be;
 		cb.sc_response = cp_phone_cb;
 		cb.sc_private = pf;

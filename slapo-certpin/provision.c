@@ -855,6 +855,12 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		why = "certpinIssue: no such user";
 		goto fail;
 	}
+	if ( SLAP_SHADOW( db ) && !SLAP_MULTIPROVIDER( db ) ) {
+		err = LDAP_UNWILLING_TO_PERFORM;
+		why = "certpinIssue: the user's database is a read-only replica; "
+			"ask its provider";
+		goto fail;
+	}
 
 	/* The user's entry names the certificate. */
 	op->o_bd = db;

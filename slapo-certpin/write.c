@@ -9,7 +9,9 @@
  *     are rewritten in the same operation, so no reader ever sees a
  *     certificate without its metadata;
  *   - removed certificates (delete, replace, or removal of the certpinUser
- *     class) leave a certpinRevoked record: thumbprint, time, who, reason.
+ *     class) leave a certpinRevoked record: thumbprint, time, who, reason;
+ *   - deleting an entry revokes its certificates: its records are copied to
+ *     a history entry (certpin-history, or the parent) first.
  * Clients never write the maintained attributes themselves.  A reason for a
  * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
  * certpinRevoked in the same modify that deletes the certificate; the
@@ -141,6 +143,47 @@ cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray val
 	for ( mp = &op->orm_modlist; *mp; mp = &(*mp)->sml_next )
 		;
 	*mp = m;
+}
+
+/* Change ad of entry e into the values want (consumed) value by value:
+ * delete the values e holds that want lacks, add those it lacks.  The
+ * maintained attributes follow the client's request this way: a request
+ * that adds or deletes single certificates changes single metadata values,
+ * and only a request that replaces or deletes all certificates replaces
+ * the metadata (the caller's REPLACE).  Under multi-provider delta-syncrepl,
+ * where a consumer resolves concurrent modifications of one entry value by
+ * value (OpenLDAP's syncrepl_op_modify), the metadata then merges exactly
+ * as the certificates do: a certificate added on one provider while
+ * another revokes others keeps its metadata and the revoked ones lose
+ * theirs.  A REPLACE computed from one provider's view would put back the
+ * other provider's revoked thumbprints.  The soft variants do not fail
+ * when a concurrent write got there first. */
+static void
+cp_mod_diff( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want )
+{
+	Attribute *a = attr_find( e->e_attrs, ad );
+	BerVarray del = NULL, add = NULL;
+	int i, j;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		for ( j = 0; want && want[j].bv_val; j++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( want == NULL || want[j].bv_val == NULL )
+			value_add_one( &del, &a->a_vals[i] );
+	}
+	for ( j = 0; want && want[j].bv_val; j++ ) {
+		for ( i = 0; a && i < a->a_numvals; i++ )
+			if ( bvmatch( &a->a_vals[i], &want[j] ) )
+				break;
+		if ( a == NULL || i == a->a_numvals )
+			value_add_one( &add, &want[j] );
+	}
+	ber_bvarray_free( want );
+	if ( del )
+		cp_mod_append( op, SLAP_MOD_SOFTDEL, ad, del );
+	if ( add )
+		cp_mod_append( op, SLAP_MOD_SOFTADD, ad, add );
 }
 
 /* Build the certpinCertInfo record of a certificate new to the entry. */
@@ -386,7 +429,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
 	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
-	int nnew = 0;
+	int nnew = 0, whole = 0;
 
 	/* What does the request touch? */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
@@ -464,6 +507,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		case LDAP_MOD_REPLACE:
 		case LDAP_MOD_DELETE:
 			if ( m->sml_op == LDAP_MOD_REPLACE || m->sml_values == NULL ) {
+				whole = 1;
 				for ( n = 0; n < set.cs_n; n++ )
 					set.cs_c[n].cc_new = 0;
 			} else {
@@ -591,8 +635,13 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 	if ( drop_certs )
 		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertBinary, NULL );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
-	cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	if ( drop_certs || whole ) {
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
+	} else {
+		cp_mod_diff( op, e, ad_certpinThumbprint, tp );
+		cp_mod_diff( op, e, ad_certpinCertInfo, info );
+	}
 	tp = info = NULL;
 	if ( revoked ) {
 		if ( !is_entry_objectclass( e, oc_certpinHistory, 0 ) ) {
@@ -631,9 +680,9 @@ done:
  * are copied, each with a field "entry=<dn>", to the history entry, which
  * is the entry named by certpin-history or else the deleted entry's parent,
  * in the same database (it gets the certpinHistory class); the history
- * entry's own records go to its parent.  If the delete
- * then fails, the copies are removed again.  If they cannot be kept, the
- * delete is refused. */
+ * entry's own records go to its parent.  If the delete then fails, the
+ * copies are removed again.  If they cannot be kept, the delete is
+ * refused. */
 
 typedef struct cp_del_cb {
 	slap_callback	dc_cb;
@@ -659,8 +708,9 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	op2.o_req_ndn = *ndn;
 	op2.o_callback = &cb;
 	op2.o_private = NULL;
-	op2.o_relax = SLAP_CONTROL_NONE;
-	op2.o_managedsait = SLAP_CONTROL_NONE;
+	/* none of the client's controls apply to this write */
+	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
+	op2.o_ctrls = NULL;
 	op2.o_no_schema_check = 0;
 	BER_BVZERO( &op2.o_csn );
 	op2.o_time = slap_get_time();
@@ -696,6 +746,10 @@ cp_del_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
 			"revocation records could not be taken back from \"%s\" (%d)\n",
 			op->o_log_prefix, dc->dc_hist.bv_val, rc );
+	} else {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: delete of \"%s\" failed (%d): "
+			"copied revocation records taken back from \"%s\"\n",
+			op->o_log_prefix, op->o_req_ndn.bv_val, rs->sr_err, dc->dc_hist.bv_val );
 	}
 	slap_mods_free( mods, 1 );
 	return SLAP_CB_CONTINUE;
@@ -713,32 +767,38 @@ cp_del_cleanup( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* Add field "entry=<dn>" to record rec, unless it has one; new value in out. */
+/* Add field "entry=<dn>" to record rec, unless it has one (a record that
+ * moves again keeps the entry it came from); new value in out. */
 static void
 cp_rec_with_entry( struct berval *rec, struct berval *dn, struct berval *out )
 {
-	char *buf = NULL, tmp[8];
-	size_t len = 0;
+	char *buf;
+	size_t len = rec->bv_len;
 
-	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", tmp, sizeof( tmp ) ) >= 0 ||
-	     ( buf = ch_malloc( rec->bv_len + 1 ) ) == NULL ) {
+	/* certpin_rec_add grows buf with realloc: plain malloc here */
+	buf = malloc( len + 1 );
+	if ( buf == NULL ) {
 		ber_dupbv( out, rec );
 		return;
 	}
-	memcpy( buf, rec->bv_val, rec->bv_len );
-	buf[rec->bv_len] = '\0';
-	len = rec->bv_len;
+	if ( certpin_rec_get( rec->bv_val, rec->bv_len, "entry", buf, len + 1 ) >= 0 ) {
+		free( buf );
+		ber_dupbv( out, rec );
+		return;
+	}
+	memcpy( buf, rec->bv_val, len );
+	buf[len] = '\0';
 	if ( certpin_rec_add( &buf, &len, "entry", dn->bv_val ) ) {
-		ch_free( buf );
+		free( buf );
 		ber_dupbv( out, rec );
 		return;
 	}
 	ber_str2bv( buf, len, 1, out );
-	ch_free( buf );
+	free( buf );
 }
 
-/* Would the backend let op delete e (a leaf, access to the entry and to
- * its parent's children)?  Called with op->o_bd = db. */
+/* Would slapd let op delete e (deletes not restricted, a leaf, access to
+ * the entry and to its parent's children)?  Called with op->o_bd = db. */
 static int
 cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
 {
@@ -746,6 +806,8 @@ cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
 	struct berval pdn;
 	int hs = LDAP_COMPARE_FALSE, ok = 1;
 
+	if ( ( frontendDB->be_restrictops | db->be_restrictops ) & SLAP_RESTRICT_OP_DELETE )
+		return 0;
 	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL ) )
 		return 0;
 	if ( db->be_has_subordinates &&
@@ -817,8 +879,8 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		ch_free( rec.bv_val );
 		ber_bvarray_add( &add, &rec2 );
 		ncerts++;
-		Debug( LDAP_DEBUG_STATS, "%s certpin: entry \"%s\" deleted: certificate "
-			"%s revoked\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
+		Debug( LDAP_DEBUG_STATS, "%s certpin: deleting \"%s\" revokes certificate "
+			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
 	}
 	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
 		struct berval rec2;
@@ -916,9 +978,9 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 			rc = LDAP_OTHER;
 			goto done;
 		}
-		Debug( LDAP_DEBUG_STATS, "%s certpin: %d certificate(s) of \"%s\" "
-			"revoked; revocation records kept on \"%s\"\n", op->o_log_prefix,
-			ncerts, op->o_req_ndn.bv_val, hist.bv_val );
+		Debug( LDAP_DEBUG_STATS, "%s certpin: revocation records of \"%s\" "
+			"(%d certificate(s) held) copied to \"%s\"\n", op->o_log_prefix,
+			op->o_req_ndn.bv_val, ncerts, hist.bv_val );
 	}
 
 	dc = op->o_tmpcalloc( 1, sizeof( cp_del_cb ), op->o_tmpmemctx );

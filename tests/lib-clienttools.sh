@@ -114,3 +114,27 @@ PY
 
 # no_tty CMD...: run CMD without a controlling terminal (a new session)
 no_tty() { setsid -w "$@" </dev/null; }
+
+# tty_interrupt PROMPT CMD...: run CMD on a new pseudo-terminal, press
+# Control-C at PROMPT; prints "echo during: B, after: B" (the terminal's
+# ECHO flag while CMD waits, and after CMD died).
+tty_interrupt() {
+	"$PY" - "$@" <<'PY'
+import os, pty, select, sys, termios
+prompt, argv = sys.argv[1].encode(), sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b""
+while prompt not in out:
+    r, _, _ = select.select([fd], [], [], 10)
+    if not r:
+        break
+    out += os.read(fd, 4096)
+during = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+os.write(fd, b"\x03")
+os.waitpid(pid, 0)
+after = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+print("echo during: %s, after: %s" % (during, after))
+PY
+}

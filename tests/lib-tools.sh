@@ -41,7 +41,7 @@ ad_names() {
 dn: uid=$1,$PEOPLE
 changetype: modify
 add: objectClass
-objectClass: certpinMsUser
+objectClass: adNamedUser
 -
 add: msRTCSIP-PrimaryUserAddress
 msRTCSIP-PrimaryUserAddress: $2
@@ -90,9 +90,13 @@ as_root() { "$@" -Q -Y EXTERNAL -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 as_admin() { "$@" -x -D "$ADMIN" -w pw-admin -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 as_user() { local u=$1; shift; "$@" -x -D "uid=$u,$PEOPLE" -w "pw-$u" -H "$(srv_uri "${SRV:-1}" ldapi)"; }
 
+# A client over TLS: libldap reads LDAPTLS_* only without LDAPNOINIT; HOME
+# in the test directory keeps any user ldaprc out.
+tls() { env -u LDAPNOINIT HOME="$TESTDIR" LDAPTLS_CACERT="$PKI/ca.crt" LDAPTLS_REQCERT=demand "$@"; }
+
 # The whole directory as the root DN sees it, operational attributes
 # included: two equal dumps mean nothing changed.
-dir_dump() { root_search -b "$SUFFIX" '*' '+' 2>&1 | grep -v '^# '; }
+tools_dump() { root_search -b "$SUFFIX" '*' '+' 2>&1 | grep -v '^# '; }
 
 # openssl's view of a DER certificate, in the tools' formats
 ossl_sha256() { der_sha256 "$1"; }
@@ -103,3 +107,24 @@ ossl_subject() { openssl x509 -inform DER -in "$1" -noout -subject -nameopt RFC2
 ossl_date() {	# DER enddate|startdate -> ISO 8601 UTC
 	date -u -d "$(openssl x509 -inform DER -in "$1" -noout "-$2" | sed 's/^[a-zA-Z]*=//')" +%Y-%m-%dT%H:%M:%SZ
 }
+
+# delay_proxy N DELAY: a proxy in front of srv N's ldap:// port that holds
+# every response back DELAY seconds and counts the requests the client had
+# in flight (tests/ldap-delay-proxy.py).  Sets PROXY_URI, PROXY_PID and
+# PROXY_STATS ("search N" lines: the most in flight at once).
+delay_proxy() {
+	local port sport
+	port=$(free_port)
+	sport=$(srv_uri "$1" ldap | sed 's|.*:\([0-9]*\)/$|\1|')
+	PROXY_STATS=$TESTDIR/proxy.$port
+	"$PY" "$SRCDIR/tests/ldap-delay-proxy.py" "$port" "$sport" "$2" "$PROXY_STATS" &
+	PROXY_PID=$!
+	PROXY_URI=ldap://127.0.0.1:$port/
+	local i
+	for i in $(seq 1 50); do
+		[ -s "$PROXY_STATS" ] || [ -f "$PROXY_STATS" ] && return 0
+		sleep 0.1
+	done
+	die "the delay proxy did not start"
+}
+proxy_peak() { sed -n "s/^$1 //p" "$PROXY_STATS"; }

@@ -12,9 +12,10 @@ pki_standard
 KEN="uid=kenmyer,$PEOPLE"
 PILAR="uid=pilar,$PEOPLE"
 
-# srv1: the standard server (TLSVerifyClient try), overlay with no directive.
+# srv1: the standard server (TLSVerifyClient try), overlay with no directive;
+# logging stats and stats2 (768), where successful logons are logged.
 srv_conf 1
-srv_start 1
+SLAPD_DEBUG=768 srv_start 1
 srv_base 1
 record_cert kenmyer "$PKI/kenmyer.der" >/dev/null || die "cannot record ken's certificate"
 record_cert pilar "$PKI/pilar.der" >/dev/null || die "cannot record pilar's certificate"
@@ -120,6 +121,7 @@ srv_base 3
 SRV=3 record_cert kenmyer "$PKI/kenmyer.der" >/dev/null || die "cannot record on srv3"
 logon_as "a server trusting both CAs: ken logs on" 3 kenmyer "$KEN"
 logon_refused "a server trusting both CAs: the foreign certificate passes TLS, the overlay refuses it" 3 foreign
+logon_refused "a server trusting both CAs, StartTLS: the same" 3 foreign starttls
 py_logon_refused "python3-ldap: the same refusal" 3 foreign starttls
 srv_log_has "log: foreign, not issued to this user" 3 \
 	"refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/foreign.der"): not issued to this user"

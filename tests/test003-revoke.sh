@@ -146,6 +146,45 @@ check_rc 50 "pilar cannot delete her own entry (insufficientAccess)" \
 check_eq "the refused delete left the directory unchanged" "$before" "$(dir_dump 1)"
 logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
 
+# a delete slapd refuses after the records were copied (here: the database
+# demands more security for updates than ldapi gives) takes the copies back
+SRVCFG() { ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)"; }
+recs_of() { root_search -b "$1" -s base certpinRevoked | grep '^certpinRevoked:' | sort; }
+before=$(recs_of "$PEOPLE")
+check "cn=config: the database demands update_ssf=200" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=200
+LDIF
+check_rc 13 "the root's delete of pilar over ldapi is refused (confidentialityRequired)" root_modify <<LDIF
+dn: uid=pilar,$PEOPLE
+changetype: delete
+LDIF
+check "the security requirement is dropped again" SRVCFG <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: update_ssf=0
+LDIF
+check_eq "the parent holds exactly the records it held before" "$before" "$(recs_of "$PEOPLE")"
+logon_as "pilar still logs on" 1 pilar "uid=pilar,$PEOPLE"
+srv_log_has "the records had been copied before the refusal" 1 \
+	"revocation records of \"uid=pilar,$PEOPLE\" \\(1 certificate\\(s\\) held\\) copied to \"$PEOPLE\""
+srv_log_has "and were taken back" 1 \
+	"delete of \"uid=pilar,$PEOPLE\" failed \\(13\\): copied revocation records taken back from \"$PEOPLE\""
+
+# the client's controls on the delete concern the deleted entry only
+pki_cert ca c1 c1 client
+add_user c1 "User c1" || die "cannot add c1"
+record_cert c1 "$PKI/c1.der" >/dev/null || die "cannot record c1"
+before=$(recs_of "$PEOPLE")
+check "a delete with an assertion on the entry (uid=c1) succeeds" \
+	ldapdelete -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -e 'assert=(uid=c1)' "uid=c1,$PEOPLE"
+check_out "and c1's record is on the parent" "^certpinRevoked: sha256=$(der_sha256 "$PKI/c1.der")\\\$" \
+	printf '%s\n' "$(recs_of "$PEOPLE")"
+logon_refused "c1 is refused" 1 c1
+
 # ---- sessions bound before the revocation --------------------------------------
 mod_cert delete s1 "$PKI/s1.der" > "$TESTDIR/m.ldif"
 out=$(session_after 1 s1 ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" 2>&1)
@@ -175,9 +214,77 @@ l.modify_s('$(dn jdoe)', [(ldap.MOD_DELETE, 'certpinCertificate;binary', None)])
 check_out "open session: another user's revocation leaves the session as it was" \
 	"^whoami=dn:uid=u3,$PEOPLE$" printf '%s\n' "$out"
 
-# ---- certpin-history, from cn=config -----------------------------------------------
 srv_stop 1
 srv_start 1 config
+ok "srv1 restarted from cn=config"
+
+# ---- re-binds on one connection: each one looks the certificate up again ----------
+pki_cert ca rb rb client
+add_user rb "User rb" || die "cannot add rb"
+record_cert rb "$PKI/rb.der" >/dev/null || die "cannot record rb"
+mod_cert delete rb "$PKI/rb.der" > "$TESTDIR/m.ldif"
+out=$("$PY" - "$(srv_uri 1 ldaps)" "$PKI/ca.crt" "$PKI/rb.crt" "$PKI/rb.key" \
+	ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -f "$TESTDIR/m.ldif" <<'PY' 2>&1
+import sys, subprocess, ldap, ldap.sasl
+uri, ca, crt, key = sys.argv[1:5]
+l = ldap.initialize(uri)
+for o, v in ((ldap.OPT_X_TLS_CACERTFILE, ca), (ldap.OPT_X_TLS_CERTFILE, crt),
+             (ldap.OPT_X_TLS_KEYFILE, key), (ldap.OPT_X_TLS_NEWCTX, 0)):
+    l.set_option(o, v)
+for i in range(3):
+    l.sasl_interactive_bind_s('', ldap.sasl.external())
+print('rebinds=' + l.whoami_s())
+subprocess.run(sys.argv[5:], check=True, stdout=subprocess.DEVNULL)
+try:
+    l.sasl_interactive_bind_s('', ldap.sasl.external())
+    print('after=' + l.whoami_s())
+except ldap.INVALID_CREDENTIALS:
+    print('after=refused whoami=' + l.whoami_s())
+PY
+)
+check_out "three re-binds on one connection succeed" "^rebinds=dn:uid=rb,$PEOPLE$" printf '%s\n' "$out"
+check_out "the re-bind right after the revocation, same connection, is refused; the connection is anonymous" \
+	"^after=refused whoami=$" printf '%s\n' "$out"
+
+# ---- the periodic re-check (for revocations that bypass this frontend) -----------
+# A rename does not revoke, so it triggers no immediate re-check; the session's
+# identity is gone though, which the periodic check notices.
+pki_cert ca r1 r1 client
+pki_cert ca r2 r2 client
+for u in r1 r2; do
+	add_user "$u" "User $u" || die "cannot add $u"
+	record_cert "$u" "$PKI/$u.der" >/dev/null || die "cannot record $u"
+done
+check "olcCertpinSessionRecheck set to 0 (only local revocations)" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: 0
+LDIF
+out=$(session_after 1 r1 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r1,$PEOPLE' uid=r1x && sleep 2" 2>&1)
+check_out "recheck 0: after its entry was renamed, the session keeps its identity" "^whoami=dn:uid=r1,$PEOPLE$" \
+	printf '%s\n' "$out"
+check "olcCertpinSessionRecheck set to 1 second" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: 1
+LDIF
+out=$(session_after 1 r2 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r2,$PEOPLE' uid=r2x && sleep 2" 2>&1)
+check_out "recheck 1: the next operation more than a second later runs as anonymous" "^whoami=$" \
+	printf '%s\n' "$out"
+srv_log_has "the log says why" 1 "session of \"uid=r2,$PEOPLE\" continues as anonymous: certificate $(der_sha256 "$PKI/r2.der"): no such entry"
+check_rc_out 80 "a negative olcCertpinSessionRecheck is refused" "between 0 and 86400" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
+changetype: modify
+replace: olcCertpinSessionRecheck
+olcCertpinSessionRecheck: -1
+LDIF
+
+# ---- certpin-history, from cn=config -----------------------------------------------
 ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 HIST="cn=certpin history,$SUFFIX"
 check "olcCertpinHistory set over ldapi to an entry that does not exist yet" \
@@ -208,5 +315,16 @@ check_out "and u3's older record (of the replaced certificate) too" \
 	"^certpinRevoked: sha256=$(der_sha256 "$PKI/u3.der")\\\$" root_search -b "$HIST" -s base certpinRevoked
 mod_cert add pilar "$PKI/u3new.der" > "$TESTDIR/m.ldif"
 check_rc_out 19 "u3's certificate cannot be recorded elsewhere" "revoked" root_modify -f "$TESTDIR/m.ldif"
+check "the history entry itself can be deleted" root_modify <<LDIF
+dn: $HIST
+changetype: delete
+LDIF
+check_out "its records go to its parent, still naming the entry they came from" \
+	"^certpinRevoked: sha256=$(der_sha256 "$PKI/u3new.der")\\\$.*\\\$entry=uid=u3,ou=people,dc=example,dc=com$" \
+	root_search -b "$SUFFIX" -s base certpinRevoked
+check_eq "with one entry field only" 1 \
+	"$(root_search -b "$SUFFIX" -s base certpinRevoked | grep "sha256=$(der_sha256 "$PKI/u3new.der")" | grep -o 'entry=' | wc -l)"
+mod_cert add pilar "$PKI/u3new.der" > "$TESTDIR/m.ldif"
+check_rc_out 19 "and still refuse the certificate" "revoked" root_modify -f "$TESTDIR/m.ldif"
 check "slapd is alive after everything" srv_alive 1
 done_testing

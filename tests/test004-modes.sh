@@ -23,12 +23,14 @@ check_rc_out 1 "slaptest refuses certpin-mode bogus with a message" "must be enf
 # ---- every directive in slapd.conf converts to cn=config (slaptest) -------------
 srv_conf 8 "certpin-mode audit
 certpin-strong-mapping on
+certpin-session-recheck 30
 certpin-history \"cn=certpin history,$SUFFIX\""
 srv_start 8 config
 out=$(ldapsearch -LLL -Q -Y EXTERNAL -H "$(srv_uri 8 ldapi)" -b "olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config" -s base \
-	olcCertpinMode olcCertpinStrongMapping olcCertpinHistory 2>&1)
+	olcCertpinMode olcCertpinStrongMapping olcCertpinHistory olcCertpinSessionRecheck 2>&1)
 check_out "slapd.conf to cn=config: olcCertpinMode" "^olcCertpinMode: audit$" printf '%s\n' "$out"
 check_out "slapd.conf to cn=config: olcCertpinStrongMapping" "^olcCertpinStrongMapping: TRUE$" printf '%s\n' "$out"
+check_out "slapd.conf to cn=config: olcCertpinSessionRecheck" "^olcCertpinSessionRecheck: 30$" printf '%s\n' "$out"
 check_out "slapd.conf to cn=config: olcCertpinHistory" "^olcCertpinHistory: cn=certpin history,$SUFFIX$" printf '%s\n' "$out"
 srv_stop 8
 
@@ -118,6 +120,18 @@ srv_log_has "strong: log says more than one entry holds it" 2 \
 	"with certificate $(der_sha256 "$PKI/kenmyer.der"): more than one entry holds it"
 check_eq "strong: the directory is unchanged by the refusals" "$before" "$(dir_dump 2)"
 logon_as "strong: pilar (via spare) still logs on" 2 spare "$PILAR"
+
+# ---- strong mapping in audit mode (and TLSVerifyClient allow) ---------------------
+SRV=2 record_cert jdoe "$PKI/expired.der" >/dev/null || die "cannot record expired"	# says CN=kenmyer
+srv_stop 2
+sed -i -e 's/^certpin-strong-mapping on/&\ncertpin-mode audit/' -e 's/^TLSVerifyClient .*/TLSVerifyClient allow/' \
+	"$TESTDIR/srv2/slapd.conf"
+srv_start 2
+root_ldapi_ok "strong+audit: root ldapi works" 2
+logon_as "strong+audit: an expired certificate is allowed, as its holder jdoe" 2 expired "uid=jdoe,$PEOPLE"
+srv_log_has "strong+audit: and logged as expired" 2 \
+	"audit: would refuse logon as \"uid=jdoe,$PEOPLE\" with certificate $(der_sha256 "$PKI/expired.der"): expired"
+logon_as "strong+audit: a thumbprint held twice keeps the subject's own name" 2 kenmyer "cn=kenmyer"
 check "slapd 1 is alive" srv_alive 1
 check "slapd 2 is alive" srv_alive 2
 done_testing

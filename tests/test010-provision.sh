@@ -230,9 +230,38 @@ before=$(snapshot "$PILAR")
 check_rc_out 53 "a CA key that does not belong to the CA certificate issues nothing" "does not belong" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10
 check_eq "and records nothing" "$before" "$(snapshot "$PILAR")"
+check "the CA key can be removed over ldapi" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: $ov
+changetype: modify
+delete: olcCertpinCAKey
+LDIF
+check_rc_out 53 "then nothing is issued" "no CA configured" \
+	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10
+check_eq "and nothing recorded" "$before" "$(snapshot "$PILAR")"
 mkdir -p "$TESTDIR/srv2"
 sed -e "s|certpin-ca-key .*|certpin-ca-key $PKI/foreignca.key|" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv2/slapd.conf"
 check_rc_out 1 "slaptest: a CA key that does not belong to the certificate" "does not belong to" \
 	"$SLAPTEST" -f "$TESTDIR/srv2/slapd.conf"
+mkdir -p "$TESTDIR/srv3/db" "$TESTDIR/srv3/slapd.d"
+sed -e "s|$TESTDIR/srv1|$TESTDIR/srv3|g" -e "s|^overlay certpin|&\n\
+certpin-validity 100\n\
+certpin-validity-min 10\n\
+certpin-validity-max 200\n\
+certpin-cn-attribute cn\n\
+certpin-sip-attribute mobile\n\
+certpin-pin-hash {SSHA}\n\
+certpin-pin-min-length 8\n\
+certpin-pin-digits-only off\n\
+certpin-pin-max-failures 3\n\
+certpin-pin-failure-window 60\n\
+certpin-phone-attribute mobile|" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv3/slapd.conf"
+"$SLAPTEST" -Q -f "$TESTDIR/srv3/slapd.conf" -F "$TESTDIR/srv3/slapd.d" >/dev/null 2>&1
+olc=$(cat "$TESTDIR"/srv3/slapd.d/cn=config/olcDatabase=\{-1\}frontend/olcOverlay=\{0\}certpin.ldif 2>&1)
+for kv in "CACert: $PKI/ca.crt" "CAKey: $PKI/ca.key" "AdminGroup: $ADMINS" Validity:\ 100 ValidityMin:\ 10 \
+	ValidityMax:\ 200 CNAttribute:\ cn SIPAttribute:\ mobile PINHash:\ {SSHA} PINMinLength:\ 8 \
+	PINDigitsOnly:\ FALSE PINMaxFailures:\ 3 PINFailureWindow:\ 60 PhoneAttribute:\ mobile; do
+	check_out "slaptest converts the directive to olcCertpin$kv" "^olcCertpin$kv\$" printf '%s\n' "$olc"
+done
 check "slapd is alive after everything" srv_alive 1
 done_testing

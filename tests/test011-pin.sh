@@ -11,6 +11,8 @@
 
 pki_standard
 prov_conf 1
+printf 'overlay syncprov\n' >> "$TESTDIR/srv1/slapd.conf"
+sed -i "s|^moduleload back_mdb|&\nmoduleload syncprov|" "$TESTDIR/srv1/slapd.conf"
 srv_start 1
 prov_base 1
 add_user twin "Twin Doe" "telephoneNumber: +1 425 555 0199" || die "cannot add twin"
@@ -98,10 +100,14 @@ check_eq "the root DN does not read it ('*', '+' and by name)" "" \
 	"$(root_search -b "$PEOPLE" '(uid=kenmyer)' '*' '+' certpinPIN | grep -i certpinPIN)"
 check_eq "ken does not read his own" "" \
 	"$(ldapsearch -LLL -x -D "$KEN" -w pw-kenmyer -H "$LDAP" -b "$KEN" -s base '*' certpinPIN | grep -i certpinPIN)"
-check_eq "an administrator does not read it" "" \
+check_eq "an administrator (whom the ACLs let read it) does not read it" "" \
 	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
 check_eq "nor with attributes only" "" \
 	"$(root_search -A -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
+check_eq "an administrator (whom the ACLs let read it) does not read it with the sync control either" "" \
+	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -E sync=ro -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
+check_out "replication by the root DN (sync control) carries the hash" "^certpinPIN: \{SSHA\}" \
+	root_search -E sync=ro -b "$KEN" -s base certpinPIN
 check_out "but the rest of the entry is returned" "^uid: kenmyer\$" root_search -b "$KEN" -s base '*'
 check_rc_out 53 "compare on certpinPIN is refused, even for the root DN" "cannot be compared" \
 	ldapcompare -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAP" "$KEN" "certpinPIN:135791"
@@ -158,6 +164,23 @@ delete: certpinPINFailure
 LDIF
 check_rc_out 0 "then the right PIN works again" "^issued" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P 135791
+
+pids=
+for i in $(seq 10 21); do
+	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P "0000$i" > "$TESTDIR/par.$i" &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+check_eq "12 wrong PINs in parallel: 5 refused as wrong, 7 as locked" "5 49 7 19" \
+	"$(cat "$TESTDIR"/par.* | sed -n 's/^result \([0-9]*\):.*/\1/p' | sort | uniq -c | sort -k2,2nr | awk '{print $1, $2}' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "exactly 5 failures are recorded" 5 \
+	"$(root_search -b "$KEN" -s base certpinPINFailure | grep -c '^certpinPINFailure: ')"
+check "an administrator unlocks ken again" as_admin <<LDIF
+dn: $KEN
+changetype: modify
+delete: certpinPINFailure
+LDIF
 
 # ---- a phone number two users share ------------------------------------------------------
 check_rc_out 49 "jdoe's phone is also twin's: refused even with the right PIN" "unknown phone number or wrong PIN" \

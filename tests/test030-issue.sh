@@ -46,6 +46,9 @@ check_eq "RSA certificate holds the key" "$(key_pubkey self.key)" "$(cert_pubkey
 check_eq "RSA key file mode 0600" 600 "$(file_mode self.key)"
 cp self.crt "$PKI/iss-self.crt"; cp self.key "$PKI/iss-self.key"
 logon_as "the RSA certificate logs on as Ken" 1 iss-self "$KEN"
+out=$(on_tty pw-kenmyer "Enter LDAP Password: " "$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -W --out pwtty 2>&1) &&
+	rc=0 || rc=$?
+check_eq "the password typed on a terminal (-W)" "0 pwtty.crt" "$rc $(ls pwtty.crt 2>/dev/null)"
 check "-k rsa:3072 with explicit file names and an endpoint id" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer -k rsa:3072 \
 	--cert r3.pem --key r3.key --ca r3-ca.pem --endpoint desk-phone-7
@@ -65,6 +68,10 @@ check "a CSR made by openssl is sent as is (--csr, DER)" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr "$PKI/dev.csr.der" --out csr
 check_eq "with --csr no key file is written" "csr-ca.crt csr.crt" "$(echo csr*)"
 check_eq "the certificate holds the CSR's key" "$(key_pubkey "$PKI/dev.key")" "$(cert_pubkey csr.crt)"
+csr weak rsa:1024
+check_rc_out 53 "a CSR with an RSA 1024 key: the server's refusal is shown" "Server is unwilling to perform \(53\)" \
+	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr "$PKI/weak.csr.der" --out weak
+check_eq "no files after the server's refusal" "" "$(ls weak* 2>/dev/null)"
 printf 'garbage' > bad.csr
 snap=$(snapshot "$KEN")
 check_rc_out 1 "a file that is not a CSR is refused" "not a PKCS#10" \
@@ -104,6 +111,9 @@ check_eq "PIN typed on a terminal: success" 0 "$rc"
 check_out "the terminal asked for the PIN" "Enter PIN: " printf '%s\n' "$out"
 if printf '%s' "$out" | grep -q "$GOODPIN"; then notok "the PIN is not echoed"; else ok "the PIN is not echoed"; fi
 check_eq "PIN typed on a terminal: files written" "tty-ca.crt tty.crt tty.key" "$(echo tty*)"
+check_eq "echo is off at the PIN prompt and back after Control-C" "echo during: False, after: True" \
+	"$(tty_interrupt "Enter PIN: " "$ISSUE" $TRUST -H "$URI_S" --phone "$PHONE" --out intr)"
+check_eq "no files after Control-C" "" "$(ls intr* 2>/dev/null)"
 check_rc_out 1 "no terminal and no --pin-file: a clear error" "no terminal to ask for the PIN" \
 	no_tty "$ISSUE" $TRUST -H "$URI_S" --phone "$PHONE" --out notty
 check_eq "no files without a PIN" "" "$(ls notty* 2>/dev/null)"

@@ -62,6 +62,10 @@ for step in "Connecting to $URI_L" "TLS established, server certificate trusted"
 	check_out "-v shows: $step" "^VERBOSE: .*$step" printf '%s\n' "$OUT"
 done
 
+out=$(on_tty pw-kenmyer "Enter LDAP Password: " "$CTEST" $TRUST -H "$URI_S" -W "$KEN" 2>&1) && rc=0 || rc=$?
+check_eq "Ken's password typed on a terminal (-W): exit 0" 0 "$rc"
+if printf '%s' "$out" | grep -q "pw-kenmyer"; then notok "the password is not echoed"; else ok "the password is not echoed"; fi
+
 # --keep, and the endpoint id of the test certificate
 ct_run $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" --keep "$KEN"
 check_eq "--keep: exit 0" 0 "$RC"
@@ -89,6 +93,9 @@ check_eq "phone and PIN from a file: Success" "0 Success" "$RC $(result Result "
 check_out "-v: not binding for the PIN" "VERBOSE: Not binding: the phone number and PIN prove the user" \
 	printf '%s\n' "$OUT"
 check_eq "the user revoked the PIN path's test certificate" "$((n0 + 1))" "$(nthumbs "$KEN")"
+ct_run $TRUST -H "$URI_L" --phone "$PHONE" --pin-file "$TESTDIR/pin.good" sip:kenmyer@example.com
+check_eq "phone and PIN on ldap:// (StartTLS), the user named by SIP address: Success" \
+	"0 Success" "$RC $(result Result "$OUT")"
 out=$(on_tty "$GOODPIN" "Enter PIN: " "$CTEST" $TRUST -H "$URI_S" --phone "$PHONE" "$KEN" 2>&1) && rc=0 || rc=$?
 check_eq "PIN typed on a terminal: exit 0" 0 "$rc"
 check_out "PIN typed on a terminal: Success" "^Result +: Success" printf '%s\n' "$out"
@@ -148,6 +155,22 @@ fails "nothing listening" "cannot contact ldap://127.0.0.1:$port" \
 fails "the user's password with a UPN the anonymous session cannot find" \
 	"Could not find kenmyer@example.com anonymously.*|Give the user's DN, or -D" \
 	$TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" kenmyer@example.com
+port=$(free_port)
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(30)' "$port" &
+HANG=$!
+for i in $(seq 1 50); do
+	"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$port" 2>/dev/null && break
+	sleep 0.1
+done
+start=$(date +%s)
+fails "a server that accepts and never answers: timed out (the watchdog)" \
+	"did not answer within 3 seconds" -o nettimeout=1 $TRUST -H "ldaps://127.0.0.1:$port/" \
+	--cert "$PKI/pilar.crt" --key "$PKI/pilar.key" "$PILAR"
+check "the test ended in time" test $(( $(date +%s) - start )) -le 10
+kill "$HANG" 2>/dev/null
+wait "$HANG" 2>/dev/null
 ct_run -o json $TRUST -H "$URI_S" -w not-the-password "$KEN"
 check_eq "-o json failure: Result, Error and Diagnosis set" "1|Failure|true|true" \
 	"$RC|$(printf '%s' "$OUT" | jq -r '[.Result, (.Error|test("wrong password")), (.Diagnosis|length > 0)] | map(tostring) | join("|")')"

@@ -364,6 +364,12 @@ main( int argc, char **argv )
 	}
 
 	/* ---- the files ---- */
+	if ( key && !certpin_key_matches_cert( key, &res.is_cert ) ) {
+		cp_warn( "the server sent a certificate that does not hold the "
+			"requested key: nothing written; revoke it (certpin-revoke)" );
+		rc = EXIT_FAILURE;
+		goto done;
+	}
 	if ( certpin_out_cert( &out_cert, &res.is_cert, err, sizeof( err ) ) ||
 		certpin_out_cert( &out_ca, &res.is_ca, err, sizeof( err ) ) ||
 		( key && certpin_out_key( &out_key, key, err, sizeof( err ) ) ) ||
@@ -377,8 +383,6 @@ main( int argc, char **argv )
 		rc = EXIT_FAILURE;
 		goto done;
 	}
-	if ( key && !certpin_key_matches_cert( key, &res.is_cert ) )
-		cp_warn( "warning: the issued certificate does not hold this key" );
 	issue_report( &res.is_cert, cert_path, key_path, ca_path );
 	rc = EXIT_SUCCESS;
 

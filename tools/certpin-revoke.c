@@ -545,6 +545,7 @@ rev_retry( LDAP *ld, rev_pending *p )
 		pl.ntake += pl.take[i];
 	}
 	if ( pl.ntake == 0 ) {
+		r.nothing++;
 		if ( cp_opt.verbose )
 			printf( "\"%s\": already revoked\n", p->rp_dn );
 	} else if ( ( rc = rev_send( ld, p->rp_dn, &pl, &msgid ) ) == LDAP_SUCCESS ) {
@@ -668,7 +669,7 @@ main( int argc, char **argv )
 	}
 	r.items = its.it_n;
 	r.window = cp_opt.contoerr ? REV_WINDOW : 1;
-	r.progress = cp_progress_ok() && its.it_n >= 200 && !cp_opt.verbose && !cp_opt.dont;
+	r.progress = cp_progress_ok() && its.it_n >= 100 && !cp_opt.verbose && !cp_opt.dont;
 
 	ld = cp_tool_connect();
 	rc = cp_idconf_finish( &ic, ld );

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@
 #define CT_EXIT_USAGE	2
 
 #define CT_ENDPOINT	"certpin-test"
+#define CT_TIMEOUT	30	/* seconds, without -o nettimeout */
+#define CT_WATCHDOG	3	/* the whole test: this many timeouts */
 
 enum { CT_BIND_NONE, CT_BIND_SIMPLE, CT_BIND_SASL };
 
@@ -83,9 +86,18 @@ static struct {
 } ct;
 
 static struct timespec ct_t0, ct_t1;
+static char ct_where[512] = "Starting";	/* the step under way */
 static int ct_parsing;
 
 /* ---- messages ----------------------------------------------------------------- */
+
+static void ct_usage_exit( const char *fmt, ... )
+	__attribute__(( noreturn, format( printf, 1, 2 ) ));
+static void ct_step( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ));
+static void ct_fail( const char *diag, const char *fmt, ... )
+	__attribute__(( format( printf, 2, 3 ) ));
+static void ct_fail_hint( const char *diag, const char *fmt, ... )
+	__attribute__(( format( printf, 2, 3 ) ));
 
 static void
 ct_usage( FILE *fp )
@@ -197,13 +209,28 @@ ct_step( const char *fmt, ... )
 {
 	va_list ap;
 
-	if ( !cp_opt.verbose )
-		return;
-	fputs( "VERBOSE: ", stderr );
 	va_start( ap, fmt );
-	vfprintf( stderr, fmt, ap );
+	vsnprintf( ct_where, sizeof( ct_where ), fmt, ap );
 	va_end( ap );
-	fputc( '\n', stderr );
+	if ( cp_opt.verbose )
+		fprintf( stderr, "VERBOSE: %s\n", ct_where );
+}
+
+/* The watchdog: libldap bounds connecting and each operation
+ * (LDAP_OPT_NETWORK_TIMEOUT, LDAP_OPT_TIMEOUT) but not a TLS handshake
+ * with a server that accepts and never answers; the whole test is bounded
+ * by CT_WATCHDOG timeouts.  The handler leaves libldap for main's report,
+ * which then touches no LDAP handle again. */
+static sigjmp_buf ct_jmp;
+static volatile sig_atomic_t ct_jmp_armed;
+
+static void
+ct_alarm( int sig )
+{
+	if ( ct_jmp_armed ) {
+		ct_jmp_armed = 0;
+		siglongjmp( ct_jmp, 1 );
+	}
 }
 
 /* The first failure is the result; later ones are only logged. */
@@ -239,6 +266,21 @@ ct_fail_hint( const char *diag, const char *fmt, ... )
 	va_end( ap );
 	snprintf( d, sizeof( d ), "%s%s%s", diag, *ct_hint ? " " : "", ct_hint );
 	ct_fail( d, "%s", buf );
+}
+
+/* The server did not answer in time: say so, whatever the step. */
+static int
+ct_timed_out( int rc, const char *step )
+{
+	char d[256];
+
+	if ( rc != LDAP_TIMEOUT )
+		return 0;
+	snprintf( d, sizeof( d ), "The server did not answer within %d seconds: check "
+		"that slapd is not overloaded or hung (or wait longer with -o "
+		"nettimeout=SECONDS).", cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT );
+	ct_fail( d, "%s: timed out", step );
+	return 1;
 }
 
 /* "<ldap error> (<code>)[: <server's message>]" */
@@ -367,9 +409,13 @@ ct_open( const char *uri, int starttls, int verify, const char *certfile,
 	*ldp = ld;
 	ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version );
 	ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF );
-	if ( cp_opt.nettimeout > 0 ) {
-		struct timeval tv = { cp_opt.nettimeout, 0 };
+	{
+		/* A test must end: connecting and every operation are bounded
+		 * (-o nettimeout=<s>, default CT_TIMEOUT). */
+		struct timeval tv = { cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT, 0 };
+
 		ldap_set_option( ld, LDAP_OPT_NETWORK_TIMEOUT, &tv );
+		ldap_set_option( ld, LDAP_OPT_TIMEOUT, &tv );
 	}
 	if ( certfile || !verify ) {
 		if ( certfile ) {
@@ -437,6 +483,8 @@ ct_fail_connect( const char *what, const char *uri, int starttls, int with_cert,
 {
 	const char *e = ct_ldaperr( rc, info );
 
+	if ( ct_timed_out( rc, what ) )
+		return;
 	if ( rc == LDAP_SERVER_DOWN && !ldap_is_ldaps_url( uri ) && !starttls ) {
 		ct_fail( "Check the URI, that slapd is running and listening there, "
 			"and the network (firewall) between.", "%s: cannot contact %s: %s",
@@ -641,6 +689,15 @@ ct_fail_issue( int rc, const char *info, const char *identity )
 			"(slapo-certpin(5)).", "Could not get a certificate for %s: "
 			"provisioning refused: %s", identity, e );
 		break;
+	case LDAP_UNWILLING_TO_PERFORM:
+		if ( info && strstr( info, "certpinUser" ) ) {
+			ct_fail( "The user is not enabled for certificate logon: add the "
+				"objectClass certpinUser to the user's entry.",
+				"Could not get a certificate for %s: user not enabled for "
+				"certificates: %s", identity, e );
+			break;
+		}
+		/* FALLTHRU */
 	default:
 		ct_fail( "The server refused to issue a certificate for the reason "
 			"given: fix the user (certpinUser, the policy) or the request "
@@ -658,11 +715,14 @@ main( int argc, char **argv )
 	struct berval pin = { 0, NULL }, csr = { 0, NULL }, der = { 0, NULL };
 	struct berval *authzid = NULL, pw = { 0, NULL };
 	const char *identity, *uri, *certfile, *keyfile;
-	char err[512], *info = NULL, *user_dn = NULL, *bind_dn = NULL, *bound_as = NULL;
-	LDAP *pld = NULL, *cld = NULL, *revoke_ld = NULL;
-	EVP_PKEY *key = NULL;
-	int first, rc, enabled = -1, issued = 0, self, starttls, resolved = 0;
-	int bind_kind = CT_BIND_NONE;
+	char err[512], *info = NULL, *user_dn = NULL, *bind_dn = NULL;
+	LDAP *pld = NULL, *cld = NULL;
+	int first, rc, enabled = -1, self, starttls, resolved = 0;
+	/* set before the watchdog's sigsetjmp() and changed after it */
+	char *volatile bound_as = NULL;
+	LDAP *volatile revoke_ld = NULL;
+	EVP_PKEY *volatile key = NULL;
+	volatile int issued = 0, bind_kind = CT_BIND_NONE;
 
 	memset( &req, 0, sizeof( req ) );
 	memset( &res, 0, sizeof( res ) );
@@ -761,6 +821,25 @@ main( int argc, char **argv )
 	}
 
 	clock_gettime( CLOCK_MONOTONIC, &ct_t0 );
+	if ( sigsetjmp( ct_jmp, 1 ) ) {
+		/* the watchdog: report, remove the key, touch no LDAP handle */
+		int t = cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT;
+		char d[256];
+
+		clock_gettime( CLOCK_MONOTONIC, &ct_t1 );
+		snprintf( d, sizeof( d ), "The server did not answer within %d seconds: "
+			"check that slapd is not overloaded or hung, and that the URI "
+			"names an LDAP server (or wait longer with -o nettimeout=SECONDS).",
+			CT_WATCHDOG * t );
+		ct_fail( d, "%s: timed out", ct_where );
+		ct_cleanup_files();
+		ct_report( uri );
+		fflush( NULL );
+		_exit( CT_EXIT_FAILED );
+	}
+	signal( SIGALRM, ct_alarm );
+	ct_jmp_armed = 1;
+	alarm( CT_WATCHDOG * ( cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT ) );
 
 	/* ---- 1. the user, and a certificate for them ---- */
 	if ( !co.cert_file ) {
@@ -821,6 +900,8 @@ main( int argc, char **argv )
 			rc = ldap_sasl_bind_s( pld, bind_dn, LDAP_SASL_SIMPLE, &pw, NULL, NULL, NULL );
 			if ( rc != LDAP_SUCCESS ) {
 				info = ct_ld_info( pld, &rc );
+				if ( ct_timed_out( rc, "Simple bind" ) )
+					goto out;
 				if ( rc == LDAP_INVALID_CREDENTIALS )
 					ct_fail( cp_opt.binddn && !ct_dn_eq( cp_opt.binddn, identity ) ?
 						"Wrong password for the bind DN given with -D, or no such "
@@ -900,10 +981,15 @@ main( int argc, char **argv )
 			resolved ? user_dn : identity, co.endpoint,
 			co.phone ? "phone number and PIN" : self ? "self" : "administrator for ",
 			co.phone || self ? "" : user_dn );
-		rc = certpin_issue( pld, &req, NULL, &res );
+		{
+			struct timeval tv = { cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT, 0 };
+
+			rc = certpin_issue( pld, &req, &tv, &res );
+		}
 		certpin_secret_free( &pin );
 		if ( rc != LDAP_SUCCESS ) {
-			ct_fail_issue( rc, res.is_diag, identity );
+			if ( !ct_timed_out( rc, "Provisioning (certpinIssue)" ) )
+				ct_fail_issue( rc, res.is_diag, identity );
 			goto out;
 		}
 		der = res.is_cert;
@@ -982,6 +1068,8 @@ main( int argc, char **argv )
 		if ( rc != LDAP_SUCCESS ) {
 			ldap_memfree( info );
 			info = ct_ld_info( cld, &rc );
+			if ( ct_timed_out( rc, "Certificate logon (SASL EXTERNAL)" ) )
+				goto out;
 			if ( rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR )
 				ct_fail_hint( "The server closed the TLS session when it saw the "
 					"client certificate: it does not accept it. Device "
@@ -1012,7 +1100,8 @@ main( int argc, char **argv )
 	if ( rc != LDAP_SUCCESS ) {
 		ldap_memfree( info );
 		info = ct_ld_info( cld, &rc );
-		ct_fail( "The server must support the WhoAmI operation (RFC 4532).",
+		if ( !ct_timed_out( rc, "WhoAmI" ) )
+			ct_fail( "The server must support the WhoAmI operation (RFC 4532).",
 			"WhoAmI failed: %s", ct_ldaperr( rc, info ) );
 		goto out;
 	}
@@ -1087,6 +1176,8 @@ out:
 		ldap_unbind_ext_s( cld, NULL, NULL );
 	if ( pld )
 		ldap_unbind_ext_s( pld, NULL, NULL );
+	alarm( 0 );
+	ct_jmp_armed = 0;
 	ct_report( uri );
 
 	ber_bvfree( authzid );

@@ -426,12 +426,27 @@ cp_tool_args( int argc, char **argv )
 
 /* ---- terminal ------------------------------------------------------------------ */
 
+/* While echo is off: the terminal and its settings, restored by a signal
+ * that ends the program in the middle of a prompt. */
+static volatile sig_atomic_t cp_tty_fd = -1;
+static struct termios cp_tty_saved;
+
+static void
+cp_tty_signal( int sig )
+{
+	if ( cp_tty_fd >= 0 )
+		tcsetattr( cp_tty_fd, TCSAFLUSH, &cp_tty_saved );
+	signal( sig, SIG_DFL );
+	raise( sig );
+}
+
 /* Prompt on /dev/tty and read one line; echo off when noecho.  Returns a
  * malloc'd string (newline removed) or NULL. */
 static char *
 cp_tty_read( const char *prompt, int noecho )
 {
 	struct termios old, tmp;
+	struct sigaction sa, oint, oterm, ohup;
 	char buf[1024], *ret = NULL;
 	FILE *tty;
 	int fd, restore = 0;
@@ -448,9 +463,17 @@ cp_tty_read( const char *prompt, int noecho )
 	fputs( prompt, tty );
 	fflush( tty );
 	if ( noecho && tcgetattr( fd, &old ) == 0 ) {
+		cp_tty_saved = old;
+		cp_tty_fd = fd;
+		memset( &sa, 0, sizeof( sa ) );
+		sa.sa_handler = cp_tty_signal;
+		sigemptyset( &sa.sa_mask );
+		sigaction( SIGINT, &sa, &oint );
+		sigaction( SIGTERM, &sa, &oterm );
+		sigaction( SIGHUP, &sa, &ohup );
 		tmp = old;
 		tmp.c_lflag &= ~(tcflag_t)ECHO;
-		restore = tcsetattr( fd, TCSAFLUSH, &tmp ) == 0;
+		restore = tcsetattr( fd, TCSADRAIN, &tmp ) == 0;
 	}
 	if ( fgets( buf, sizeof( buf ), tty ) != NULL ) {
 		n = strlen( buf );
@@ -459,8 +482,15 @@ cp_tty_read( const char *prompt, int noecho )
 		ret = strdup( buf );
 	}
 	if ( restore ) {
-		tcsetattr( fd, TCSAFLUSH, &old );
-		fputc( '\n', tty );
+		tcsetattr( fd, TCSADRAIN, &old );
+		if ( write( fd, "\n", 1 ) < 0 )
+			restore = 0;
+	}
+	if ( cp_tty_fd >= 0 ) {
+		cp_tty_fd = -1;
+		sigaction( SIGINT, &oint, NULL );
+		sigaction( SIGTERM, &oterm, NULL );
+		sigaction( SIGHUP, &ohup, NULL );
 	}
 	memset( buf, 0, sizeof( buf ) );
 	fclose( tty );
@@ -629,7 +659,7 @@ cp_tool_connect( void )
 		if ( rc != LDAP_SUCCESS ) {
 			rc = cp_ld_error( ld, "ldap_start_tls", rc );
 			if ( cp_opt.use_tls > 1 || rc < 0 )
-				cp_tool_exit( ld, rc );
+				cp_tool_exit( ld, EXIT_FAILURE );
 		}
 	}
 
@@ -894,10 +924,13 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		if ( n > 0 && line[0] == ' ' && llen &&
 		     cp_ldif_attr( logical, llen ) ) {
 			if ( llen + n > lcap ) {
+				char *nl;
+
 				lcap = 2 * ( llen + n );
-				logical = realloc( logical, lcap + 1 );
-				if ( logical == NULL )
+				nl = realloc( logical, lcap + 1 );
+				if ( nl == NULL )
 					goto nomem;
+				logical = nl;
 			}
 			memcpy( logical + llen, line + 1, n - 1 );
 			llen += n - 1;
@@ -906,15 +939,17 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		if ( llen || start ) {
 			if ( cp_items_line( its, logical, llen, start, &in_record ) )
 				goto nomem;
-			llen = 0;
 		}
 		if ( n < 0 )
 			break;
 		if ( (size_t)n + 1 > lcap ) {
+			char *nl;
+
 			lcap = 2 * ( n + 1 );
-			logical = realloc( logical, lcap + 1 );
-			if ( logical == NULL )
+			nl = realloc( logical, lcap + 1 );
+			if ( nl == NULL )
 				goto nomem;
+			logical = nl;
 		}
 		memcpy( logical, line, n );
 		llen = n;

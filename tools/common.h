@@ -115,7 +115,8 @@ void cp_tool_init( const char *prog, const char *private_short,
 int cp_tool_args( int argc, char **argv );
 
 /* Print "prog: msg", the usage hint, exit 1. */
-void cp_usage_error( const char *fmt, ... );
+void cp_usage_error( const char *fmt, ... )
+	__attribute__(( noreturn, format( printf, 1, 2 ) ));
 
 /* Full usage text (common + private) to fp. */
 void cp_usage( FILE *fp );
@@ -126,7 +127,7 @@ void cp_usage( FILE *fp );
 LDAP *cp_tool_connect( void );
 
 /* Unbind (when ld is not NULL) and exit with status. */
-void cp_tool_exit( LDAP *ld, int status );
+void cp_tool_exit( LDAP *ld, int status ) __attribute__(( noreturn ));
 
 /* ldapsearch-style error message, "what" defaults to the program name. */
 void cp_perror( const char *what, int err, const char *matched,
@@ -141,7 +142,7 @@ int cp_result( LDAP *ld, LDAPMessage *res, const char *what );
 int cp_ld_error( LDAP *ld, const char *what, int rc );
 
 /* Non-fatal messages: "prog: ...\n" on stderr. */
-void cp_warn( const char *fmt, ... );
+void cp_warn( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ));
 
 /* ---- work items ------------------------------------------------------------
  * One item per operand; without operands, one per line from -f FILE or
@@ -176,7 +177,7 @@ int cp_items_read( cp_items *its, int argc, char **argv, int first );
 void cp_items_free( cp_items *its );
 
 /* Ask "prompt [y/N] " on /dev/tty; 1 for yes. -1 when there is no terminal. */
-int cp_confirm( const char *fmt, ... );
+int cp_confirm( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ));
 
 /* Is stderr a terminal (progress display allowed)? */
 int cp_progress_ok( void );

@@ -67,6 +67,7 @@ cp_idconf_load( cp_idconf *ic, const char *path )
 	ic->ic_upn_attr = cp_xstrdup( "userPrincipalName" );
 	ic->ic_logon_attr = cp_xstrdup( "sAMAccountName" );
 	ic->ic_display_attr = cp_xstrdup( "displayName" );
+	ic->ic_page = CP_ID_PAGE;
 
 	if ( path == NULL )
 		path = getenv( CP_ID_ENV );
@@ -124,6 +125,13 @@ cp_idconf_load( cp_idconf *ic, const char *path )
 				kw[0] == 'u' || kw[0] == 'U' ? &ic->ic_upn_attr :
 				kw[0] == 'l' || kw[0] == 'L' ? &ic->ic_logon_attr :
 				&ic->ic_display_attr, arg );
+		} else if ( strcasecmp( kw, "page-size" ) == 0 ) {
+			char *end;
+			long v = strtol( arg, &end, 10 );
+
+			if ( *end || v < 1 || v > 100000 )
+				cp_conf_error( path, lineno, "page-size must be 1..100000", arg );
+			ic->ic_page = (int)v;
 		} else if ( strcasecmp( kw, "domain" ) == 0 ) {
 			char *base = arg;
 			LDAPDN dn;
@@ -566,7 +574,7 @@ cp_id_all( LDAP *ld, cp_idconf *ic, const char *presence, char **attrs,
 	}
 	snprintf( filter, len, "(&%s%s)", ic->ic_filter, presence );
 	do {
-		rc = ldap_create_page_control( ld, CP_ID_PAGE, &cookie, 0, &page );
+		rc = ldap_create_page_control( ld, ic->ic_page, &cookie, 0, &page );
 		if ( rc != LDAP_SUCCESS )
 			break;
 		ctrls[0] = page;

@@ -31,6 +31,7 @@
  *                              Without any, the first dc= label of base,
  *                              upper-cased, names the base (dc=example,
  *                              dc=com -> EXAMPLE).
+ *   page-size <n>              page size of --all (default 500)
  *
  * Resolution of many identities uses one connection: searches are sent
  * asynchronously, up to CP_ID_WINDOW outstanding, and answered in input
@@ -67,6 +68,7 @@ typedef struct cp_idconf {
 	char		*ic_display_attr;
 	cp_domain	*ic_domains;
 	int		ic_ndomains;
+	int		ic_page;		/* page size of cp_id_all */
 	int		ic_quiet_unknown;	/* do not print "no such user" (--force) */
 	/* Messages on the connection that answer no identity search (a tool's
 	 * own asynchronous requests, e.g. modifies sent from the callback) are

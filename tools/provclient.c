@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 
 /* lber_pvt.h is not installed. */
 #define PC_BVZERO( bv )	do { (bv)->bv_val = NULL; (bv)->bv_len = 0; } while ( 0 )
+
+static void pc_err( char *err, size_t errlen, const char *fmt, ... )
+	__attribute__(( format( printf, 3, 4 ) ));
 
 static void
 pc_err( char *err, size_t errlen, const char *fmt, ... )
@@ -684,7 +688,6 @@ certpin_secret_read( const char *path, int chomp, struct berval *out,
 		n += r;
 	}
 	close( fd );
-	fd = -1;
 	/* one more byte than allowed may be a final newline */
 	out->bv_val = buf;
 	out->bv_len = n;
@@ -715,9 +718,24 @@ fail:
 	return -1;
 }
 
+/* The terminal's settings while echo is off, restored by a signal that
+ * ends the program in the middle of the prompt (Control-C). */
+static struct termios pc_tty_saved;
+static volatile sig_atomic_t pc_tty_fd = -1;
+
+static void
+pc_tty_signal( int sig )
+{
+	if ( pc_tty_fd >= 0 )
+		tcsetattr( pc_tty_fd, TCSAFLUSH, &pc_tty_saved );
+	signal( sig, SIG_DFL );
+	raise( sig );
+}
+
 int
 certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t errlen )
 {
+	void (*oint)( int ), (*oterm)( int ), (*ohup)( int );
 	struct termios old, quiet;
 	size_t n = 0;
 	ssize_t r;
@@ -737,10 +755,15 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 		close( fd );
 		return -1;
 	}
+	oint = signal( SIGINT, pc_tty_signal );
+	oterm = signal( SIGTERM, pc_tty_signal );
+	ohup = signal( SIGHUP, pc_tty_signal );
 	if ( tcgetattr( fd, &old ) == 0 ) {
 		quiet = old;
 		quiet.c_lflag &= ~( ECHO | ECHOE | ECHOK | ECHONL );
 		quiet.c_lflag |= ICANON;
+		pc_tty_saved = old;
+		pc_tty_fd = fd;
 		if ( tcsetattr( fd, TCSAFLUSH, &quiet ) == 0 )
 			restore = 1;
 	}
@@ -783,6 +806,10 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 done:
 	if ( restore )
 		tcsetattr( fd, TCSAFLUSH, &old );
+	pc_tty_fd = -1;
+	signal( SIGINT, oint );
+	signal( SIGTERM, oterm );
+	signal( SIGHUP, ohup );
 	close( fd );
 	if ( buf != NULL ) {
 		OPENSSL_cleanse( buf, CERTPIN_SECRET_MAX + 1 );

@@ -277,6 +277,11 @@ t_secret( const char *dir )
 	NOSECRET( "", "empty PIN file refused" );
 	NOSECRET( "\n", "PIN file with only a newline refused" );
 	NOSECRET( "1234\n5678\n", "PIN file with two lines refused" );
+	PUT( "pw-kenmyer\n" );
+	is_true( certpin_secret_read( path, 0, &s, err, sizeof( err ) ) == 0 &&
+		s.bv_len == 11 && !memcmp( s.bv_val, "pw-kenmyer\n", 11 ),
+		"password file (chomp 0, as ldapsearch -y): the whole content" );
+	certpin_secret_free( &s );
 	is_true( certpin_secret_file( "/nonexistent/pin", &s, err, sizeof( err ) ) == -1 &&
 		strstr( err, "/nonexistent/pin" ) != NULL, "missing PIN file named in the error" );
 }
