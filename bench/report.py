@@ -97,10 +97,10 @@ def abs_row(fig, key, unit, target, test, nd=1, agg=med):
 
 users = int(meta.get("users", "0"))
 ratio_row(f"1. SASL EXTERNAL re-bind on an open TLS connection, {meta.get('rebind_threads')} client threads",
-          "rebind_rate", "binds/s", ("≥ 0.95", 0.95), "1 re-bind (>= 0.95)",
+          "rebind_rate", "binds/s", ("≥ 0.95", 0.95), "1 re-bind",
           ratio_key="rebind_ratio")
 ratio_row(f"2. Full device logon (new TLS connection + EXTERNAL bind + unbind), {meta.get('logon_threads')} client threads",
-          "logon_rate", "logons/s", ("≥ 0.98", 0.98), "2 logon (>= 0.98)",
+          "logon_rate", "logons/s", ("≥ 0.98", 0.98), "2 logon",
           ratio_key="logon_ratio")
 
 for key, what in (("aa_rebind_ratio", "1"), ("aa_logon_ratio", "2")):
@@ -144,7 +144,7 @@ else:
                  "meets" if p99 < 1000 and not to else "misses"))
 
 ratio_row(f"4a. `certpin-get --all -o json` over all {users:,} users (same tool on both; "
-          "time, ratio plain/certpin)", "getall", "s", ("< 60 s", 0.0), "", inverse=True, nd=1)
+          "time, ratio plain/certpin)", "getall", "s", ("< 60 s", 0.0), "4a get --all", inverse=True, nd=1)
 g = med("getall", "certpin")
 if g is not None:
     r = rows[-1]
@@ -158,8 +158,13 @@ if k and sc:
              + ("" if k >= users else f", projected to all {users:,}") + tail)
     pl = f"{sp:.1f} s ({k / sp:,.0f} users/s)" if sp else "—"
     cl = f"{sc:.1f} s ({k / sc:,.0f} users/s)" + ("" if k >= users else f"; all: {proj:,.0f} s projected")
-    rows.append((label, pl, cl, f"**{sp / sc:.3f}**" if sp else "—", "< 60 s",
-                 "meets" if proj < 60 else "misses"))
+    p100k = 100000 / (k / sc)
+    if users != 100000:
+        cl += f"; 100,000 users: {p100k:,.0f} s projected"
+    rows.append((label, pl, cl, f"**{sp / sc:.3f}**" if sp else "—",
+                 "< 60 s for 100,000 users", "meets" if p100k < 60 else "misses"))
+    if sp:
+        chartrows.append(("4b revoke", sp / sc, sp / sc, sp / sc, None))
 else:
     rows.append(("4b. `ldapsearch … dn \\| certpin-revoke` over the users", "—",
                  f"n/a ({na.get('revokeall', 'not measured')})", "—", "< 60 s", "n/a"))
@@ -174,7 +179,7 @@ for key, when in (("rss_start", "after start"), ("rss_loaded", "after the load a
         rows.append((f"6. slapd resident memory (VmRSS) {when}", fmt(p / 1024, "MB"),
                      fmt(c / 1024, "MB"), f"**{r:.3f}**", "≤ 1.05",
                      "meets" if r <= 1.05 else "misses"))
-        chartrows.append(("6 RSS " + ("start" if key == "rss_start" else "loaded") + " (<= 1.05)",
+        chartrows.append(("6 RSS " + ("start" if key == "rss_start" else "loaded"),
                           r, r, r, 1.05))
 
 for key, what in (("ctest_cert", "existing certificate (--cert/--key)"),
@@ -240,9 +245,10 @@ if chart and chartrows:
             f.write(f'{i} "{label}" {r:.4f} {lo:.4f} {hi:.4f} {tgt if tgt else "NaN"}\n')
     png = os.path.join(outdir, "ratios.png")
     gp = f"""
-set terminal pngcairo size 900,500 noenhanced font ",10"
+set terminal pngcairo size 1000,560 noenhanced font ",10"
+set xtics rotate by -30
 set output "{png}"
-set title "certpin / plain slapd, {users:,} users (median of rounds; bars: range; x: target)"
+set title "certpin relative to plain slapd, {users:,} users (throughput and instruction ratios: higher is better; RSS: lower is better)\\nmedian of rounds; whiskers: range of rounds; x: target"
 set style fill solid 0.6 border -1
 set boxwidth 0.6
 set yrange [0:*]
