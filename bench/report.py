@@ -92,7 +92,8 @@ def abs_row(fig, key, unit, target, test, nd=1, agg=med):
         reason = na.get(key, "not measured")
         rows.append((fig, "—", f"n/a ({reason})", "—", target, "n/a"))
         return
-    rows.append((fig, "—", fmt(v, unit, nd), "—", target, "meets" if test(v) else "misses"))
+    rows.append((fig, "—", fmt(v, unit, nd), "—", target,
+                 "—" if target == "reported" else "meets" if test(v) else "misses"))
 
 
 users = int(meta.get("users", "0"))
