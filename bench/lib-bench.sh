@@ -36,13 +36,17 @@ bench_machine() {
 		"$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# gnuplot draws the chart (Debian's gnuplot-nox; scripts/install-deps has it).
-bench_need_gnuplot() {
-	[ "$chart" = yes ] || return 0
-	command -v gnuplot >/dev/null && return 0
-	say "installing gnuplot-nox"
+# gnuplot draws the chart and valgrind counts instructions (Debian's
+# gnuplot-nox and valgrind; scripts/install-deps has them): installed here
+# when missing.
+bench_need_tools() {
+	local missing=
+	[ "$chart" = yes ] && ! command -v gnuplot >/dev/null && missing="$missing gnuplot-nox"
+	command -v callgrind_control >/dev/null || missing="$missing valgrind"
+	[ -n "$missing" ] || return 0
+	say "installing$missing"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		gnuplot-nox >/dev/null 2>&1 || die "gnuplot is missing and could not be installed"
+		$missing >/dev/null 2>&1 || die "missing and could not be installed:$missing"
 }
 
 # The auxiliary class of schema/msuser.schema that allows the AD attributes,
