@@ -150,26 +150,16 @@ certpin_bind_cf( ConfigArgs *c )
 	switch ( c->type ) {
 	case CP_BIND_MODE:
 		i = verb_to_mask( c->argv[1], certpin_bind_modes );
-		if ( BER_BVISNULL( &certpin_bind_modes[i].word ) ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ),
-				"<%s> must be enforce, audit or off", c->argv[0] );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			return ARG_BAD_CONF;
-		}
+		if ( BER_BVISNULL( &certpin_bind_modes[i].word ) )
+			return certpin_cf_error( c, "<%s> must be enforce, audit or off",
+				c->argv[0] );
 		bi->cb_mode = certpin_bind_modes[i].mask;
 		return 0;
 	case CP_BIND_STRONG:
 		bi->cb_strong = c->value_int;
 		return 0;
 	case CP_BIND_RECHECK:
-		if ( c->value_int < 0 || c->value_int > 86400 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ),
-				"<%s> must be between 0 and 86400 seconds", c->argv[0] );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			return ARG_BAD_CONF;
-		}
-		bi->cb_recheck = c->value_int;
-		return 0;
+		return certpin_cf_int( c, 0, 86400, "seconds", &bi->cb_recheck );
 	case CP_BIND_HISTORY:
 		ch_free( bi->cb_history.bv_val );
 		ch_free( bi->cb_nhistory.bv_val );

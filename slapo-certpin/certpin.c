@@ -15,6 +15,7 @@
 
 #include "certpin.h"
 
+#include <ac/stdarg.h>
 #include <ac/string.h>
 
 /* ---- schema ------------------------------------------------------------ */
@@ -225,6 +226,30 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	else if ( cf.cf_owner.bv_val )
 		op->o_tmpfree( cf.cf_owner.bv_val, op->o_tmpmemctx );
 	return cf.cf_count > 2 ? 2 : cf.cf_count;
+}
+
+/* ---- configuration helpers ---------------------------------------------- */
+
+int
+certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
+{
+	va_list ap;
+
+	va_start( ap, fmt );
+	vsnprintf( c->cr_msg, sizeof( c->cr_msg ), fmt, ap );
+	va_end( ap );
+	Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+	return ARG_BAD_CONF;
+}
+
+int
+certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
+{
+	if ( c->value_int < lo || c->value_int > hi )
+		return certpin_cf_error( c, "<%s> must be between %d and %d%s%s",
+			c->argv[0], lo, hi, unit ? " " : "", unit ? unit : "" );
+	*ip = c->value_int;
+	return 0;
 }
 
 /* ---- operations -------------------------------------------------------- */

@@ -61,6 +61,14 @@ BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
 
+/* Refuse a config directive: c->cr_msg gets the message (printf style),
+ * logged at LDAP_DEBUG_CONFIG; returns ARG_BAD_CONF. */
+int certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
+	LDAP_GCCATTR(( format( printf, 2, 3 ) ));
+/* An integer directive: store c->value_int in *ip when it lies in lo..hi
+ * (0), else refuse it with "<name> must be between lo and hi[ unit]". */
+int certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip );
+
 /* Per-concern configuration rows and their olc attribute names ("a $ b"),
  * merged into one table by certpin.c. */
 extern ConfigTable certpin_write_cfg[], certpin_bind_cfg[],

@@ -74,7 +74,7 @@ certpin_pin_cf( ConfigArgs *c )
 	slap_overinst *on = (slap_overinst *)c->bi;
 	certpin_info *ci = on->on_bi.bi_private;
 	cp_pin *pp = ci->ci_pin;
-	int lo = 0, hi = 0, *ip = NULL;
+	int lo = 0, hi = 0, *ip = NULL, rc;
 
 	switch ( c->op ) {
 	case SLAP_CONFIG_EMIT:
@@ -108,23 +108,20 @@ certpin_pin_cf( ConfigArgs *c )
 
 	switch ( c->type ) {
 	case CP_PIN_HASH:
-		if ( lutil_passwd_scheme( c->value_string ) == 0 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ), "<%s> unknown password "
-				"scheme \"%s\" (load its module first, e.g. argon2)",
+		if ( lutil_passwd_scheme( c->value_string ) == 0 )
+			rc = certpin_cf_error( c, "<%s> unknown password scheme \"%s\" "
+				"(load its module first, e.g. argon2)",
 				c->argv[0], c->value_string );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+		else if ( strcasecmp( c->value_string, "{CLEARTEXT}" ) == 0 ||
+		     strcasecmp( c->value_string, "{CRYPT}" ) == 0 )
+			rc = certpin_cf_error( c, "<%s> \"%s\" is not a safe scheme "
+				"for PINs", c->argv[0], c->value_string );
+		else
+			rc = 0;
+		if ( rc ) {
 			ch_free( c->value_string );
 			c->value_string = NULL;
-			return ARG_BAD_CONF;
-		}
-		if ( strcasecmp( c->value_string, "{CLEARTEXT}" ) == 0 ||
-		     strcasecmp( c->value_string, "{CRYPT}" ) == 0 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ), "<%s> \"%s\" is not a "
-				"safe scheme for PINs", c->argv[0], c->value_string );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			ch_free( c->value_string );
-			c->value_string = NULL;
-			return ARG_BAD_CONF;
+			return rc;
 		}
 		ch_free( pp->pp_hash );
 		pp->pp_hash = c->value_string;
@@ -150,14 +147,7 @@ certpin_pin_cf( ConfigArgs *c )
 		lo = 1; hi = 31 * 86400; ip = &pp->pp_window;
 		break;
 	}
-	if ( c->value_int < lo || c->value_int > hi ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between %d and %d", c->argv[0], lo, hi );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	*ip = c->value_int;
-	return 0;
+	return certpin_cf_int( c, lo, hi, NULL, ip );
 }
 
 ConfigTable certpin_pin_cfg[] = {

@@ -299,14 +299,7 @@ certpin_prov_cf( ConfigArgs *c )
 	case CP_PROV_VALID_MIN: ip = &pv->pv_valid_min; break;
 	case CP_PROV_VALID_MAX: ip = &pv->pv_valid_max; break;
 	}
-	if ( c->value_int < 1 || c->value_int > CP_VALID_LIMIT ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between 1 and %d hours", c->argv[0], CP_VALID_LIMIT );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	*ip = c->value_int;
-	return 0;
+	return certpin_cf_int( c, 1, CP_VALID_LIMIT, "hours", ip );
 }
 
 ConfigTable certpin_prov_cfg[] = {

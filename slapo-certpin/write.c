@@ -44,14 +44,7 @@ certpin_write_cf( ConfigArgs *c )
 		ci->ci_max_certs = CERTPIN_DEFAULT_MAX_CERTS;
 		return 0;
 	}
-	if ( c->value_int < 1 || c->value_int > 1000 ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between 1 and 1000", c->argv[0] );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	ci->ci_max_certs = c->value_int;
-	return 0;
+	return certpin_cf_int( c, 1, 1000, NULL, &ci->ci_max_certs );
 }
 
 ConfigTable certpin_write_cfg[] = {
