@@ -228,6 +228,24 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	return cf.cf_count > 2 ? 2 : cf.cf_count;
 }
 
+Modifications *
+certpin_mod_new( short mop, AttributeDescription *ad, BerVarray vals )
+{
+	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+
+	m->sml_op = mop;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_values = vals;
+	if ( vals ) {
+		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
+			;
+		attr_normalize( ad, vals, &m->sml_nvalues, NULL );
+	}
+	return m;
+}
+
 /* ---- configuration helpers ---------------------------------------------- */
 
 int

@@ -61,6 +61,11 @@ BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
 
+/* A modification the overlay computed (SLAP_MOD_INTERNAL) of ad; vals (may
+ * be NULL) is consumed, normalized values are added.  Not linked. */
+Modifications *certpin_mod_new( short mop, AttributeDescription *ad,
+	BerVarray vals );
+
 /* Refuse a config directive: c->cr_msg gets the message (printf style),
  * logged at LDAP_DEBUG_CONFIG; returns ARG_BAD_CONF. */
 int certpin_cf_error( ConfigArgs *c, const char *fmt, ... )

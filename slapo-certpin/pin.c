@@ -765,15 +765,7 @@ cp_pin_fail( Operation *op, BackendDB *db, struct berval *ndn, BerVarray keep )
 	}
 	value_add_one( &keep, &(struct berval){ strlen( buf ), buf } );
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = LDAP_MOD_REPLACE;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad_certpinPINFailure;
-	m->sml_type = ad_certpinPINFailure->ad_cname;
-	m->sml_values = keep;
-	for ( m->sml_numvals = 0; keep[m->sml_numvals].bv_val; m->sml_numvals++ )
-		;
-	attr_normalize( ad_certpinPINFailure, keep, &m->sml_nvalues, NULL );
+	m = certpin_mod_new( LDAP_MOD_REPLACE, ad_certpinPINFailure, keep );
 	certpin_write_internal( op, db, ndn, m, &text );
 }
 
@@ -784,11 +776,7 @@ cp_pin_reset( Operation *op, BackendDB *db, struct berval *ndn )
 	Modifications *m;
 	const char *text;
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = LDAP_MOD_REPLACE;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad_certpinPINFailure;
-	m->sml_type = ad_certpinPINFailure->ad_cname;
+	m = certpin_mod_new( LDAP_MOD_REPLACE, ad_certpinPINFailure, NULL );
 	certpin_write_internal( op, db, ndn, m, &text );
 }
 

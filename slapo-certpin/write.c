@@ -119,23 +119,11 @@ cp_rec_is( struct berval *rec, const char *hex )
 static void
 cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray vals )
 {
-	Modifications *m, **mp;
+	Modifications **mp;
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = mop;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad;
-	m->sml_type = ad->ad_cname;
-	m->sml_values = vals;
-	if ( vals ) {
-		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
-			;
-		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
-			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
-	}
 	for ( mp = &op->orm_modlist; *mp; mp = &(*mp)->sml_next )
 		;
-	*mp = m;
+	*mp = certpin_mod_new( mop, ad, vals );
 }
 
 /* Change ad of entry e into the values want (consumed) value by value:
@@ -1065,19 +1053,8 @@ static void
 cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 	BerVarray vals )
 {
-	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+	Modifications *m = certpin_mod_new( mop, ad, vals );
 
-	m->sml_op = mop;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad;
-	m->sml_type = ad->ad_cname;
-	m->sml_values = vals;
-	if ( vals ) {
-		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
-			;
-		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
-			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
-	}
 	m->sml_next = *mods;
 	*mods = m;
 }
