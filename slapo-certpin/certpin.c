@@ -162,6 +162,34 @@ certpin_find_cb( Operation *op, SlapReply *rs )
 	return 0;
 }
 
+void
+certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
+	struct berval *dn, struct berval *ndn, slap_callback *cb )
+{
+	op2->o_tag = tag;
+	op2->o_bd = db;
+	op2->o_dn = db->be_rootdn;
+	op2->o_ndn = db->be_rootndn;
+	op2->o_req_dn = *dn;
+	op2->o_req_ndn = *ndn;
+	op2->o_callback = cb;
+}
+
+void
+certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb )
+{
+	certpin_op_as_root( op2, db, LDAP_REQ_SEARCH, &db->be_suffix[0],
+		&db->be_nsuffix[0], cb );
+	op2->o_managedsait = SLAP_CONTROL_CRITICAL;
+	op2->o_sync = SLAP_CONTROL_NONE;
+	op2->o_pagedresults = SLAP_CONTROL_NONE;
+	op2->ors_scope = LDAP_SCOPE_SUBTREE;
+	op2->ors_deref = LDAP_DEREF_NEVER;
+	op2->ors_limit = NULL;
+	op2->ors_slimit = SLAP_NO_LIMIT;
+	op2->ors_tlimit = SLAP_NO_LIMIT;
+}
+
 int
 certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner )
@@ -191,21 +219,8 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 		snprintf( fstr, flen, "(certpinThumbprint=%s)", esc.bv_val );
 	op->o_tmpfree( esc.bv_val, op->o_tmpmemctx );
 
-	op2.o_tag = LDAP_REQ_SEARCH;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = db->be_suffix[0];
-	op2.o_req_ndn = db->be_nsuffix[0];
-	op2.o_callback = &cb;
-	op2.o_managedsait = SLAP_CONTROL_CRITICAL;
-	op2.o_sync = SLAP_CONTROL_NONE;
-	op2.o_pagedresults = SLAP_CONTROL_NONE;
-	op2.ors_scope = LDAP_SCOPE_SUBTREE;
-	op2.ors_deref = LDAP_DEREF_NEVER;
-	op2.ors_limit = NULL;
+	certpin_search_as_root( &op2, db, &cb );
 	op2.ors_slimit = 2;
-	op2.ors_tlimit = SLAP_NO_LIMIT;
 	op2.ors_attrs = slap_anlist_no_attrs;
 	op2.ors_attrsonly = 1;
 	ber_str2bv_x( fstr, 0, 0, &op2.ors_filterstr, op->o_tmpmemctx );

@@ -53,6 +53,15 @@ extern ObjectClass *oc_certpinHistory;
 /* The database that holds ndn (the overlay usually sits on the frontend). */
 BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 
+/* Make op2 (a copy of the client's operation) an internal operation of
+ * type tag on db by db's root DN, on dn/ndn, answered to cb. */
+void certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
+	struct berval *dn, struct berval *ndn, slap_callback *cb );
+/* The same for a subtree search of db's suffix (no controls, no limits, no
+ * alias dereferencing); the caller sets the filter, attributes and
+ * ors_slimit. */
+void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
+
 /* Search db for entries whose certpinThumbprint equals hex (an indexed
  * equality search, never a scan).  Returns the number of entries found (0, 1
  * or 2 meaning "more than one") and, when owner is not NULL and one or more

@@ -681,13 +681,7 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	SlapReply rs2 = { REP_RESULT };
 	slap_callback cb = { NULL, slap_null_cb, NULL, NULL };
 
-	op2.o_tag = LDAP_REQ_MODIFY;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = *ndn;
-	op2.o_req_ndn = *ndn;
-	op2.o_callback = &cb;
+	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
 	op2.o_private = NULL;
 	/* none of the client's controls apply to this write */
 	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
@@ -1018,13 +1012,7 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 		return LDAP_UNWILLING_TO_PERFORM;
 	}
 	cb.sc_response = slap_null_cb;
-	op2.o_tag = LDAP_REQ_MODIFY;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = *ndn;
-	op2.o_req_ndn = *ndn;
-	op2.o_callback = &cb;
+	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
 	op2.o_managedsait = SLAP_CONTROL_NONE;
 	op2.o_relax = SLAP_CONTROL_NONE;
 	op2.o_dont_replicate = 0;
