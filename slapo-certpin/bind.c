@@ -427,24 +427,18 @@ static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 	cp_period *vp )
 {
-	BackendDB *db, *obd = op->o_bd;
-	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
+	BackendDB *db;
 	Entry *e = NULL;
 	Attribute *a;
 	const char *why = NULL;
-	int i, rc, held = 0;
+	int i, held = 0;
 
 	if ( BER_BVISEMPTY( ndn ) )
 		return "no identity mapped from the certificate";
 	db = select_backend( ndn, 0 );
 	if ( db == NULL || db->be_fetch == NULL )
 		return "no database holds the mapped identity";
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	if ( obd )
-		op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL )
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS )
 		return "no such entry";
 
 	a = attr_find( e->e_attrs, ad_certpinThumbprint );
@@ -471,11 +465,7 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 			}
 		}
 	}
-	op->o_bd = db;
-	be_entry_release_r( op, e );
-	op->o_bd = obd;
-	if ( obd )
-		op->o_bd->bd_info = bi;
+	certpin_entry_release( op, db, e );
 	return why;
 }
 

@@ -162,6 +162,39 @@ certpin_find_cb( Operation *op, SlapReply *rs )
 	return 0;
 }
 
+int
+certpin_entry_get( Operation *op, BackendDB *db, struct berval *ndn, Entry **ep )
+{
+	BackendDB *obd = op->o_bd;
+	BackendInfo *bi = obd ? obd->bd_info : NULL;
+	int rc;
+
+	*ep = NULL;
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, ep );
+	op->o_bd = obd;
+	if ( obd )
+		obd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS )
+		*ep = NULL;
+	else if ( *ep == NULL )
+		rc = LDAP_NO_SUCH_OBJECT;
+	return rc;
+}
+
+void
+certpin_entry_release( Operation *op, BackendDB *db, Entry *e )
+{
+	BackendDB *obd = op->o_bd;
+	BackendInfo *bi = obd ? obd->bd_info : NULL;
+
+	op->o_bd = db;
+	be_entry_release_r( op, e );
+	op->o_bd = obd;
+	if ( obd )
+		obd->bd_info = bi;
+}
+
 void
 certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
 	struct berval *dn, struct berval *ndn, slap_callback *cb )

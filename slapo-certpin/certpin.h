@@ -53,6 +53,13 @@ extern ObjectClass *oc_certpinHistory;
 /* The database that holds ndn (the overlay usually sits on the frontend). */
 BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 
+/* Read entry ndn of db (be_entry_get_rw) and give it back; op stays on the
+ * overlay's database.  certpin_entry_get returns an LDAP result code
+ * (noSuchObject when there is no such entry) and *ep, NULL on failure. */
+int certpin_entry_get( Operation *op, BackendDB *db, struct berval *ndn,
+	Entry **ep );
+void certpin_entry_release( Operation *op, BackendDB *db, Entry *e );
+
 /* Make op2 (a copy of the client's operation) an internal operation of
  * type tag on db by db's root DN, on dn/ndn, answered to cb. */
 void certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,

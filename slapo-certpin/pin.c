@@ -811,10 +811,7 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 		goto dummy;
 	}
 
-	op->o_bd = pf.pf_db;
-	if ( be_entry_get_rw( op, &pf.pf_ndn, NULL, NULL, 0, &e ) != LDAP_SUCCESS )
-		e = NULL;
-	if ( e ) {
+	if ( certpin_entry_get( op, pf.pf_db, &pf.pf_ndn, &e ) == LDAP_SUCCESS ) {
 		/* copy what is needed: no write while the entry is held */
 		pa = attr_find( e->e_attrs, ad_certpinPIN );
 		fa = attr_find( e->e_attrs, ad_certpinPINFailure );
@@ -822,10 +819,8 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 			ber_dupbv_x( &stored, &pa->a_vals[0], op->o_tmpmemctx );
 		had_fail = fa != NULL;
 		nrecent = cp_pin_recent( pp, fa, now, &keep );
-		be_entry_release_r( op, e );
+		certpin_entry_release( op, pf.pf_db, e );
 	}
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
 	if ( e == NULL )
 		goto dummy;
 	if ( stored.bv_val == NULL ) {

@@ -402,8 +402,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
 	Modifications *m, **mp;
-	BackendInfo *bi = op->o_bd->bd_info;
-	BackendDB *db, *obd = op->o_bd;
+	BackendDB *db;
 	Entry *e = NULL;
 	Attribute *a;
 	cp_set set = { NULL, 0, 0, op->o_tmpmemctx };
@@ -458,11 +457,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL )
 		return SLAP_CB_CONTINUE;
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL ) {
+	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS ) {
 		rc = LDAP_SUCCESS;
 		goto done;	/* the backend reports noSuchObject */
 	}
@@ -636,12 +631,8 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 
 done:
-	if ( e ) {
-		op->o_bd = db;
-		be_entry_release_r( op, e );
-		op->o_bd = obd;
-		op->o_bd->bd_info = bi;
-	}
+	if ( e )
+		certpin_entry_release( op, db, e );
 	if ( set.cs_c )
 		slap_sl_free( set.cs_c, set.cs_ctx );
 	ber_bvarray_free( reasons );
@@ -819,11 +810,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL || SLAP_SINGLE_SHADOW( db ) )
 		return SLAP_CB_CONTINUE;	/* the backend refers or refuses */
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL )
+	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
 	rc = LDAP_SUCCESS;
 
@@ -888,11 +875,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		rc = LDAP_UNWILLING_TO_PERFORM;
 		goto done;
 	}
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &hist, NULL, NULL, 0, &h );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || h == NULL ) {
+	if ( certpin_entry_get( op, db, &hist, &h ) != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": history "
 			"entry \"%s\" does not exist\n", op->o_log_prefix,
 			op->o_req_ndn.bv_val, hist.bv_val );
@@ -900,7 +883,6 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 			"or revocation records and the history entry that must keep "
 			"them does not exist (see certpin-history)" );
 		rc = LDAP_UNWILLING_TO_PERFORM;
-		h = NULL;
 		goto done;
 	}
 	rc = LDAP_SUCCESS;
@@ -971,11 +953,10 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	op->o_callback = &dc->dc_cb;
 
 done:
-	op->o_bd = db;
 	if ( h )
-		be_entry_release_r( op, h );
-	be_entry_release_r( op, e );
-	op->o_bd = obd;
+		certpin_entry_release( op, db, h );
+	certpin_entry_release( op, db, e );
+	op->o_bd = obd;		/* cp_del_may_succeed() may leave it on db */
 	op->o_bd->bd_info = bi;
 	if ( hist.bv_val )
 		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
@@ -1065,19 +1046,13 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	int rc, held = 0;
 
 	rs->sr_text = NULL;
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
-	if ( rc == LDAP_SUCCESS && e ) {
-		a = attr_find( e->e_attrs, ad_certpinCertBinary );
-		held = a ? a->a_numvals : 0;
-		be_entry_release_r( op, e );
-	}
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL ) {
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
 		rs->sr_text = "certpin: no such entry";
 		return LDAP_NO_SUCH_OBJECT;
 	}
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	held = a ? a->a_numvals : 0;
+	certpin_entry_release( op, db, e );
 	if ( held + 1 > ci->ci_max_certs ) {
 		rs->sr_text = "certpinCertificate: the entry holds as many "
 			"certificates as it may (certpin-max-certificates)";
