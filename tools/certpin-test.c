@@ -124,8 +124,6 @@ ct_usage( FILE *fp )
 static int
 ct_opt( int c, char *arg )
 {
-	char *end;
-
 	switch ( c ) {
 	case 'k':
 		if ( co.keykind )
@@ -150,10 +148,7 @@ ct_opt( int c, char *arg )
 		co.keep = 1;
 		return 1;
 	case OPT_VALIDITY:
-		errno = 0;
-		co.validity = strtol( arg, &end, 10 );
-		if ( *arg == '\0' || *end != '\0' || errno || co.validity < 1 ||
-			co.validity > 876000 )
+		if ( certpin_validity_parse( arg, &co.validity ) )
 			cp_usage_error( "--validity: \"%s\" is not a number of hours", arg );
 		return 1;
 	case OPT_ENDPOINT:
@@ -760,11 +755,7 @@ main( int argc, char **argv )
 			cp_usage_error( "%s", err );
 	}
 	if ( co.phone ) {
-		if ( co.pin_file )
-			rc = certpin_secret_file( co.pin_file, &pin, err, sizeof( err ) );
-		else
-			rc = certpin_secret_prompt( "PIN", &pin, err, sizeof( err ) );
-		if ( rc )
+		if ( certpin_pin_read( co.pin_file, &pin, err, sizeof( err ) ) )
 			cp_usage_error( "%s", err );
 	}
 	if ( cp_opt.pw_file ) {
