@@ -281,29 +281,11 @@ ct_ld_info( LDAP *ld, int *rc )
 	return info;
 }
 
+/* A JSON string, null when empty (cp_json_string). */
 static void
 ct_json_str( const char *s )
 {
-	const unsigned char *p;
-
-	if ( s == NULL || *s == '\0' ) {
-		fputs( "null", stdout );
-		return;
-	}
-	putchar( '"' );
-	for ( p = (const unsigned char *)s; *p; p++ ) {
-		if ( *p == '"' || *p == '\\' )
-			printf( "\\%c", *p );
-		else if ( *p == '\n' )
-			fputs( "\\n", stdout );
-		else if ( *p == '\t' )
-			fputs( "\\t", stdout );
-		else if ( *p < 0x20 )
-			printf( "\\u%04x", *p );
-		else
-			putchar( *p );
-	}
-	putchar( '"' );
+	cp_json_string( stdout, s && *s ? s : NULL );
 }
 
 static void
