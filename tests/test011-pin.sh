@@ -218,19 +218,9 @@ sleep 3.2
 check_rc_out 0 "once the window has passed, the right PIN works" "^issued" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0101" -P ab1z
 check_rc_out 80 "an unknown hash scheme is refused" "unknown password scheme" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinPINHash
-olcCertpinPINHash: {NOSUCH}
-LDIF
+	cfg_set "$ov" olcCertpinPINHash "{NOSUCH}"
 check_rc_out 80 "{CLEARTEXT} is refused" "not a safe scheme" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinPINHash
-olcCertpinPINHash: {CLEARTEXT}
-LDIF
+	cfg_set "$ov" olcCertpinPINHash "{CLEARTEXT}"
 srv_stop 1
 
 # ---- {ARGON2} -----------------------------------------------------------------------------
