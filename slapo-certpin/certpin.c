@@ -276,6 +276,14 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	return cf.cf_count > 2 ? 2 : cf.cf_count;
 }
 
+int
+certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
+{
+	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
+	send_ldap_error( op, rs, err, text );
+	return rs->sr_err;
+}
+
 Modifications *
 certpin_mod_new( short mop, AttributeDescription *ad, BerVarray vals )
 {

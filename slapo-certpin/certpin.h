@@ -77,6 +77,10 @@ void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
 
+/* Refuse the client's operation: send err with text (also logged at
+ * LDAP_DEBUG_TRACE); returns the result code sent. */
+int certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text );
+
 /* A modification the overlay computed (SLAP_MOD_INTERNAL) of ad; vals (may
  * be NULL) is consumed, normalized values are added.  Not linked. */
 Modifications *certpin_mod_new( short mop, AttributeDescription *ad,

@@ -359,14 +359,6 @@ certpin_pin_may_unlock( Operation *op )
 	return cp_pin_admin( op );
 }
 
-static int
-cp_pin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
-{
-	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
-	send_ldap_error( op, rs, err, text );
-	return rs->sr_err;
-}
-
 /* Replace the values of a certpinPIN add/replace with their hash. */
 static int
 cp_pin_hash_vals( Operation *op, cp_pin *pp, BerVarray vals, BerVarray nvals,
@@ -405,15 +397,15 @@ certpin_pin_add( Operation *op, SlapReply *rs )
 		if ( a->a_desc->ad_type != ad_certpinPIN->ad_type )
 			continue;
 		if ( a->a_desc != ad_certpinPIN )
-			return cp_pin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinPIN takes no options" );
 		if ( !cp_pin_admin( op ) )
-			return cp_pin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
 				"certpinPIN is set by administrators only" );
 		rc = cp_pin_hash_vals( op, pp, a->a_vals,
 			a->a_nvals != a->a_vals ? a->a_nvals : NULL, err, sizeof( err ) );
 		if ( rc != LDAP_SUCCESS )
-			return cp_pin_refuse( op, rs, rc, err );
+			return certpin_refuse( op, rs, rc, err );
 	}
 	return SLAP_CB_CONTINUE;
 }
@@ -431,18 +423,18 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 		     ( m->sml_flags & SLAP_MOD_INTERNAL ) )
 			continue;
 		if ( m->sml_desc != ad_certpinPIN )
-			return cp_pin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinPIN takes no options" );
 		if ( admin < 0 )
 			admin = cp_pin_admin( op );
 		if ( !admin )
-			return cp_pin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
 				"certpinPIN is set by administrators only" );
 		switch ( m->sml_op ) {
 		case LDAP_MOD_DELETE:
 			if ( m->sml_values == NULL )
 				continue;
-			return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 				"certpinPIN: delete the attribute without values "
 				"(a PIN cannot be compared)" );
 		case LDAP_MOD_ADD:
@@ -450,12 +442,12 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 			rc = cp_pin_hash_vals( op, pp, m->sml_values, m->sml_nvalues,
 				err, sizeof( err ) );
 			if ( rc != LDAP_SUCCESS )
-				return cp_pin_refuse( op, rs, rc, err );
+				return certpin_refuse( op, rs, rc, err );
 			/* one PIN per user: setting replaces */
 			m->sml_op = LDAP_MOD_REPLACE;
 			break;
 		default:
-			return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 				"certpinPIN: unsupported modification" );
 		}
 	}
@@ -551,7 +543,7 @@ certpin_pin_search( Operation *op, SlapReply *rs )
 	slap_callback *cb;
 
 	if ( cp_filter_has_pin( op->ors_filter ) )
-		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be used in search filters" );
 	/* Replication (the sync control) by the database's root DN carries
 	 * the hashes to replicas. */
@@ -574,7 +566,7 @@ int
 certpin_pin_compare( Operation *op, SlapReply *rs )
 {
 	if ( op->orc_ava->aa_desc->ad_type == ad_certpinPIN->ad_type )
-		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be compared" );
 	return SLAP_CB_CONTINUE;
 }

@@ -273,14 +273,6 @@ cp_maintained( AttributeDescription *ad )
 		ad->ad_type == ad_certpinPINFailure->ad_type;
 }
 
-static int
-cp_refuse( Operation *op, SlapReply *rs, int err, const char *text )
-{
-	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
-	send_ldap_error( op, rs, err, text );
-	return rs->sr_err;
-}
-
 /* ---- add --------------------------------------------------------------- */
 
 int
@@ -298,14 +290,14 @@ certpin_write_add( Operation *op, SlapReply *rs )
 	for ( a = e->e_attrs; a; a = a->a_next ) {
 		if ( a->a_desc->ad_type == ad_certpinCertificate->ad_type &&
 		     a->a_desc != ad_certpinCertBinary ) {
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinCertificate is written as certpinCertificate;binary, "
 				"with no other option" );
 		}
 		if ( cp_maintained( a->a_desc ) || a->a_desc->ad_type == ad_certpinRevoked->ad_type ) {
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", a->a_desc->ad_cname.bv_val );
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 		}
 	}
 	a = attr_find( e->e_attrs, ad_certpinCertBinary );
@@ -315,7 +307,7 @@ certpin_write_add( Operation *op, SlapReply *rs )
 	if ( a->a_numvals > (unsigned)ci->ci_max_certs ) {
 		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
 			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
-		return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 	}
 	db = certpin_select_db( op, &e->e_nname );
 	for ( i = 0; i < a->a_numvals; i++ ) {
@@ -354,7 +346,7 @@ certpin_write_add( Operation *op, SlapReply *rs )
 fail:
 	ber_bvarray_free( tp );
 	ber_bvarray_free( info );
-	return cp_refuse( op, rs, rc, err );
+	return certpin_refuse( op, rs, rc, err );
 }
 
 /* ---- modify ------------------------------------------------------------ */
@@ -418,7 +410,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		if ( m->sml_flags & SLAP_MOD_INTERNAL )
 			continue;
 		if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary ) {
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinCertificate is written as certpinCertificate;binary, "
 				"with no other option" );
 		}
@@ -429,11 +421,11 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				continue;
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", ad->ad_cname.bv_val );
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 		}
 		if ( ad->ad_type == ad_certpinRevoked->ad_type ) {
 			if ( ad != ad_certpinRevoked )
-				return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+				return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 					"certpinRevoked takes no options" );
 			if ( m->sml_op == LDAP_MOD_DELETE && m->sml_values && get_relax( op ) )
 				continue;	/* an administrator clears records */
@@ -441,7 +433,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				touches = 1;	/* reasons for revocations in this op */
 				continue;
 			}
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinRevoked is maintained by the certpin overlay; "
 				"records are cleared by deleting one value with the "
 				"Relax Rules control" );
@@ -640,7 +632,7 @@ done:
 	ber_bvarray_free( info );
 	ber_bvarray_free( revoked );
 	if ( rc != LDAP_SUCCESS )
-		return cp_refuse( op, rs, rc, err );
+		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -962,7 +954,7 @@ done:
 		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
 	ber_bvarray_free( add );
 	if ( rc != LDAP_SUCCESS )
-		return cp_refuse( op, rs, rc, err );
+		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
 
