@@ -328,14 +328,9 @@ certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
 
 /* ---- operations -------------------------------------------------------- */
 
-static int
-certpin_op_bind( Operation *op, SlapReply *rs )
-{
-	return certpin_bind_op( op, rs );
-}
-
-/* Every other operation: first the check of sessions bound with a
- * certificate (bind.c), then the concern that handles the operation. */
+/* Binds go straight to bind.c (certpin_bind_op).  Every other operation:
+ * first the check of sessions bound with a certificate (bind.c), then the
+ * concern that handles the operation. */
 static int
 certpin_op_any( Operation *op, SlapReply *rs )
 {
@@ -452,7 +447,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_db_init = certpin_db_init;
 	certpin.on_bi.bi_db_open = certpin_db_open;
 	certpin.on_bi.bi_db_destroy = certpin_db_destroy;
-	certpin.on_bi.bi_op_bind = certpin_op_bind;
+	certpin.on_bi.bi_op_bind = certpin_bind_op;
 	certpin.on_bi.bi_op_add = certpin_op_any;
 	certpin.on_bi.bi_op_modify = certpin_op_any;
 	certpin.on_bi.bi_op_delete = certpin_op_any;
