@@ -347,18 +347,15 @@ static int
 ct_open( const char *uri, int starttls, int verify, const char *certfile,
 	const char *keyfile, LDAP **ldp, char **info )
 {
-	LDAP *ld = NULL;
-	int rc, version = LDAP_VERSION3;
+	LDAP *ld;
+	int rc;
 	char err[256];
 
-	*ldp = NULL;
 	*info = NULL;
-	rc = ldap_initialize( &ld, uri );
+	rc = cp_ld_new( uri, &ld );
+	*ldp = ld;
 	if ( rc != LDAP_SUCCESS )
 		return rc;
-	*ldp = ld;
-	ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version );
-	ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF );
 	{
 		/* A test must end: connecting and every operation are bounded
 		 * (-o nettimeout=<s>, default CT_TIMEOUT). */

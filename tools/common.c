@@ -625,11 +625,26 @@ cp_ld_fatal( LDAP *ld, const char *what, int rc )
 	cp_tool_exit( ld, rc );
 }
 
+int
+cp_ld_new( const char *uri, LDAP **ldp )
+{
+	int rc, version = LDAP_VERSION3;
+
+	*ldp = NULL;
+	rc = ldap_initialize( ldp, uri );
+	if ( rc != LDAP_SUCCESS )
+		return rc;
+	if ( ldap_set_option( *ldp, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
+	     ldap_set_option( *ldp, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS )
+		return LDAP_LOCAL_ERROR;
+	return LDAP_SUCCESS;
+}
+
 LDAP *
 cp_tool_connect( void )
 {
 	LDAP *ld = NULL;
-	int rc, version = LDAP_VERSION3;
+	int rc;
 
 	signal( SIGPIPE, SIG_IGN );
 	if ( cp_opt.debug ) {
@@ -639,14 +654,13 @@ cp_tool_connect( void )
 	if ( cp_opt.verbose )
 		fprintf( stderr, "ldap_initialize( %s )\n",
 			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>" );
-	rc = ldap_initialize( &ld, cp_opt.ldapuri );
-	if ( rc != LDAP_SUCCESS ) {
+	rc = cp_ld_new( cp_opt.ldapuri, &ld );
+	if ( ld == NULL ) {
 		fprintf( stderr, "Could not create LDAP session handle for URI=%s (%d): %s\n",
 			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>", rc, ldap_err2string( rc ) );
 		exit( EXIT_FAILURE );
 	}
-	if ( ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
-	     ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS ) {
+	if ( rc != LDAP_SUCCESS ) {
 		fprintf( stderr, "%s: could not set LDAP options\n", cp_opt.prog );
 		cp_tool_exit( ld, EXIT_FAILURE );
 	}

@@ -125,6 +125,11 @@ void cp_usage_error( const char *fmt, ... )
 /* Full usage text (common + private) to fp. */
 void cp_usage( FILE *fp );
 
+/* A new session to uri as every tool wants it: ldap_initialize, LDAPv3, no
+ * referrals.  Returns the LDAP result code; *ldp is NULL when
+ * ldap_initialize failed, else set (the caller unbinds it). */
+int cp_ld_new( const char *uri, LDAP **ldp );
+
 /* Create the session (ldap_initialize, v3, no referrals, nettimeout,
  * StartTLS per -Z) and bind per the options.  Exits with the LDAP result
  * code and a message on failure. */
