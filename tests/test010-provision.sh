@@ -21,15 +21,7 @@ PILAR="uid=pilar,$PEOPLE"
 JDOE="uid=jdoe,$PEOPLE"
 LDAP=$(srv_uri 1 ldap)
 LDAPS=$(srv_uri 1 ldaps)
-root_modify >/dev/null <<LDIF || die "cannot set phone and PIN"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 (425) 555-0100
--
-replace: certpinPIN
-certpinPIN: 123456
-LDIF
+set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set phone and PIN"
 
 check_out "certpinIssue is advertised in the root DSE" "^supportedExtension: $ISSUE_OID\$" \
 	ldapsearch -LLL -x -H "$LDAP" -b "" -s base supportedExtension

@@ -228,15 +228,7 @@ prov_conf 2 "certpin-pin-hash {ARGON2}"
 sed -i "s|^moduleload back_mdb|&\nmoduleload argon2|" "$TESTDIR/srv2/slapd.conf"
 srv_start 2
 prov_base 2
-SRV=2 root_modify >/dev/null <<LDIF || die "cannot set ken's phone and PIN on srv2"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 425 555 0100
--
-replace: certpinPIN
-certpinPIN: 975310
-LDIF
+SRV=2 set_phone_pin "$KEN" "+1 425 555 0100" 975310 || die "cannot set ken's phone and PIN on srv2"
 check_out "with certpin-pin-hash {ARGON2}, PINs are stored as {ARGON2}" '^certpinPIN: \{ARGON2\}\$argon2' \
 	/usr/sbin/slapcat -f "$TESTDIR/srv2/slapd.conf" -a "(uid=kenmyer)"
 check_rc_out 0 "and the right PIN issues a certificate" "^issued" \
