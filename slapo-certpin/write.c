@@ -507,32 +507,30 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 
 	/* Reasons supplied for revocations in this operation. */
-	for ( mp = &op->orm_modlist; *mp; ) {
-		m = *mp;
-		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD &&
-		     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
-			for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
-				struct berval *v = &m->sml_values[i];
-				int found = 0;
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		if ( m->sml_desc != ad_certpinRevoked || m->sml_op != LDAP_MOD_ADD ||
+		     ( m->sml_flags & SLAP_MOD_INTERNAL ) )
+			continue;
+		/* the values stay until the records are built; unlinked below */
+		for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
+			struct berval *v = &m->sml_values[i];
+			int found = 0;
 
-				for ( n = 0; n < set.cs_n; n++ ) {
-					if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
-					     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
-						set.cs_c[n].cc_reason = *v;
-						found = 1;
-					}
-				}
-				if ( !found ) {
-					rc = LDAP_CONSTRAINT_VIOLATION;
-					snprintf( err, sizeof( err ), "certpinRevoked: a value "
-						"may only give the reason (\"sha256=<hex>$reason=...\") "
-						"for a certificate this operation deletes" );
-					goto done;
+			for ( n = 0; n < set.cs_n; n++ ) {
+				if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
+				     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
+					set.cs_c[n].cc_reason = *v;
+					found = 1;
 				}
 			}
-			/* keep the value until the records are built; unlink later */
+			if ( !found ) {
+				rc = LDAP_CONSTRAINT_VIOLATION;
+				snprintf( err, sizeof( err ), "certpinRevoked: a value "
+					"may only give the reason (\"sha256=<hex>$reason=...\") "
+					"for a certificate this operation deletes" );
+				goto done;
+			}
 		}
-		mp = &m->sml_next;
 	}
 
 	/* Check what is new, build the maintained values. */
