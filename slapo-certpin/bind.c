@@ -150,26 +150,16 @@ certpin_bind_cf( ConfigArgs *c )
 	switch ( c->type ) {
 	case CP_BIND_MODE:
 		i = verb_to_mask( c->argv[1], certpin_bind_modes );
-		if ( BER_BVISNULL( &certpin_bind_modes[i].word ) ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ),
-				"<%s> must be enforce, audit or off", c->argv[0] );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			return ARG_BAD_CONF;
-		}
+		if ( BER_BVISNULL( &certpin_bind_modes[i].word ) )
+			return certpin_cf_error( c, "<%s> must be enforce, audit or off",
+				c->argv[0] );
 		bi->cb_mode = certpin_bind_modes[i].mask;
 		return 0;
 	case CP_BIND_STRONG:
 		bi->cb_strong = c->value_int;
 		return 0;
 	case CP_BIND_RECHECK:
-		if ( c->value_int < 0 || c->value_int > 86400 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ),
-				"<%s> must be between 0 and 86400 seconds", c->argv[0] );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			return ARG_BAD_CONF;
-		}
-		bi->cb_recheck = c->value_int;
-		return 0;
+		return certpin_cf_int( c, 0, 86400, "seconds", &bi->cb_recheck );
 	case CP_BIND_HISTORY:
 		ch_free( bi->cb_history.bv_val );
 		ch_free( bi->cb_nhistory.bv_val );
@@ -437,24 +427,18 @@ static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 	cp_period *vp )
 {
-	BackendDB *db, *obd = op->o_bd;
-	BackendInfo *bi = op->o_bd ? op->o_bd->bd_info : NULL;
+	BackendDB *db;
 	Entry *e = NULL;
 	Attribute *a;
 	const char *why = NULL;
-	int i, rc, held = 0;
+	int i, held = 0;
 
 	if ( BER_BVISEMPTY( ndn ) )
 		return "no identity mapped from the certificate";
 	db = select_backend( ndn, 0 );
 	if ( db == NULL || db->be_fetch == NULL )
 		return "no database holds the mapped identity";
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	if ( obd )
-		op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL )
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS )
 		return "no such entry";
 
 	a = attr_find( e->e_attrs, ad_certpinThumbprint );
@@ -481,11 +465,7 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 			}
 		}
 	}
-	op->o_bd = db;
-	be_entry_release_r( op, e );
-	op->o_bd = obd;
-	if ( obd )
-		op->o_bd->bd_info = bi;
+	certpin_entry_release( op, db, e );
 	return why;
 }
 

@@ -15,6 +15,7 @@
 
 #include "certpin.h"
 
+#include <ac/stdarg.h>
 #include <ac/string.h>
 
 /* ---- schema ------------------------------------------------------------ */
@@ -162,6 +163,67 @@ certpin_find_cb( Operation *op, SlapReply *rs )
 }
 
 int
+certpin_entry_get( Operation *op, BackendDB *db, struct berval *ndn, Entry **ep )
+{
+	BackendDB *obd = op->o_bd;
+	BackendInfo *bi = obd ? obd->bd_info : NULL;
+	int rc;
+
+	*ep = NULL;
+	op->o_bd = db;
+	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, ep );
+	op->o_bd = obd;
+	if ( obd )
+		obd->bd_info = bi;
+	if ( rc != LDAP_SUCCESS )
+		*ep = NULL;
+	else if ( *ep == NULL )
+		rc = LDAP_NO_SUCH_OBJECT;
+	return rc;
+}
+
+void
+certpin_entry_release( Operation *op, BackendDB *db, Entry *e )
+{
+	BackendDB *obd = op->o_bd;
+	BackendInfo *bi = obd ? obd->bd_info : NULL;
+
+	op->o_bd = db;
+	be_entry_release_r( op, e );
+	op->o_bd = obd;
+	if ( obd )
+		obd->bd_info = bi;
+}
+
+void
+certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
+	struct berval *dn, struct berval *ndn, slap_callback *cb )
+{
+	op2->o_tag = tag;
+	op2->o_bd = db;
+	op2->o_dn = db->be_rootdn;
+	op2->o_ndn = db->be_rootndn;
+	op2->o_req_dn = *dn;
+	op2->o_req_ndn = *ndn;
+	op2->o_callback = cb;
+}
+
+void
+certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb )
+{
+	certpin_op_as_root( op2, db, LDAP_REQ_SEARCH, &db->be_suffix[0],
+		&db->be_nsuffix[0], cb );
+	op2->o_managedsait = SLAP_CONTROL_CRITICAL;
+	op2->o_sync = SLAP_CONTROL_NONE;
+	op2->o_pagedresults = SLAP_CONTROL_NONE;
+	op2->ors_scope = LDAP_SCOPE_SUBTREE;
+	op2->ors_deref = LDAP_DEREF_NEVER;
+	op2->ors_limit = NULL;
+	op2->ors_slimit = SLAP_NO_LIMIT;
+	op2->ors_tlimit = SLAP_NO_LIMIT;
+}
+
+int
 certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner )
 {
@@ -190,21 +252,8 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 		snprintf( fstr, flen, "(certpinThumbprint=%s)", esc.bv_val );
 	op->o_tmpfree( esc.bv_val, op->o_tmpmemctx );
 
-	op2.o_tag = LDAP_REQ_SEARCH;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = db->be_suffix[0];
-	op2.o_req_ndn = db->be_nsuffix[0];
-	op2.o_callback = &cb;
-	op2.o_managedsait = SLAP_CONTROL_CRITICAL;
-	op2.o_sync = SLAP_CONTROL_NONE;
-	op2.o_pagedresults = SLAP_CONTROL_NONE;
-	op2.ors_scope = LDAP_SCOPE_SUBTREE;
-	op2.ors_deref = LDAP_DEREF_NEVER;
-	op2.ors_limit = NULL;
+	certpin_search_as_root( &op2, db, &cb );
 	op2.ors_slimit = 2;
-	op2.ors_tlimit = SLAP_NO_LIMIT;
 	op2.ors_attrs = slap_anlist_no_attrs;
 	op2.ors_attrsonly = 1;
 	ber_str2bv_x( fstr, 0, 0, &op2.ors_filterstr, op->o_tmpmemctx );
@@ -227,16 +276,61 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	return cf.cf_count > 2 ? 2 : cf.cf_count;
 }
 
-/* ---- operations -------------------------------------------------------- */
-
-static int
-certpin_op_bind( Operation *op, SlapReply *rs )
+int
+certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 {
-	return certpin_bind_op( op, rs );
+	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
+	send_ldap_error( op, rs, err, text );
+	return rs->sr_err;
 }
 
-/* Every other operation: first the check of sessions bound with a
- * certificate (bind.c), then the concern that handles the operation. */
+Modifications *
+certpin_mod_new( short mop, AttributeDescription *ad, BerVarray vals )
+{
+	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+
+	m->sml_op = mop;
+	m->sml_flags = SLAP_MOD_INTERNAL;
+	m->sml_desc = ad;
+	m->sml_type = ad->ad_cname;
+	m->sml_values = vals;
+	if ( vals ) {
+		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
+			;
+		attr_normalize( ad, vals, &m->sml_nvalues, NULL );
+	}
+	return m;
+}
+
+/* ---- configuration helpers ---------------------------------------------- */
+
+int
+certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
+{
+	va_list ap;
+
+	va_start( ap, fmt );
+	vsnprintf( c->cr_msg, sizeof( c->cr_msg ), fmt, ap );
+	va_end( ap );
+	Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+	return ARG_BAD_CONF;
+}
+
+int
+certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
+{
+	if ( c->value_int < lo || c->value_int > hi )
+		return certpin_cf_error( c, "<%s> must be between %d and %d%s%s",
+			c->argv[0], lo, hi, unit ? " " : "", unit ? unit : "" );
+	*ip = c->value_int;
+	return 0;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+/* Binds go straight to bind.c (certpin_bind_op).  Every other operation:
+ * first the check of sessions bound with a certificate (bind.c), then the
+ * concern that handles the operation. */
 static int
 certpin_op_any( Operation *op, SlapReply *rs )
 {
@@ -353,7 +447,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_db_init = certpin_db_init;
 	certpin.on_bi.bi_db_open = certpin_db_open;
 	certpin.on_bi.bi_db_destroy = certpin_db_destroy;
-	certpin.on_bi.bi_op_bind = certpin_op_bind;
+	certpin.on_bi.bi_op_bind = certpin_bind_op;
 	certpin.on_bi.bi_op_add = certpin_op_any;
 	certpin.on_bi.bi_op_modify = certpin_op_any;
 	certpin.on_bi.bi_op_delete = certpin_op_any;

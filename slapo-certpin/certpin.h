@@ -53,6 +53,22 @@ extern ObjectClass *oc_certpinHistory;
 /* The database that holds ndn (the overlay usually sits on the frontend). */
 BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 
+/* Read entry ndn of db (be_entry_get_rw) and give it back; op stays on the
+ * overlay's database.  certpin_entry_get returns an LDAP result code
+ * (noSuchObject when there is no such entry) and *ep, NULL on failure. */
+int certpin_entry_get( Operation *op, BackendDB *db, struct berval *ndn,
+	Entry **ep );
+void certpin_entry_release( Operation *op, BackendDB *db, Entry *e );
+
+/* Make op2 (a copy of the client's operation) an internal operation of
+ * type tag on db by db's root DN, on dn/ndn, answered to cb. */
+void certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
+	struct berval *dn, struct berval *ndn, slap_callback *cb );
+/* The same for a subtree search of db's suffix (no controls, no limits, no
+ * alias dereferencing); the caller sets the filter, attributes and
+ * ors_slimit. */
+void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
+
 /* Search db for entries whose certpinThumbprint equals hex (an indexed
  * equality search, never a scan).  Returns the number of entries found (0, 1
  * or 2 meaning "more than one") and, when owner is not NULL and one or more
@@ -60,6 +76,23 @@ BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
  * With also_revoked, entries holding a revocation record for it count too. */
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
+
+/* Refuse the client's operation: send err with text (also logged at
+ * LDAP_DEBUG_TRACE); returns the result code sent. */
+int certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text );
+
+/* A modification the overlay computed (SLAP_MOD_INTERNAL) of ad; vals (may
+ * be NULL) is consumed, normalized values are added.  Not linked. */
+Modifications *certpin_mod_new( short mop, AttributeDescription *ad,
+	BerVarray vals );
+
+/* Refuse a config directive: c->cr_msg gets the message (printf style),
+ * logged at LDAP_DEBUG_CONFIG; returns ARG_BAD_CONF. */
+int certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
+	LDAP_GCCATTR(( format( printf, 2, 3 ) ));
+/* An integer directive: store c->value_int in *ip when it lies in lo..hi
+ * (0), else refuse it with "<name> must be between lo and hi[ unit]". */
+int certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip );
 
 /* Per-concern configuration rows and their olc attribute names ("a $ b"),
  * merged into one table by certpin.c. */

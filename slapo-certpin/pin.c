@@ -74,7 +74,7 @@ certpin_pin_cf( ConfigArgs *c )
 	slap_overinst *on = (slap_overinst *)c->bi;
 	certpin_info *ci = on->on_bi.bi_private;
 	cp_pin *pp = ci->ci_pin;
-	int lo = 0, hi = 0, *ip = NULL;
+	int lo = 0, hi = 0, *ip = NULL, rc;
 
 	switch ( c->op ) {
 	case SLAP_CONFIG_EMIT:
@@ -108,23 +108,20 @@ certpin_pin_cf( ConfigArgs *c )
 
 	switch ( c->type ) {
 	case CP_PIN_HASH:
-		if ( lutil_passwd_scheme( c->value_string ) == 0 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ), "<%s> unknown password "
-				"scheme \"%s\" (load its module first, e.g. argon2)",
+		if ( lutil_passwd_scheme( c->value_string ) == 0 )
+			rc = certpin_cf_error( c, "<%s> unknown password scheme \"%s\" "
+				"(load its module first, e.g. argon2)",
 				c->argv[0], c->value_string );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
+		else if ( strcasecmp( c->value_string, "{CLEARTEXT}" ) == 0 ||
+		     strcasecmp( c->value_string, "{CRYPT}" ) == 0 )
+			rc = certpin_cf_error( c, "<%s> \"%s\" is not a safe scheme "
+				"for PINs", c->argv[0], c->value_string );
+		else
+			rc = 0;
+		if ( rc ) {
 			ch_free( c->value_string );
 			c->value_string = NULL;
-			return ARG_BAD_CONF;
-		}
-		if ( strcasecmp( c->value_string, "{CLEARTEXT}" ) == 0 ||
-		     strcasecmp( c->value_string, "{CRYPT}" ) == 0 ) {
-			snprintf( c->cr_msg, sizeof( c->cr_msg ), "<%s> \"%s\" is not a "
-				"safe scheme for PINs", c->argv[0], c->value_string );
-			Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-			ch_free( c->value_string );
-			c->value_string = NULL;
-			return ARG_BAD_CONF;
+			return rc;
 		}
 		ch_free( pp->pp_hash );
 		pp->pp_hash = c->value_string;
@@ -150,14 +147,7 @@ certpin_pin_cf( ConfigArgs *c )
 		lo = 1; hi = 31 * 86400; ip = &pp->pp_window;
 		break;
 	}
-	if ( c->value_int < lo || c->value_int > hi ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between %d and %d", c->argv[0], lo, hi );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	*ip = c->value_int;
-	return 0;
+	return certpin_cf_int( c, lo, hi, NULL, ip );
 }
 
 ConfigTable certpin_pin_cfg[] = {
@@ -369,14 +359,6 @@ certpin_pin_may_unlock( Operation *op )
 	return cp_pin_admin( op );
 }
 
-static int
-cp_pin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
-{
-	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
-	send_ldap_error( op, rs, err, text );
-	return rs->sr_err;
-}
-
 /* Replace the values of a certpinPIN add/replace with their hash. */
 static int
 cp_pin_hash_vals( Operation *op, cp_pin *pp, BerVarray vals, BerVarray nvals,
@@ -415,15 +397,15 @@ certpin_pin_add( Operation *op, SlapReply *rs )
 		if ( a->a_desc->ad_type != ad_certpinPIN->ad_type )
 			continue;
 		if ( a->a_desc != ad_certpinPIN )
-			return cp_pin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinPIN takes no options" );
 		if ( !cp_pin_admin( op ) )
-			return cp_pin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
 				"certpinPIN is set by administrators only" );
 		rc = cp_pin_hash_vals( op, pp, a->a_vals,
 			a->a_nvals != a->a_vals ? a->a_nvals : NULL, err, sizeof( err ) );
 		if ( rc != LDAP_SUCCESS )
-			return cp_pin_refuse( op, rs, rc, err );
+			return certpin_refuse( op, rs, rc, err );
 	}
 	return SLAP_CB_CONTINUE;
 }
@@ -441,18 +423,18 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 		     ( m->sml_flags & SLAP_MOD_INTERNAL ) )
 			continue;
 		if ( m->sml_desc != ad_certpinPIN )
-			return cp_pin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinPIN takes no options" );
 		if ( admin < 0 )
 			admin = cp_pin_admin( op );
 		if ( !admin )
-			return cp_pin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
 				"certpinPIN is set by administrators only" );
 		switch ( m->sml_op ) {
 		case LDAP_MOD_DELETE:
 			if ( m->sml_values == NULL )
 				continue;
-			return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 				"certpinPIN: delete the attribute without values "
 				"(a PIN cannot be compared)" );
 		case LDAP_MOD_ADD:
@@ -460,12 +442,12 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 			rc = cp_pin_hash_vals( op, pp, m->sml_values, m->sml_nvalues,
 				err, sizeof( err ) );
 			if ( rc != LDAP_SUCCESS )
-				return cp_pin_refuse( op, rs, rc, err );
+				return certpin_refuse( op, rs, rc, err );
 			/* one PIN per user: setting replaces */
 			m->sml_op = LDAP_MOD_REPLACE;
 			break;
 		default:
-			return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 				"certpinPIN: unsupported modification" );
 		}
 	}
@@ -561,7 +543,7 @@ certpin_pin_search( Operation *op, SlapReply *rs )
 	slap_callback *cb;
 
 	if ( cp_filter_has_pin( op->ors_filter ) )
-		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be used in search filters" );
 	/* Replication (the sync control) by the database's root DN carries
 	 * the hashes to replicas. */
@@ -584,7 +566,7 @@ int
 certpin_pin_compare( Operation *op, SlapReply *rs )
 {
 	if ( op->orc_ava->aa_desc->ad_type == ad_certpinPIN->ad_type )
-		return cp_pin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be compared" );
 	return SLAP_CB_CONTINUE;
 }
@@ -693,21 +675,7 @@ cp_phone_find_users( Operation *op, cp_pin *pp, const char *digits,
 		pf->pf_cur = be;
 		cb.sc_response = cp_phone_cb;
 		cb.sc_private = pf;
-		op2.o_tag = LDAP_REQ_SEARCH;
-		op2.o_bd = be;
-		op2.o_dn = be->be_rootdn;
-		op2.o_ndn = be->be_rootndn;
-		op2.o_req_dn = be->be_suffix[0];
-		op2.o_req_ndn = be->be_nsuffix[0];
-		op2.o_callback = &cb;
-		op2.o_managedsait = SLAP_CONTROL_CRITICAL;
-		op2.o_sync = SLAP_CONTROL_NONE;
-		op2.o_pagedresults = SLAP_CONTROL_NONE;
-		op2.ors_scope = LDAP_SCOPE_SUBTREE;
-		op2.ors_deref = LDAP_DEREF_NEVER;
-		op2.ors_limit = NULL;
-		op2.ors_slimit = SLAP_NO_LIMIT;
-		op2.ors_tlimit = SLAP_NO_LIMIT;
+		certpin_search_as_root( &op2, be, &cb );
 		op2.ors_attrs = an;
 		op2.ors_attrsonly = 0;
 		ber_str2bv( fbuf, 0, 0, &op2.ors_filterstr );
@@ -775,15 +743,7 @@ cp_pin_fail( Operation *op, BackendDB *db, struct berval *ndn, BerVarray keep )
 	}
 	value_add_one( &keep, &(struct berval){ strlen( buf ), buf } );
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = LDAP_MOD_REPLACE;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad_certpinPINFailure;
-	m->sml_type = ad_certpinPINFailure->ad_cname;
-	m->sml_values = keep;
-	for ( m->sml_numvals = 0; keep[m->sml_numvals].bv_val; m->sml_numvals++ )
-		;
-	attr_normalize( ad_certpinPINFailure, keep, &m->sml_nvalues, NULL );
+	m = certpin_mod_new( LDAP_MOD_REPLACE, ad_certpinPINFailure, keep );
 	certpin_write_internal( op, db, ndn, m, &text );
 }
 
@@ -794,11 +754,7 @@ cp_pin_reset( Operation *op, BackendDB *db, struct berval *ndn )
 	Modifications *m;
 	const char *text;
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = LDAP_MOD_REPLACE;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad_certpinPINFailure;
-	m->sml_type = ad_certpinPINFailure->ad_cname;
+	m = certpin_mod_new( LDAP_MOD_REPLACE, ad_certpinPINFailure, NULL );
 	certpin_write_internal( op, db, ndn, m, &text );
 }
 
@@ -847,10 +803,7 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 		goto dummy;
 	}
 
-	op->o_bd = pf.pf_db;
-	if ( be_entry_get_rw( op, &pf.pf_ndn, NULL, NULL, 0, &e ) != LDAP_SUCCESS )
-		e = NULL;
-	if ( e ) {
+	if ( certpin_entry_get( op, pf.pf_db, &pf.pf_ndn, &e ) == LDAP_SUCCESS ) {
 		/* copy what is needed: no write while the entry is held */
 		pa = attr_find( e->e_attrs, ad_certpinPIN );
 		fa = attr_find( e->e_attrs, ad_certpinPINFailure );
@@ -858,10 +811,8 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 			ber_dupbv_x( &stored, &pa->a_vals[0], op->o_tmpmemctx );
 		had_fail = fa != NULL;
 		nrecent = cp_pin_recent( pp, fa, now, &keep );
-		be_entry_release_r( op, e );
+		certpin_entry_release( op, pf.pf_db, e );
 	}
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
 	if ( e == NULL )
 		goto dummy;
 	if ( stored.bv_val == NULL ) {

@@ -299,14 +299,7 @@ certpin_prov_cf( ConfigArgs *c )
 	case CP_PROV_VALID_MIN: ip = &pv->pv_valid_min; break;
 	case CP_PROV_VALID_MAX: ip = &pv->pv_valid_max; break;
 	}
-	if ( c->value_int < 1 || c->value_int > CP_VALID_LIMIT ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between 1 and %d hours", c->argv[0], CP_VALID_LIMIT );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	*ip = c->value_int;
-	return 0;
+	return certpin_cf_int( c, 1, CP_VALID_LIMIT, "hours", ip );
 }
 
 ConfigTable certpin_prov_cfg[] = {
@@ -863,9 +856,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	}
 
 	/* The user's entry names the certificate. */
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &ndn, NULL, NULL, 0, &e );
-	if ( rc == LDAP_SUCCESS && e ) {
+	if ( certpin_entry_get( op, db, &ndn, &e ) == LDAP_SUCCESS ) {
 		if ( !is_entry_objectclass( e, oc_certpinUser, 0 ) ) {
 			err = LDAP_UNWILLING_TO_PERFORM;
 			why = "certpinIssue: the user's entry is not a certpinUser";
@@ -882,13 +873,11 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 			if ( a && cp_uri_ok( &a->a_vals[0] ) )
 				ber_dupbv_x( &sip, &a->a_vals[0], op->o_tmpmemctx );
 		}
-		be_entry_release_r( op, e );
+		certpin_entry_release( op, db, e );
 	} else {
 		err = LDAP_NO_SUCH_OBJECT;
 		why = "certpinIssue: no such user";
 	}
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
 	if ( err != LDAP_SUCCESS )
 		goto fail;
 

@@ -44,14 +44,7 @@ certpin_write_cf( ConfigArgs *c )
 		ci->ci_max_certs = CERTPIN_DEFAULT_MAX_CERTS;
 		return 0;
 	}
-	if ( c->value_int < 1 || c->value_int > 1000 ) {
-		snprintf( c->cr_msg, sizeof( c->cr_msg ),
-			"<%s> must be between 1 and 1000", c->argv[0] );
-		Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-		return ARG_BAD_CONF;
-	}
-	ci->ci_max_certs = c->value_int;
-	return 0;
+	return certpin_cf_int( c, 1, 1000, NULL, &ci->ci_max_certs );
 }
 
 ConfigTable certpin_write_cfg[] = {
@@ -158,23 +151,11 @@ cp_reason_ok( Operation *op, struct berval *v )
 static void
 cp_mod_append( Operation *op, short mop, AttributeDescription *ad, BerVarray vals )
 {
-	Modifications *m, **mp;
+	Modifications **mp;
 
-	m = ch_calloc( 1, sizeof( Modifications ) );
-	m->sml_op = mop;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad;
-	m->sml_type = ad->ad_cname;
-	m->sml_values = vals;
-	if ( vals ) {
-		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
-			;
-		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
-			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
-	}
 	for ( mp = &op->orm_modlist; *mp; mp = &(*mp)->sml_next )
 		;
-	*mp = m;
+	*mp = certpin_mod_new( mop, ad, vals );
 }
 
 /* Change ad of entry e into the values want (consumed) value by value:
@@ -324,14 +305,6 @@ cp_maintained( AttributeDescription *ad )
 		ad->ad_type == ad_certpinPINFailure->ad_type;
 }
 
-static int
-cp_refuse( Operation *op, SlapReply *rs, int err, const char *text )
-{
-	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
-	send_ldap_error( op, rs, err, text );
-	return rs->sr_err;
-}
-
 /* ---- add --------------------------------------------------------------- */
 
 int
@@ -349,14 +322,14 @@ certpin_write_add( Operation *op, SlapReply *rs )
 	for ( a = e->e_attrs; a; a = a->a_next ) {
 		if ( a->a_desc->ad_type == ad_certpinCertificate->ad_type &&
 		     a->a_desc != ad_certpinCertBinary ) {
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinCertificate is written as certpinCertificate;binary, "
 				"with no other option" );
 		}
 		if ( cp_maintained( a->a_desc ) || a->a_desc->ad_type == ad_certpinRevoked->ad_type ) {
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", a->a_desc->ad_cname.bv_val );
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 		}
 	}
 	a = attr_find( e->e_attrs, ad_certpinCertBinary );
@@ -366,7 +339,7 @@ certpin_write_add( Operation *op, SlapReply *rs )
 	if ( a->a_numvals > (unsigned)ci->ci_max_certs ) {
 		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
 			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
-		return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 	}
 	db = certpin_select_db( op, &e->e_nname );
 	for ( i = 0; i < a->a_numvals; i++ ) {
@@ -405,7 +378,7 @@ certpin_write_add( Operation *op, SlapReply *rs )
 fail:
 	ber_bvarray_free( tp );
 	ber_bvarray_free( info );
-	return cp_refuse( op, rs, rc, err );
+	return certpin_refuse( op, rs, rc, err );
 }
 
 /* ---- modify ------------------------------------------------------------ */
@@ -453,8 +426,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
 	Modifications *m, **mp;
-	BackendInfo *bi = op->o_bd->bd_info;
-	BackendDB *db, *obd = op->o_bd;
+	BackendDB *db;
 	Entry *e = NULL;
 	Attribute *a;
 	cp_set set = { NULL, 0, 0, op->o_tmpmemctx };
@@ -470,7 +442,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		if ( m->sml_flags & SLAP_MOD_INTERNAL )
 			continue;
 		if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary ) {
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinCertificate is written as certpinCertificate;binary, "
 				"with no other option" );
 		}
@@ -481,11 +453,11 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				continue;
 			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
 				"overlay and cannot be written", ad->ad_cname.bv_val );
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
 		}
 		if ( ad->ad_type == ad_certpinRevoked->ad_type ) {
 			if ( ad != ad_certpinRevoked )
-				return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+				return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 					"certpinRevoked takes no options" );
 			if ( m->sml_op == LDAP_MOD_DELETE && m->sml_values && get_relax( op ) )
 				continue;	/* an administrator clears records */
@@ -493,7 +465,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				touches = 1;	/* reasons for revocations in this op */
 				continue;
 			}
-			return cp_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 				"certpinRevoked is maintained by the certpin overlay; "
 				"records are cleared by deleting one value with the "
 				"Relax Rules control" );
@@ -509,11 +481,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL )
 		return SLAP_CB_CONTINUE;
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL ) {
+	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS ) {
 		rc = LDAP_SUCCESS;
 		goto done;	/* the backend reports noSuchObject */
 	}
@@ -571,38 +539,36 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 
 	/* Reasons supplied for revocations in this operation. */
-	for ( mp = &op->orm_modlist; *mp; ) {
-		m = *mp;
-		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD &&
-		     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
-			for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
-				struct berval *v = &m->sml_values[i];
-				int found = 0;
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		if ( m->sml_desc != ad_certpinRevoked || m->sml_op != LDAP_MOD_ADD ||
+		     ( m->sml_flags & SLAP_MOD_INTERNAL ) )
+			continue;
+		/* the values stay until the records are built; unlinked below */
+		for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
+			struct berval *v = &m->sml_values[i];
+			int found = 0;
 
-				for ( n = 0; n < set.cs_n; n++ ) {
-					if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
-					     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
-						set.cs_c[n].cc_reason = *v;
-						found = 1;
-					}
-				}
-				if ( found && !cp_reason_ok( op, v ) ) {
-					rc = LDAP_CONSTRAINT_VIOLATION;
-					snprintf( err, sizeof( err ), "certpinRevoked: the reason "
-						"must be UTF-8 text without control characters" );
-					goto done;
-				}
-				if ( !found ) {
-					rc = LDAP_CONSTRAINT_VIOLATION;
-					snprintf( err, sizeof( err ), "certpinRevoked: a value "
-						"may only give the reason (\"sha256=<hex>$reason=...\") "
-						"for a certificate this operation deletes" );
-					goto done;
+			for ( n = 0; n < set.cs_n; n++ ) {
+				if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
+				     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
+					set.cs_c[n].cc_reason = *v;
+					found = 1;
 				}
 			}
-			/* keep the value until the records are built; unlink later */
+			if ( found && !cp_reason_ok( op, v ) ) {
+				rc = LDAP_CONSTRAINT_VIOLATION;
+				snprintf( err, sizeof( err ), "certpinRevoked: the reason "
+					"must be UTF-8 text without control characters" );
+				goto done;
+			}
+			if ( !found ) {
+				rc = LDAP_CONSTRAINT_VIOLATION;
+				snprintf( err, sizeof( err ), "certpinRevoked: a value "
+					"may only give the reason (\"sha256=<hex>$reason=...\") "
+					"for a certificate this operation deletes" );
+				goto done;
+			}
 		}
-		mp = &m->sml_next;
 	}
 
 	/* Check what is new, build the maintained values. */
@@ -693,12 +659,8 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 
 done:
-	if ( e ) {
-		op->o_bd = db;
-		be_entry_release_r( op, e );
-		op->o_bd = obd;
-		op->o_bd->bd_info = bi;
-	}
+	if ( e )
+		certpin_entry_release( op, db, e );
 	if ( set.cs_c )
 		slap_sl_free( set.cs_c, set.cs_ctx );
 	ber_bvarray_free( reasons );
@@ -706,7 +668,7 @@ done:
 	ber_bvarray_free( info );
 	ber_bvarray_free( revoked );
 	if ( rc != LDAP_SUCCESS )
-		return cp_refuse( op, rs, rc, err );
+		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -738,13 +700,7 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	SlapReply rs2 = { REP_RESULT };
 	slap_callback cb = { NULL, slap_null_cb, NULL, NULL };
 
-	op2.o_tag = LDAP_REQ_MODIFY;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = *ndn;
-	op2.o_req_ndn = *ndn;
-	op2.o_callback = &cb;
+	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
 	op2.o_private = NULL;
 	/* none of the client's controls apply to this write */
 	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
@@ -882,11 +838,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL || SLAP_SINGLE_SHADOW( db ) )
 		return SLAP_CB_CONTINUE;	/* the backend refers or refuses */
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &op->o_req_ndn, NULL, NULL, 0, &e );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL )
+	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
 	rc = LDAP_SUCCESS;
 
@@ -951,11 +903,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		rc = LDAP_UNWILLING_TO_PERFORM;
 		goto done;
 	}
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, &hist, NULL, NULL, 0, &h );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || h == NULL ) {
+	if ( certpin_entry_get( op, db, &hist, &h ) != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: cannot delete \"%s\": history "
 			"entry \"%s\" does not exist\n", op->o_log_prefix,
 			op->o_req_ndn.bv_val, hist.bv_val );
@@ -963,7 +911,6 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 			"or revocation records and the history entry that must keep "
 			"them does not exist (see certpin-history)" );
 		rc = LDAP_UNWILLING_TO_PERFORM;
-		h = NULL;
 		goto done;
 	}
 	rc = LDAP_SUCCESS;
@@ -1034,17 +981,16 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	op->o_callback = &dc->dc_cb;
 
 done:
-	op->o_bd = db;
 	if ( h )
-		be_entry_release_r( op, h );
-	be_entry_release_r( op, e );
-	op->o_bd = obd;
+		certpin_entry_release( op, db, h );
+	certpin_entry_release( op, db, e );
+	op->o_bd = obd;		/* cp_del_may_succeed() may leave it on db */
 	op->o_bd->bd_info = bi;
 	if ( hist.bv_val )
 		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
 	ber_bvarray_free( add );
 	if ( rc != LDAP_SUCCESS )
-		return cp_refuse( op, rs, rc, err );
+		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -1075,13 +1021,7 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 		return LDAP_UNWILLING_TO_PERFORM;
 	}
 	cb.sc_response = slap_null_cb;
-	op2.o_tag = LDAP_REQ_MODIFY;
-	op2.o_bd = db;
-	op2.o_dn = db->be_rootdn;
-	op2.o_ndn = db->be_rootndn;
-	op2.o_req_dn = *ndn;
-	op2.o_req_ndn = *ndn;
-	op2.o_callback = &cb;
+	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
 	op2.o_managedsait = SLAP_CONTROL_NONE;
 	op2.o_relax = SLAP_CONTROL_NONE;
 	op2.o_dont_replicate = 0;
@@ -1110,19 +1050,8 @@ static void
 cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 	BerVarray vals )
 {
-	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
+	Modifications *m = certpin_mod_new( mop, ad, vals );
 
-	m->sml_op = mop;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad;
-	m->sml_type = ad->ad_cname;
-	m->sml_values = vals;
-	if ( vals ) {
-		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
-			;
-		if ( ad->ad_type->sat_equality && ad->ad_type->sat_equality->smr_normalize )
-			attr_normalize( ad, vals, &m->sml_nvalues, NULL );
-	}
 	m->sml_next = *mods;
 	*mods = m;
 }
@@ -1145,19 +1074,13 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	int rc, held = 0;
 
 	rs->sr_text = NULL;
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, &e );
-	if ( rc == LDAP_SUCCESS && e ) {
-		a = attr_find( e->e_attrs, ad_certpinCertBinary );
-		held = a ? a->a_numvals : 0;
-		be_entry_release_r( op, e );
-	}
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS || e == NULL ) {
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
 		rs->sr_text = "certpin: no such entry";
 		return LDAP_NO_SUCH_OBJECT;
 	}
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	held = a ? a->a_numvals : 0;
+	certpin_entry_release( op, db, e );
 	if ( held + 1 > ci->ci_max_certs ) {
 		rs->sr_text = "certpinCertificate: the entry holds as many "
 			"certificates as it may (certpin-max-certificates)";

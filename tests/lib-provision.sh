@@ -132,3 +132,17 @@ cert_hours() {
 pem_sha256() {
 	openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
 }
+
+# set_phone_pin DN PHONE PIN: add a telephoneNumber to DN and set its PIN, as
+# the root DN of server ${SRV:-1}.
+set_phone_pin() {
+	root_modify >/dev/null <<LDIF
+dn: $1
+changetype: modify
+add: telephoneNumber
+telephoneNumber: $2
+-
+replace: certpinPIN
+certpinPIN: $3
+LDIF
+}

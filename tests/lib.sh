@@ -352,6 +352,13 @@ root_modify() { ldapmodify -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri "${SRV:-1}
 root_add() { ldapadd -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri "${SRV:-1}" ldapi)" "$@"; }
 root_search() { ldapsearch -LLL -o ldif-wrap=no -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri "${SRV:-1}" ldapi)" "$@"; }
 
+# cfg_set DN ATTR VALUE: replace one attribute of a cn=config entry, as the
+# local root over ldapi (-Y EXTERNAL).
+cfg_set() {
+	printf 'dn: %s\nchangetype: modify\nreplace: %s\n%s: %s\n' "$1" "$2" "$2" "$3" |
+		ldapmodify -Q -Y EXTERNAL -H "$(srv_uri "${SRV:-1}" ldapi)"
+}
+
 # snapshot DN: every attribute of the entry, user and operational, as the root
 # DN sees it; two equal snapshots mean the entry did not change at all.
 snapshot() { root_search -b "$1" -s base '*' '+' 2>&1; }

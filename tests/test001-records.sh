@@ -224,19 +224,9 @@ ok "the same server restarted from cn=config (slaptest conversion)"
 ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 check_out "the overlay's config entry is an olcCertpinConfig" "objectClass: olcCertpinConfig" \
 	ldapsearch -LLL -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" -b "$ov" -s base
-check "olcCertpinMaxCertificates can be set over ldapi" ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinMaxCertificates
-olcCertpinMaxCertificates: 1
-LDIF
+check "olcCertpinMaxCertificates can be set over ldapi" cfg_set "$ov" olcCertpinMaxCertificates 1
 check_rc_out 80 "an out-of-range value is refused with a message" "between 1 and 1000" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinMaxCertificates
-olcCertpinMaxCertificates: 0
-LDIF
+	cfg_set "$ov" olcCertpinMaxCertificates 0
 mod_add certpinCertificate\;binary "$PKI/spare.der" | refused "a second certificate over the limit of 1" "at most 1 certificates"
 check "slapd is alive after everything" srv_alive 1
 done_testing

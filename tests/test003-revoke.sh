@@ -255,45 +255,25 @@ for u in r1 r2; do
 	add_user "$u" "User $u" || die "cannot add $u"
 	record_cert "$u" "$PKI/$u.der" >/dev/null || die "cannot record $u"
 done
+ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 check "olcCertpinSessionRecheck set to 0 (only local revocations)" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
-changetype: modify
-replace: olcCertpinSessionRecheck
-olcCertpinSessionRecheck: 0
-LDIF
+	cfg_set "$ov" olcCertpinSessionRecheck 0
 out=$(session_after 1 r1 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r1,$PEOPLE' uid=r1x && sleep 2" 2>&1)
 check_out "recheck 0: after its entry was renamed, the session keeps its identity" "^whoami=dn:uid=r1,$PEOPLE$" \
 	printf '%s\n' "$out"
 check "olcCertpinSessionRecheck set to 1 second" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
-changetype: modify
-replace: olcCertpinSessionRecheck
-olcCertpinSessionRecheck: 1
-LDIF
+	cfg_set "$ov" olcCertpinSessionRecheck 1
 out=$(session_after 1 r2 sh -c "ldapmodrdn -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' 'uid=r2,$PEOPLE' uid=r2x && sleep 2" 2>&1)
 check_out "recheck 1: the next operation more than a second later runs as anonymous" "^whoami=$" \
 	printf '%s\n' "$out"
 srv_log_has "the log says why" 1 "session of \"uid=r2,$PEOPLE\" continues as anonymous: certificate $(der_sha256 "$PKI/r2.der"): no such entry"
 check_rc_out 80 "a negative olcCertpinSessionRecheck is refused" "between 0 and 86400" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config
-changetype: modify
-replace: olcCertpinSessionRecheck
-olcCertpinSessionRecheck: -1
-LDIF
+	cfg_set "$ov" olcCertpinSessionRecheck -1
 
 # ---- certpin-history, from cn=config -----------------------------------------------
-ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 HIST="cn=certpin history,$SUFFIX"
 check "olcCertpinHistory set over ldapi to an entry that does not exist yet" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinHistory
-olcCertpinHistory: $HIST
-LDIF
+	cfg_set "$ov" olcCertpinHistory "$HIST"
 before=$(dir_dump 1)
 check_rc_out 53 "a delete whose records have nowhere to go is refused" "no longer|does not exist" root_modify <<LDIF
 dn: $(dn u3)

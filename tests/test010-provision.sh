@@ -21,15 +21,7 @@ PILAR="uid=pilar,$PEOPLE"
 JDOE="uid=jdoe,$PEOPLE"
 LDAP=$(srv_uri 1 ldap)
 LDAPS=$(srv_uri 1 ldaps)
-root_modify >/dev/null <<LDIF || die "cannot set phone and PIN"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 (425) 555-0100
--
-replace: certpinPIN
-certpinPIN: 123456
-LDIF
+set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set phone and PIN"
 
 check_out "certpinIssue is advertised in the root DSE" "^supportedExtension: $ISSUE_OID\$" \
 	ldapsearch -LLL -x -H "$LDAP" -b "" -s base supportedExtension
@@ -189,43 +181,18 @@ ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 cfg=$(ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" -b "$ov" -s base)
 check_out "cn=config shows the CA files" "^olcCertpinCACert: $PKI/ca.crt\$" printf '%s\n' "$cfg"
 check_out "and the admin group" "^olcCertpinAdminGroup: $ADMINS\$" printf '%s\n' "$cfg"
-check "olcCertpinValidityMax can be lowered over ldapi" ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinValidityMax
-olcCertpinValidityMax: 100
-LDIF
+check "olcCertpinValidityMax can be lowered over ldapi" cfg_set "$ov" olcCertpinValidityMax 100
 check_rc_out 53 "then 101 hours is refused" "outside the policy \\(8 to 100 hours\\)" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 101
 check_rc_out 80 "a CA key file that is not a key is refused" "cannot read a PEM private key" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinCAKey
-olcCertpinCAKey: $PKI/ca.crt
-LDIF
+	cfg_set "$ov" olcCertpinCAKey "$PKI/ca.crt"
 openssl genrsa -out "$PKI/weak.key" 1024 2>/dev/null
 check_rc_out 80 "an RSA 1024 CA key is refused" "at least 2048" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinCAKey
-olcCertpinCAKey: $PKI/weak.key
-LDIF
+	cfg_set "$ov" olcCertpinCAKey "$PKI/weak.key"
 check_rc_out 80 "a CA certificate that is no CA is refused" "not a CA certificate" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinCACert
-olcCertpinCACert: $PKI/server.crt
-LDIF
+	cfg_set "$ov" olcCertpinCACert "$PKI/server.crt"
 check "the CA key can be replaced over ldapi (here by a wrong one)" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinCAKey
-olcCertpinCAKey: $PKI/foreignca.key
-LDIF
+	cfg_set "$ov" olcCertpinCAKey "$PKI/foreignca.key"
 before=$(snapshot "$PILAR")
 check_rc_out 53 "a CA key that does not belong to the CA certificate issues nothing" "does not belong" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 10

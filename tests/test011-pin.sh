@@ -218,19 +218,9 @@ sleep 3.2
 check_rc_out 0 "once the window has passed, the right PIN works" "^issued" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0101" -P ab1z
 check_rc_out 80 "an unknown hash scheme is refused" "unknown password scheme" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinPINHash
-olcCertpinPINHash: {NOSUCH}
-LDIF
+	cfg_set "$ov" olcCertpinPINHash "{NOSUCH}"
 check_rc_out 80 "{CLEARTEXT} is refused" "not a safe scheme" \
-	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
-dn: $ov
-changetype: modify
-replace: olcCertpinPINHash
-olcCertpinPINHash: {CLEARTEXT}
-LDIF
+	cfg_set "$ov" olcCertpinPINHash "{CLEARTEXT}"
 srv_stop 1
 
 # ---- {ARGON2} -----------------------------------------------------------------------------
@@ -238,15 +228,7 @@ prov_conf 2 "certpin-pin-hash {ARGON2}"
 sed -i "s|^moduleload back_mdb|&\nmoduleload argon2|" "$TESTDIR/srv2/slapd.conf"
 srv_start 2
 prov_base 2
-SRV=2 root_modify >/dev/null <<LDIF || die "cannot set ken's phone and PIN on srv2"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 425 555 0100
--
-replace: certpinPIN
-certpinPIN: 975310
-LDIF
+SRV=2 set_phone_pin "$KEN" "+1 425 555 0100" 975310 || die "cannot set ken's phone and PIN on srv2"
 check_out "with certpin-pin-hash {ARGON2}, PINs are stored as {ARGON2}" '^certpinPIN: \{ARGON2\}\$argon2' \
 	/usr/sbin/slapcat -f "$TESTDIR/srv2/slapd.conf" -a "(uid=kenmyer)"
 check_rc_out 0 "and the right PIN issues a certificate" "^issued" \

@@ -24,15 +24,7 @@ CONF
 srv_start 2
 KEN="uid=kenmyer,$PEOPLE"
 PILAR="uid=pilar,$PEOPLE"
-root_modify >/dev/null <<LDIF || die "cannot set ken's phone and PIN"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 425 555 0100
--
-replace: certpinPIN
-certpinPIN: 135790
-LDIF
+set_phone_pin "$KEN" "+1 425 555 0100" 135790 || die "cannot set ken's phone and PIN"
 
 # wait_repl DN ATTR REGEX: the consumer's entry shows it within 10 s
 wait_repl() {

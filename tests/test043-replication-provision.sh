@@ -39,15 +39,7 @@ check_eq "provider 2 issued nothing (replication does not issue again)" 0 "$(iss
 check_eq "provider 3 issued nothing" 0 "$(issued 3)"
 
 # ---- a PIN set on provider 3 proves the user on provider 2 ---------------------
-SRV=3 root_modify >/dev/null <<LDIF || die "cannot set phone and PIN"
-dn: $KEN
-changetype: modify
-add: telephoneNumber
-telephoneNumber: +1 (425) 555-0100
--
-replace: certpinPIN
-certpinPIN: 123456
-LDIF
+SRV=3 set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set phone and PIN"
 check "the phone and PIN hash replicate" repl_wait_same "$KEN" $BOUND
 csr ken1
 check_rc_out 0 "provider 2 issues kenmyer a certificate for phone and PIN (ldaps, anonymous)" "^issued" \

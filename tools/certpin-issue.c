@@ -13,7 +13,6 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +24,6 @@
 #include "common.h"
 #include "identity.h"
 #include "provclient.h"
-
-#define ISSUE_MAX_VALIDITY	876000L	/* hours: 100 years, a sanity bound */
 
 enum {
 	OPT_PHONE = 0x100, OPT_PIN_FILE, OPT_CSR, OPT_OUT, OPT_CERT, OPT_KEY,
@@ -92,8 +89,6 @@ issue_usage( FILE *fp )
 static int
 issue_opt( int c, char *arg )
 {
-	char *end;
-
 	switch ( c ) {
 	case 'k':
 		if ( io.keykind )
@@ -126,12 +121,9 @@ issue_opt( int c, char *arg )
 		io.ca_file = arg;
 		return 1;
 	case OPT_VALIDITY:
-		errno = 0;
-		io.validity = strtol( arg, &end, 10 );
-		if ( *arg == '\0' || *end != '\0' || errno || io.validity < 1 ||
-			io.validity > ISSUE_MAX_VALIDITY )
+		if ( certpin_validity_parse( arg, &io.validity ) )
 			cp_usage_error( "--validity: \"%s\" is not a number of hours (1 to %ld)",
-				arg, ISSUE_MAX_VALIDITY );
+				arg, CERTPIN_VALIDITY_MAX );
 		return 1;
 	case OPT_ENDPOINT:
 		io.endpoint = arg;
@@ -266,16 +258,10 @@ main( int argc, char **argv )
 
 	/* ---- the PIN, before anything touches the network ---- */
 	if ( io.phone ) {
-		if ( io.pin_file )
-			rc = certpin_secret_file( io.pin_file, &pin, err, sizeof( err ) );
-		else
-			rc = certpin_secret_prompt( "PIN", &pin, err, sizeof( err ) );
-		if ( rc ) {
+		if ( certpin_pin_read( io.pin_file, &pin, err, sizeof( err ) ) ) {
 			cp_warn( "%s", err );
-			rc = EXIT_FAILURE;
 			goto done;
 		}
-		rc = EXIT_FAILURE;
 	}
 
 	/* ---- the request ---- */

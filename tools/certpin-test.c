@@ -87,12 +87,9 @@ static struct {
 
 static struct timespec ct_t0, ct_t1;
 static char ct_where[512] = "Starting";	/* the step under way */
-static int ct_parsing;
 
 /* ---- messages ----------------------------------------------------------------- */
 
-static void ct_usage_exit( const char *fmt, ... )
-	__attribute__(( noreturn, format( printf, 1, 2 ) ));
 static void ct_step( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ));
 static void ct_fail( const char *diag, const char *fmt, ... )
 	__attribute__(( format( printf, 2, 3 ) ));
@@ -127,8 +124,6 @@ ct_usage( FILE *fp )
 static int
 ct_opt( int c, char *arg )
 {
-	char *end;
-
 	switch ( c ) {
 	case 'k':
 		if ( co.keykind )
@@ -153,10 +148,7 @@ ct_opt( int c, char *arg )
 		co.keep = 1;
 		return 1;
 	case OPT_VALIDITY:
-		errno = 0;
-		co.validity = strtol( arg, &end, 10 );
-		if ( *arg == '\0' || *end != '\0' || errno || co.validity < 1 ||
-			co.validity > 876000 )
+		if ( certpin_validity_parse( arg, &co.validity ) )
 			cp_usage_error( "--validity: \"%s\" is not a number of hours", arg );
 		return 1;
 	case OPT_ENDPOINT:
@@ -177,30 +169,6 @@ ct_opt( int c, char *arg )
 		return 0;
 	}
 	return 0;
-}
-
-/* common.c exits with 1 on usage errors; here 1 means "the test failed",
- * so a usage error found while parsing leaves with CT_EXIT_USAGE. */
-static void
-ct_on_exit( int status, void *arg )
-{
-	if ( ct_parsing && status != 0 ) {
-		fflush( NULL );
-		_exit( CT_EXIT_USAGE );
-	}
-}
-
-static void
-ct_usage_exit( const char *fmt, ... )
-{
-	va_list ap;
-
-	fprintf( stderr, "%s: ", cp_opt.prog );
-	va_start( ap, fmt );
-	vfprintf( stderr, fmt, ap );
-	va_end( ap );
-	fprintf( stderr, "\nTry `%s --help' for more information.\n", cp_opt.prog );
-	exit( CT_EXIT_USAGE );
 }
 
 /* A step, as it happens (-v). */
@@ -313,29 +281,11 @@ ct_ld_info( LDAP *ld, int *rc )
 	return info;
 }
 
+/* A JSON string, null when empty (cp_json_string). */
 static void
 ct_json_str( const char *s )
 {
-	const unsigned char *p;
-
-	if ( s == NULL || *s == '\0' ) {
-		fputs( "null", stdout );
-		return;
-	}
-	putchar( '"' );
-	for ( p = (const unsigned char *)s; *p; p++ ) {
-		if ( *p == '"' || *p == '\\' )
-			printf( "\\%c", *p );
-		else if ( *p == '\n' )
-			fputs( "\\n", stdout );
-		else if ( *p == '\t' )
-			fputs( "\\t", stdout );
-		else if ( *p < 0x20 )
-			printf( "\\u%04x", *p );
-		else
-			putchar( *p );
-	}
-	putchar( '"' );
+	cp_json_string( stdout, s && *s ? s : NULL );
 }
 
 static void
@@ -397,18 +347,15 @@ static int
 ct_open( const char *uri, int starttls, int verify, const char *certfile,
 	const char *keyfile, LDAP **ldp, char **info )
 {
-	LDAP *ld = NULL;
-	int rc, version = LDAP_VERSION3;
+	LDAP *ld;
+	int rc;
 	char err[256];
 
-	*ldp = NULL;
 	*info = NULL;
-	rc = ldap_initialize( &ld, uri );
+	rc = cp_ld_new( uri, &ld );
+	*ldp = ld;
 	if ( rc != LDAP_SUCCESS )
 		return rc;
-	*ldp = ld;
-	ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version );
-	ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF );
 	{
 		/* A test must end: connecting and every operation are bounded
 		 * (-o nettimeout=<s>, default CT_TIMEOUT). */
@@ -728,35 +675,34 @@ main( int argc, char **argv )
 	memset( &req, 0, sizeof( req ) );
 	memset( &res, 0, sizeof( res ) );
 	signal( SIGPIPE, SIG_IGN );	/* a server closing a refused TLS session */
-	on_exit( ct_on_exit, NULL );
-	ct_parsing = 1;
+	/* 1 means "the test failed": usage errors exit 2 */
+	cp_usage_status = CT_EXIT_USAGE;
 	cp_tool_init( "certpin-test", "k:", ct_long, ct_opt, ct_usage );
 	first = cp_tool_args( argc, argv );
-	ct_parsing = 0;
 
 	/* ---- what was asked ---- */
 	uri = cp_opt.ldapuri;
 	if ( uri == NULL )
-		ct_usage_exit( "-H URI is required (the server to test)" );
+		cp_usage_error( "-H URI is required (the server to test)" );
 	if ( strchr( uri, ' ' ) || strchr( uri, ',' ) )
-		ct_usage_exit( "-H: give one URI" );
+		cp_usage_error( "-H: give one URI" );
 	if ( ct_is_scheme( uri, "ldapi" ) )
-		ct_usage_exit( "-H: a certificate logon needs ldaps:// or ldap:// "
+		cp_usage_error( "-H: a certificate logon needs ldaps:// or ldap:// "
 			"(StartTLS), not ldapi://" );
 	if ( argc - first != 1 )
-		ct_usage_exit( argc == first ? "the user's identity is required" :
+		cp_usage_error( argc == first ? "the user's identity is required" :
 			"one identity at a time" );
 	identity = argv[first];
 	if ( ( co.cert_file == NULL ) != ( co.key_file == NULL ) )
-		ct_usage_exit( "--cert and --key go together" );
+		cp_usage_error( "--cert and --key go together" );
 	if ( co.pin_file && !co.phone )
-		ct_usage_exit( "--pin-file needs --phone" );
+		cp_usage_error( "--pin-file needs --phone" );
 	if ( co.cert_file && ( co.phone || co.keykind || co.validity || co.keep ) )
-		ct_usage_exit( "--cert tests an existing certificate: --phone, -k, "
+		cp_usage_error( "--cert tests an existing certificate: --phone, -k, "
 			"--validity and --keep do not apply" );
 	if ( co.phone && ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
 		!cp_opt.binddn )
-		ct_usage_exit( "give either the user's password or --phone, not both" );
+		cp_usage_error( "give either the user's password or --phone, not both" );
 	/* How the provisioning connection binds: SASL with -Y, simple with
 	 * -D or a password (alone: the user's own), not at all for a PIN. */
 	if ( cp_opt.sasl_mech )
@@ -767,10 +713,10 @@ main( int argc, char **argv )
 	else if ( co.phone || co.cert_file )
 		bind_kind = CT_BIND_NONE;
 	else
-		ct_usage_exit( "a credential is required: the user's password (-W, -y "
+		cp_usage_error( "a credential is required: the user's password (-W, -y "
 			"FILE), -D with its password, -Y, or --phone" );
 	if ( certpin_keyspec_parse( co.keykind, &ks, err, sizeof( err ) ) )
-		ct_usage_exit( "-k: %s", err );
+		cp_usage_error( "-k: %s", err );
 	if ( co.endpoint == NULL )
 		co.endpoint = CT_ENDPOINT;
 	if ( cp_opt.debug ) {
@@ -783,26 +729,22 @@ main( int argc, char **argv )
 	/* ---- secrets and files, before the clock starts ---- */
 	if ( co.cert_file ) {
 		if ( certpin_cert_read( co.cert_file, &der, err, sizeof( err ) ) )
-			ct_usage_exit( "%s", err );
+			cp_usage_error( "%s", err );
 		key = certpin_key_read( co.key_file, err, sizeof( err ) );
 		if ( key == NULL )
-			ct_usage_exit( "%s", err );
+			cp_usage_error( "%s", err );
 	}
 	if ( co.phone ) {
-		if ( co.pin_file )
-			rc = certpin_secret_file( co.pin_file, &pin, err, sizeof( err ) );
-		else
-			rc = certpin_secret_prompt( "PIN", &pin, err, sizeof( err ) );
-		if ( rc )
-			ct_usage_exit( "%s", err );
+		if ( certpin_pin_read( co.pin_file, &pin, err, sizeof( err ) ) )
+			cp_usage_error( "%s", err );
 	}
 	if ( cp_opt.pw_file ) {
 		/* the whole file, as ldapsearch -y */
 		if ( certpin_secret_read( cp_opt.pw_file, 0, &pw, err, sizeof( err ) ) )
-			ct_usage_exit( "%s", err );
+			cp_usage_error( "%s", err );
 	} else if ( cp_opt.want_bindpw ) {
 		if ( certpin_secret_prompt( "LDAP Password", &pw, err, sizeof( err ) ) )
-			ct_usage_exit( "%s", err );
+			cp_usage_error( "%s", err );
 	} else if ( cp_opt.passwd.bv_val ) {
 		pw = cp_opt.passwd;
 		cp_opt.passwd.bv_val = NULL;

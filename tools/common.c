@@ -29,6 +29,8 @@
 /* Exported by libldap 2.5 (ldap_pvt.h), not in the installed headers. */
 extern int ldap_pvt_conf_option( char *cmd, char *opt, int userconf );
 
+int cp_usage_status = EXIT_FAILURE;
+
 cp_common cp_opt = {
 	.authmethod = -1,
 	.sasl_flags = LDAP_SASL_QUIET,
@@ -162,7 +164,7 @@ cp_usage_error( const char *fmt, ... )
 	vfprintf( stderr, fmt, ap );
 	va_end( ap );
 	fprintf( stderr, "\nTry `%s --help' for more information.\n", cp_opt.prog );
-	exit( EXIT_FAILURE );
+	exit( cp_usage_status );
 }
 
 /* ---- option parsing --------------------------------------------------------- */
@@ -173,7 +175,7 @@ cp_want_sasl( int c )
 	if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SASL ) {
 		fprintf( stderr, "%s: -%c incompatible with previous "
 			"authentication choice\n", cp_opt.prog, c );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	cp_opt.authmethod = LDAP_AUTH_SASL;
 }
@@ -183,7 +185,7 @@ cp_once( char **slot, int c, char *arg )
 {
 	if ( *slot != NULL ) {
 		fprintf( stderr, "%s: -%c previously specified\n", cp_opt.prog, c );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	*slot = arg;
 }
@@ -224,7 +226,7 @@ cp_general_option( char *arg )
 	if ( strcasecmp( name, "nettimeout" ) == 0 ) {
 		if ( cp_opt.nettimeout != -1 ) {
 			fprintf( stderr, "nettimeout option previously specified\n" );
-			exit( EXIT_FAILURE );
+			exit( cp_usage_status );
 		}
 		if ( value == NULL || *value == '\0' )
 			cp_usage_error( "nettimeout: option value expected" );
@@ -234,7 +236,7 @@ cp_general_option( char *arg )
 			cp_opt.nettimeout = 0x7fffffff;
 		else if ( cp_int_arg( value, &cp_opt.nettimeout ) ) {
 			fprintf( stderr, "Unable to parse network timeout \"%s\"\n", value );
-			exit( EXIT_FAILURE );
+			exit( cp_usage_status );
 		}
 		return;
 	}
@@ -245,7 +247,7 @@ cp_general_option( char *arg )
 			cp_opt.ldif_wrap = 0;
 		else if ( cp_int_arg( value, &cp_opt.ldif_wrap ) ) {
 			fprintf( stderr, "Unable to parse ldif_wrap=\"%s\"\n", value );
-			exit( EXIT_FAILURE );
+			exit( cp_usage_status );
 		}
 		return;
 	}
@@ -254,7 +256,7 @@ cp_general_option( char *arg )
 	if ( ldap_pvt_conf_option( name, value, 1 ) ) {
 		fprintf( stderr, "Invalid general option name: %s\n", name );
 		cp_usage( stderr );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 }
 
@@ -281,7 +283,7 @@ cp_tool_args( int argc, char **argv )
 	shortopts = malloc( strlen( CP_COMMON_SHORT ) + strlen( cp_private_short ) + 2 );
 	if ( longopts == NULL || shortopts == NULL ) {
 		perror( cp_opt.prog );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	for ( i = 0; i < nlong; i++ )
 		longopts[i] = cp_private_long[i];
@@ -298,7 +300,7 @@ cp_tool_args( int argc, char **argv )
 				continue;
 			fprintf( stderr, "%s: unrecognized option -%c\n", cp_opt.prog, c );
 			cp_usage( stderr );
-			exit( EXIT_FAILURE );
+			exit( cp_usage_status );
 		}
 		switch ( c ) {
 		case 'c':
@@ -358,7 +360,7 @@ cp_tool_args( int argc, char **argv )
 		case 'w':
 			if ( cp_opt.passwd.bv_val != NULL ) {
 				fprintf( stderr, "%s: -w previously specified\n", cp_opt.prog );
-				exit( EXIT_FAILURE );
+				exit( cp_usage_status );
 			}
 			cp_opt.passwd.bv_val = strdup( optarg );
 			cp_opt.passwd.bv_len = strlen( optarg );
@@ -372,7 +374,7 @@ cp_tool_args( int argc, char **argv )
 			if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SIMPLE ) {
 				fprintf( stderr, "%s: incompatible with previous "
 					"authentication choice\n", cp_opt.prog );
-				exit( EXIT_FAILURE );
+				exit( cp_usage_status );
 			}
 			cp_opt.authmethod = LDAP_AUTH_SIMPLE;
 			break;
@@ -392,7 +394,7 @@ cp_tool_args( int argc, char **argv )
 			break;
 		default:	/* '?': getopt said why */
 			fprintf( stderr, "Try `%s --help' for more information.\n", cp_opt.prog );
-			exit( EXIT_FAILURE );
+			exit( cp_usage_status );
 		}
 	}
 	free( longopts );
@@ -407,11 +409,11 @@ cp_tool_args( int argc, char **argv )
 	if ( ( cp_opt.pw_file || cp_opt.want_bindpw ) && cp_opt.passwd.bv_val != NULL ) {
 		fprintf( stderr, "%s: -%c incompatible with -w\n",
 			cp_opt.prog, cp_opt.pw_file ? 'y' : 'W' );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	if ( cp_opt.pw_file && cp_opt.want_bindpw ) {
 		fprintf( stderr, "%s: -y incompatible with -W\n", cp_opt.prog );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	if ( cp_opt.authmethod == -1 )
 		cp_opt.authmethod = cp_opt.binddn ? LDAP_AUTH_SIMPLE : LDAP_AUTH_SASL;
@@ -419,7 +421,7 @@ cp_tool_args( int argc, char **argv )
 	     ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
 	     cp_opt.sasl_mech && strcasecmp( cp_opt.sasl_mech, "EXTERNAL" ) == 0 ) {
 		fprintf( stderr, "%s: -Y EXTERNAL takes no password\n", cp_opt.prog );
-		exit( EXIT_FAILURE );
+		exit( cp_usage_status );
 	}
 	return optind;
 }
@@ -624,11 +626,26 @@ cp_ld_fatal( LDAP *ld, const char *what, int rc )
 	cp_tool_exit( ld, rc );
 }
 
+int
+cp_ld_new( const char *uri, LDAP **ldp )
+{
+	int rc, version = LDAP_VERSION3;
+
+	*ldp = NULL;
+	rc = ldap_initialize( ldp, uri );
+	if ( rc != LDAP_SUCCESS )
+		return rc;
+	if ( ldap_set_option( *ldp, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
+	     ldap_set_option( *ldp, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS )
+		return LDAP_LOCAL_ERROR;
+	return LDAP_SUCCESS;
+}
+
 LDAP *
 cp_tool_connect( void )
 {
 	LDAP *ld = NULL;
-	int rc, version = LDAP_VERSION3;
+	int rc;
 
 	signal( SIGPIPE, SIG_IGN );
 	if ( cp_opt.debug ) {
@@ -638,14 +655,13 @@ cp_tool_connect( void )
 	if ( cp_opt.verbose )
 		fprintf( stderr, "ldap_initialize( %s )\n",
 			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>" );
-	rc = ldap_initialize( &ld, cp_opt.ldapuri );
-	if ( rc != LDAP_SUCCESS ) {
+	rc = cp_ld_new( cp_opt.ldapuri, &ld );
+	if ( ld == NULL ) {
 		fprintf( stderr, "Could not create LDAP session handle for URI=%s (%d): %s\n",
 			cp_opt.ldapuri ? cp_opt.ldapuri : "<DEFAULT>", rc, ldap_err2string( rc ) );
 		exit( EXIT_FAILURE );
 	}
-	if ( ldap_set_option( ld, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
-	     ldap_set_option( ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS ) {
+	if ( rc != LDAP_SUCCESS ) {
 		fprintf( stderr, "%s: could not set LDAP options\n", cp_opt.prog );
 		cp_tool_exit( ld, EXIT_FAILURE );
 	}

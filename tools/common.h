@@ -56,7 +56,7 @@
  *   	matched DN: <dn>
  *   	additional info: <text>
  * and tools exit with the LDAP result code of the last error (0 on
- * success, 1 for usage errors and unusable input).
+ * success, 1 (cp_usage_status) for usage errors and unusable input).
  *
  * Work items (identities) come from the operands, or when there are none,
  * from -f FILE or standard input, one per line: see cp_items_read().
@@ -110,16 +110,25 @@ extern cp_common cp_opt;
 void cp_tool_init( const char *prog, const char *private_short,
 	const struct option *private_long, cp_private_fn *fn, cp_usage_fn *usage );
 
-/* Parse argv; returns the index of the first operand.  Exits with 1 and a
- * message on a usage error, 0 after --help / -h / -VV. */
+/* The exit status of usage errors: 1 unless the tool sets another before
+ * cp_tool_args() (certpin-test: 2, as 1 means "the test failed"). */
+extern int cp_usage_status;
+
+/* Parse argv; returns the index of the first operand.  Exits with
+ * cp_usage_status and a message on a usage error, 0 after --help / -h / -VV. */
 int cp_tool_args( int argc, char **argv );
 
-/* Print "prog: msg", the usage hint, exit 1. */
+/* Print "prog: msg", the usage hint, exit cp_usage_status. */
 void cp_usage_error( const char *fmt, ... )
 	__attribute__(( noreturn, format( printf, 1, 2 ) ));
 
 /* Full usage text (common + private) to fp. */
 void cp_usage( FILE *fp );
+
+/* A new session to uri as every tool wants it: ldap_initialize, LDAPv3, no
+ * referrals.  Returns the LDAP result code; *ldp is NULL when
+ * ldap_initialize failed, else set (the caller unbinds it). */
+int cp_ld_new( const char *uri, LDAP **ldp );
 
 /* Create the session (ldap_initialize, v3, no referrals, nettimeout,
  * StartTLS per -Z) and bind per the options.  Exits with the LDAP result

@@ -343,6 +343,20 @@ certpin_key_matches_cert( EVP_PKEY *key, const struct berval *der )
 
 /* ---- the extended operation ----------------------------------------------- */
 
+int
+certpin_validity_parse( const char *arg, long *hours )
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol( arg, &end, 10 );
+	if ( *arg == '\0' || *end != '\0' || errno || v < 1 || v > CERTPIN_VALIDITY_MAX )
+		return -1;
+	*hours = v;
+	return 0;
+}
+
 static int
 pc_put_string( BerElement *ber, ber_tag_t tag, const char *s )
 {
@@ -642,6 +656,14 @@ pc_chomp( struct berval *s )
 		if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\r' )
 			s->bv_val[--s->bv_len] = '\0';
 	}
+}
+
+int
+certpin_pin_read( const char *pin_file, struct berval *pin, char *err, size_t errlen )
+{
+	if ( pin_file )
+		return certpin_secret_file( pin_file, pin, err, errlen );
+	return certpin_secret_prompt( "PIN", pin, err, errlen );
 }
 
 int

@@ -55,6 +55,13 @@ typedef struct certpin_keyspec {
 	int		ks_bits;	/* RSA modulus size; 256 for EC */
 } certpin_keyspec;
 
+/* Requested validities are 1 hour to 100 years (a sanity bound). */
+#define CERTPIN_VALIDITY_MAX	876000L
+
+/* Parse a requested validity (--validity HOURS): a whole number from 1 to
+ * CERTPIN_VALIDITY_MAX.  0, or -1 when arg is not one. */
+int certpin_validity_parse( const char *arg, long *hours );
+
 /* One request.  Absent optional fields are NULL (or 0 for ir_validity). */
 typedef struct certpin_issue_req {
 	struct berval	ir_csr;		/* DER PKCS#10, not owned */
@@ -167,6 +174,11 @@ int certpin_secret_read( const char *path, int chomp, struct berval *out,
 /* Prompt on the controlling terminal (/dev/tty) and read one line without
  * echo.  Fails (-1 with a reason) when there is no terminal. */
 int certpin_secret_prompt( const char *prompt, struct berval *out,
+	char *err, size_t errlen );
+
+/* The PIN of a phone proof: from pin_file (certpin_secret_file) when it
+ * is not NULL, else asked on the terminal.  0 or -1 with a reason. */
+int certpin_pin_read( const char *pin_file, struct berval *pin,
 	char *err, size_t errlen );
 
 /* Wipe and free. */
