@@ -45,6 +45,7 @@ extern AttributeDescription *ad_certpinCertInfo;
 extern AttributeDescription *ad_certpinRevoked;
 extern AttributeDescription *ad_certpinPIN;
 extern AttributeDescription *ad_certpinPINFailure;
+extern AttributeDescription *ad_certpinRevokedThumbprint;
 extern ObjectClass *oc_certpinUser;
 extern ObjectClass *oc_certpinHistory;
 
@@ -73,7 +74,8 @@ void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
  * equality search, never a scan).  Returns the number of entries found (0, 1
  * or 2 meaning "more than one") and, when owner is not NULL and one or more
  * was found, the first one's normalized DN in owner (op->o_tmpmemctx).
- * With also_revoked, entries holding a revocation record for it count too. */
+ * With also_revoked, entries holding a revocation record for it count too
+ * (certpinRevokedThumbprint, also an equality search). */
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
 
