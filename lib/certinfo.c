@@ -201,11 +201,7 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 {
 	const unsigned char *p = der;
 	X509 *x = NULL;
-	const ASN1_INTEGER *sn;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	BIGNUM *bn = NULL;
-	int rc = -1, n;
+	int rc = -1;
 
 	memset( ci, 0, sizeof( *ci ) );
 	if ( len == 0 ) {
@@ -228,8 +224,24 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 	if ( p != der + len ) {
 		snprintf( err, errlen, "%zu trailing bytes after the certificate",
 			(size_t)( der + len - p ) );
-		goto done;
+	} else {
+		rc = certpin_certinfo_from_x509( x, der, len, ci, err, errlen );
 	}
+	X509_free( x );
+	return rc;
+}
+
+int
+certpin_certinfo_from_x509( X509 *x, const unsigned char *der, size_t len,
+	certpin_certinfo *ci, char *err, size_t errlen )
+{
+	const ASN1_INTEGER *sn;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	BIGNUM *bn = NULL;
+	int rc = -1, n;
+
+	memset( ci, 0, sizeof( *ci ) );
 	certpin_sha256_hex( der, len, ci->ci_sha256 );
 	EVP_Digest( der, len, md, &mdlen, EVP_sha1(), NULL );
 	tohex( md, mdlen, ci->ci_sha1, hexuc );
@@ -264,7 +276,6 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 	rc = 0;
 done:
 	BN_free( bn );
-	X509_free( x );
 	if ( rc )
 		certpin_certinfo_free( ci );
 	return rc;

@@ -109,9 +109,12 @@ int certpin_write_modify( Operation *op, SlapReply *rs );
 int certpin_write_delete( Operation *op, SlapReply *rs );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
- * modify as db's root DN.  Returns an LDAP result code, rs->sr_text set. */
+ * modify as db's root DN.  info: the certificate's metadata when the caller
+ * has it (certpin_certinfo_from_x509; its ci_published is set here), or
+ * NULL to parse der.  Returns an LDAP result code, rs->sr_text set. */
 int certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
-	struct berval *der, const char *endpoint, SlapReply *rs );
+	struct berval *der, certpin_certinfo *info, const char *endpoint,
+	SlapReply *rs );
 /* Apply mods (consumed) to ndn in db as its root DN (internal write). */
 int certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	Modifications *mods, const char **text );

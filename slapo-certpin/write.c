@@ -217,22 +217,19 @@ cp_mod_diff( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want )
 		cp_mod_append( op, SLAP_MOD_SOFTADD, ad, add );
 }
 
-/* Build the certpinCertInfo record of a certificate new to the entry. */
+/* Format the certpinCertInfo record of a certificate new to the entry
+ * from its metadata *ci (published now, with the endpoint if any). */
 static int
-cp_info_new( Operation *op, struct berval *der, const char *endpoint,
+cp_info_rec( Operation *op, certpin_certinfo *ci, const char *endpoint,
 	struct berval *out, char *err, size_t errlen )
 {
-	certpin_certinfo ci;
-	char *rec;
+	char *rec, *ep = ci->ci_endpoint;
 
-	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
-			&ci, err, errlen ) )
-		return -1;
-	certpin_gentime( op->o_time, ci.ci_published );
+	certpin_gentime( op->o_time, ci->ci_published );
 	if ( endpoint && *endpoint )
-		ci.ci_endpoint = ch_strdup( endpoint );
-	rec = certpin_certinfo_format( &ci );
-	certpin_certinfo_free( &ci );
+		ci->ci_endpoint = (char *)endpoint;
+	rec = certpin_certinfo_format( ci );
+	ci->ci_endpoint = ep;
 	if ( rec == NULL ) {
 		snprintf( err, errlen, "out of memory" );
 		return -1;
@@ -240,6 +237,22 @@ cp_info_new( Operation *op, struct berval *der, const char *endpoint,
 	ber_str2bv( rec, 0, 1, out );
 	free( rec );
 	return 0;
+}
+
+/* Build the certpinCertInfo record of a certificate new to the entry. */
+static int
+cp_info_new( Operation *op, struct berval *der, const char *endpoint,
+	struct berval *out, char *err, size_t errlen )
+{
+	certpin_certinfo ci;
+	int rc;
+
+	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
+			&ci, err, errlen ) )
+		return -1;
+	rc = cp_info_rec( op, &ci, endpoint, out, err, errlen );
+	certpin_certinfo_free( &ci );
+	return rc;
 }
 
 /* Build the revocation record of a certificate leaving the entry. */
@@ -1155,7 +1168,8 @@ cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 
 int
 certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
-	struct berval *der, const char *endpoint, SlapReply *rs )
+	struct berval *der, certpin_certinfo *info, const char *endpoint,
+	SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
@@ -1185,13 +1199,17 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	}
 	/* fresh op time: the record's "published" */
 	slap_op_time( &op->o_time, &op->o_tincr );
-	if ( cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
+	if ( info ? cp_info_rec( op, info, endpoint, &rec, why, sizeof( why ) ) :
+		    cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: issued certificate unreadable: %s\n",
 			op->o_log_prefix, why );
 		rs->sr_text = "certpin: the issued certificate cannot be recorded";
 		return LDAP_OTHER;
 	}
-	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
+	if ( info )
+		memcpy( hex, info->ci_sha256, sizeof( hex ) );
+	else
+		certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
 	rc = cp_check_new( op, db, ndn, hex, why, sizeof( why ) );
 	if ( rc != LDAP_SUCCESS ) {
 		ch_free( rec.bv_val );
