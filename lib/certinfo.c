@@ -11,6 +11,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -31,13 +32,37 @@ tohex( const unsigned char *in, size_t len, char *out, const char *digits )
 	out[2 * len] = '\0';
 }
 
+/* The digests, fetched from the default provider once (EVP_sha256() and
+ * EVP_sha1() fetch at every use under OpenSSL 3); kept until exit. */
+static CRYPTO_ONCE md_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MD *md_sha256, *md_sha1;
+
+static void
+md_fetch( void )
+{
+	md_sha256 = EVP_MD_fetch( NULL, "SHA256", NULL );
+	md_sha1 = EVP_MD_fetch( NULL, "SHA1", NULL );
+}
+
+static const EVP_MD *
+md_get( int sha1 )
+{
+	if ( CRYPTO_THREAD_run_once( &md_once, md_fetch ) ) {
+		if ( sha1 && md_sha1 )
+			return md_sha1;
+		if ( !sha1 && md_sha256 )
+			return md_sha256;
+	}
+	return sha1 ? EVP_sha1() : EVP_sha256();
+}
+
 void
 certpin_sha256_hex( const unsigned char *buf, size_t len, char out[65] )
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	EVP_Digest( buf, len, md, &mdlen, EVP_sha256(), NULL );
+	EVP_Digest( buf, len, md, &mdlen, md_get( 0 ), NULL );
 	tohex( md, mdlen, out, hexlc );
 }
 
@@ -208,11 +233,7 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 {
 	const unsigned char *p = der;
 	X509 *x = NULL;
-	const ASN1_INTEGER *sn;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	BIGNUM *bn = NULL;
-	int rc = -1, n;
+	int rc = -1;
 
 	memset( ci, 0, sizeof( *ci ) );
 	if ( len == 0 ) {
@@ -235,10 +256,26 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 	if ( p != der + len ) {
 		snprintf( err, errlen, "%zu trailing bytes after the certificate",
 			(size_t)( der + len - p ) );
-		goto done;
+	} else {
+		rc = certpin_certinfo_from_x509( x, der, len, ci, err, errlen );
 	}
+	X509_free( x );
+	return rc;
+}
+
+int
+certpin_certinfo_from_x509( X509 *x, const unsigned char *der, size_t len,
+	certpin_certinfo *ci, char *err, size_t errlen )
+{
+	const ASN1_INTEGER *sn;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	BIGNUM *bn = NULL;
+	int rc = -1, n;
+
+	memset( ci, 0, sizeof( *ci ) );
 	certpin_sha256_hex( der, len, ci->ci_sha256 );
-	EVP_Digest( der, len, md, &mdlen, EVP_sha1(), NULL );
+	EVP_Digest( der, len, md, &mdlen, md_get( 1 ), NULL );
 	tohex( md, mdlen, ci->ci_sha1, hexuc );
 
 	sn = X509_get0_serialNumber( x );
@@ -271,7 +308,6 @@ certpin_certinfo_from_der( const unsigned char *der, size_t len,
 	rc = 0;
 done:
 	BN_free( bn );
-	X509_free( x );
 	if ( rc )
 		certpin_certinfo_free( ci );
 	return rc;

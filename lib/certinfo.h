@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <time.h>
+#include <openssl/types.h>	/* X509 */
 
 /* Largest certificate accepted anywhere (bytes of DER). */
 #define CERTPIN_MAX_DER		16384
@@ -42,6 +43,12 @@ typedef struct certpin_certinfo {
  * CERTPIN_MAX_DER).  Returns 0 and fills *ci (ci_published and ci_endpoint
  * left empty), or -1 with a reason in err. */
 int certpin_certinfo_from_der( const unsigned char *der, size_t len,
+	certpin_certinfo *ci, char *err, size_t errlen );
+
+/* The same from a certificate already parsed (or built and signed: nothing
+ * of its public key is decoded): x and its DER encoding der/len, which the
+ * digests are computed from.  Returns 0 and fills *ci, or -1 (err). */
+int certpin_certinfo_from_x509( X509 *x, const unsigned char *der, size_t len,
 	certpin_certinfo *ci, char *err, size_t errlen );
 
 /* Free what *ci owns and zero it. */

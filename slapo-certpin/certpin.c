@@ -27,6 +27,7 @@ AttributeDescription *ad_certpinCertInfo;
 AttributeDescription *ad_certpinRevoked;
 AttributeDescription *ad_certpinPIN;
 AttributeDescription *ad_certpinPINFailure;
+AttributeDescription *ad_certpinRevokedThumbprint;
 ObjectClass *oc_certpinUser;
 ObjectClass *oc_certpinHistory;
 
@@ -64,6 +65,10 @@ static struct {
 	  "EQUALITY generalizedTimeMatch "
 	  "ORDERING generalizedTimeOrderingMatch "
 	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 )", &ad_certpinPINFailure },
+	{ "( " CERTPIN_OID_AT ".7 NAME 'certpinRevokedThumbprint' "
+	  "DESC 'Lowercase hex SHA-256 of each certificate a certpinRevoked record names; maintained by the certpin overlay' "
+	  "EQUALITY caseIgnoreIA5Match "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{64} )", &ad_certpinRevokedThumbprint },
 	{ NULL, NULL }
 };
 
@@ -80,7 +85,7 @@ static struct {
 	{ "( " CERTPIN_OID_OC ".2 NAME 'certpinHistory' "
 	  "DESC 'An entry that keeps revocation records; added by the certpin overlay' "
 	  "SUP top AUXILIARY "
-	  "MAY certpinRevoked )",
+	  "MAY ( certpinRevoked $ certpinRevokedThumbprint ) )",
 	  &oc_certpinHistory },
 	{ NULL, NULL }
 };
@@ -246,7 +251,7 @@ certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	flen = 2 * esc.bv_len + 96;
 	fstr = op->o_tmpalloc( flen, op->o_tmpmemctx );
 	if ( also_revoked )
-		snprintf( fstr, flen, "(|(certpinThumbprint=%s)(certpinRevoked=sha256=%s$*))",
+		snprintf( fstr, flen, "(|(certpinThumbprint=%s)(certpinRevokedThumbprint=%s))",
 			esc.bv_val, esc.bv_val );
 	else
 		snprintf( fstr, flen, "(certpinThumbprint=%s)", esc.bv_val );

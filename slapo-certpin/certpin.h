@@ -45,6 +45,7 @@ extern AttributeDescription *ad_certpinCertInfo;
 extern AttributeDescription *ad_certpinRevoked;
 extern AttributeDescription *ad_certpinPIN;
 extern AttributeDescription *ad_certpinPINFailure;
+extern AttributeDescription *ad_certpinRevokedThumbprint;
 extern ObjectClass *oc_certpinUser;
 extern ObjectClass *oc_certpinHistory;
 
@@ -73,7 +74,8 @@ void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
  * equality search, never a scan).  Returns the number of entries found (0, 1
  * or 2 meaning "more than one") and, when owner is not NULL and one or more
  * was found, the first one's normalized DN in owner (op->o_tmpmemctx).
- * With also_revoked, entries holding a revocation record for it count too. */
+ * With also_revoked, entries holding a revocation record for it count too
+ * (certpinRevokedThumbprint, also an equality search). */
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
 
@@ -107,9 +109,12 @@ int certpin_write_modify( Operation *op, SlapReply *rs );
 int certpin_write_delete( Operation *op, SlapReply *rs );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
- * modify as db's root DN.  Returns an LDAP result code, rs->sr_text set. */
+ * modify as db's root DN.  info: the certificate's metadata when the caller
+ * has it (certpin_certinfo_from_x509; its ci_published is set here), or
+ * NULL to parse der.  Returns an LDAP result code, rs->sr_text set. */
 int certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
-	struct berval *der, const char *endpoint, SlapReply *rs );
+	struct berval *der, certpin_certinfo *info, const char *endpoint,
+	SlapReply *rs );
 /* Apply mods (consumed) to ndn in db as its root DN (internal write). */
 int certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	Modifications *mods, const char **text );

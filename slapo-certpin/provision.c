@@ -537,16 +537,17 @@ cp_req_decode( struct berval *data, cp_req *rq )
 	return 0;
 }
 
-/* Parse and check the CSR; its public key in *pkey.  NULL or why not. */
+/* Parse and check the CSR; the request in *reqp (the caller frees it).
+ * NULL or why not. */
 static const char *
-cp_csr_check( struct berval *csr, EVP_PKEY **pkey, char *buf, size_t len )
+cp_csr_check( struct berval *csr, X509_REQ **reqp, char *buf, size_t len )
 {
 	const unsigned char *p = (const unsigned char *)csr->bv_val;
 	X509_REQ *req;
 	EVP_PKEY *k;
 	char why[128];
 
-	*pkey = NULL;
+	*reqp = NULL;
 	if ( csr->bv_len == 0 )
 		return "certpinIssue: the CSR is empty";
 	if ( csr->bv_len > CP_CSR_MAX ) {
@@ -561,25 +562,22 @@ cp_csr_check( struct berval *csr, EVP_PKEY **pkey, char *buf, size_t len )
 		X509_REQ_free( req );
 		return "certpinIssue: trailing bytes after the CSR";
 	}
-	k = X509_REQ_get_pubkey( req );
+	k = X509_REQ_get0_pubkey( req );
 	if ( k == NULL ) {
 		X509_REQ_free( req );
 		return "certpinIssue: the CSR's public key cannot be read";
 	}
 	if ( cp_key_kind( k, 1, why, sizeof( why ) ) ) {
 		snprintf( buf, len, "certpinIssue: weak or unsupported key in the CSR: %s", why );
-		EVP_PKEY_free( k );
 		X509_REQ_free( req );
 		return buf;
 	}
 	if ( X509_REQ_verify( req, k ) != 1 ) {
-		EVP_PKEY_free( k );
 		X509_REQ_free( req );
 		ERR_clear_error();
 		return "certpinIssue: the CSR's signature does not verify";
 	}
-	X509_REQ_free( req );
-	*pkey = k;
+	*reqp = req;
 	return NULL;
 }
 
@@ -595,11 +593,56 @@ cp_uri_ok( struct berval *v )
 	return v->bv_len > 0;
 }
 
-/* Issue the certificate.  DER in *der (ch_malloc'd).  NULL or why not. */
-static const char *
-cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
-	struct berval *sip, long hours, struct berval *der, char *serialhex )
+/* Give certificate x the public key of request req as the request holds it
+ * (its SubjectPublicKeyInfo copied, not decoded and encoded again: the key
+ * was checked with the request's signature).  1 or 0. */
+static int
+cp_copy_spki( X509 *x, X509_REQ *req )
 {
+	ASN1_OBJECT *obj;
+	const unsigned char *pk;
+	unsigned char *pk2 = NULL;
+	int pklen, ptype;
+	X509_ALGOR *alg;
+	const void *pval;
+	void *pval2 = NULL;
+
+	if ( !X509_PUBKEY_get0_param( &obj, &pk, &pklen, &alg,
+			X509_REQ_get_X509_PUBKEY( req ) ) || pklen <= 0 )
+		return 0;
+	X509_ALGOR_get0( NULL, &ptype, &pval, alg );
+	if ( ptype == V_ASN1_OBJECT )
+		pval2 = OBJ_dup( pval );
+	else if ( ptype == V_ASN1_SEQUENCE )
+		pval2 = ASN1_STRING_dup( pval );
+	else if ( ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF )
+		return 0;
+	if ( ( ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE ) && pval2 == NULL )
+		return 0;
+	pk2 = OPENSSL_memdup( pk, pklen );
+	obj = OBJ_dup( obj );
+	if ( pk2 == NULL || obj == NULL ||
+	     !X509_PUBKEY_set0_param( X509_get_X509_PUBKEY( x ), obj, ptype,
+			pval2, pk2, pklen ) ) {
+		OPENSSL_free( pk2 );
+		ASN1_OBJECT_free( obj );
+		if ( ptype == V_ASN1_OBJECT )
+			ASN1_OBJECT_free( pval2 );
+		else if ( ptype == V_ASN1_SEQUENCE )
+			ASN1_STRING_free( pval2 );
+		return 0;
+	}
+	return 1;
+}
+
+/* Issue the certificate for request req.  DER in *der (ch_malloc'd), its
+ * metadata in *info (to free).  NULL or why not. */
+static const char *
+cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
+	struct berval *sip, long hours, struct berval *der,
+	certpin_certinfo *info, char *serialhex )
+{
+	EVP_PKEY *pkey = X509_REQ_get0_pubkey( req );
 	X509 *x = X509_new();
 	X509_NAME *name = NULL;
 	X509_EXTENSION *ext;
@@ -608,6 +651,7 @@ cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
 	BIGNUM *bn = NULL;
 	unsigned char sb[CP_SERIAL_BYTES], *out = NULL;
 	const char *why = "certpinIssue: the certificate cannot be made";
+	char errbuf[128];
 	time_t now = slap_get_time(), end = now + hours * 3600;
 	static const struct { int nid; const char *val; } exts[] = {
 		{ NID_basic_constraints, "critical,CA:FALSE" },
@@ -649,7 +693,7 @@ cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
 		goto done;
 	if ( !ASN1_TIME_set( X509_getm_notBefore( x ), now ) ||
 	     !ASN1_TIME_set( X509_getm_notAfter( x ), end ) ||
-	     !X509_set_pubkey( x, pkey ) )
+	     !cp_copy_spki( x, req ) )
 		goto done;
 
 	X509V3_set_ctx( &ctx, pv->pv_cert, x, NULL, NULL, 0 );
@@ -697,6 +741,11 @@ cp_issue( Operation *op, cp_prov *pv, EVP_PKEY *pkey, struct berval *cn,
 	n = i2d_X509( x, &out );
 	if ( n <= 0 || n > CERTPIN_MAX_DER )
 		goto done;
+	if ( certpin_certinfo_from_x509( x, out, n, info, errbuf, sizeof( errbuf ) ) ) {
+		Debug( LDAP_DEBUG_ANY, "%s certpin: issued certificate unreadable: %s\n",
+			op->o_log_prefix, errbuf );
+		goto done;
+	}
 	der->bv_val = ch_malloc( n );
 	memcpy( der->bv_val, out, n );
 	der->bv_len = n;
@@ -733,7 +782,8 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	BackendInfo *bi = op->o_bd->bd_info;
 	BackendDB *obd = op->o_bd, *db = NULL;
 	cp_req rq;
-	EVP_PKEY *pkey = NULL;
+	X509_REQ *req = NULL;
+	certpin_certinfo info;
 	Entry *e = NULL;
 	Attribute *a;
 	struct berval ndn = BER_BVNULL, cn = BER_BVNULL, sip = BER_BVNULL;
@@ -785,11 +835,12 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 				return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 					"certpinIssue: control characters in the endpoint id" );
 	}
-	why = cp_csr_check( &rq.rq_csr, &pkey, buf, sizeof( buf ) );
+	memset( &info, 0, sizeof( info ) );
+	why = cp_csr_check( &rq.rq_csr, &req, buf, sizeof( buf ) );
 	if ( why )
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, why );
 	if ( pv->pv_cert == NULL || pv->pv_key == NULL ) {
-		EVP_PKEY_free( pkey );
+		X509_REQ_free( req );
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinIssue: no CA configured (certpin-ca-cert, certpin-ca-key)" );
 	}
@@ -881,7 +932,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	if ( err != LDAP_SUCCESS )
 		goto fail;
 
-	why = cp_issue( op, pv, pkey, &cn, &sip, hours, &der, serial );
+	why = cp_issue( op, pv, req, &cn, &sip, hours, &der, &info, serial );
 	if ( why ) {
 		err = LDAP_UNWILLING_TO_PERFORM;
 		goto fail;
@@ -891,7 +942,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		memcpy( endpoint, rq.rq_endpoint.bv_val, rq.rq_endpoint.bv_len );
 		endpoint[rq.rq_endpoint.bv_len] = '\0';
 	}
-	err = certpin_write_record( op, db, &ndn, &der, endpoint, rs );
+	err = certpin_write_record( op, db, &ndn, &der, &info, endpoint, rs );
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
 	if ( err != LDAP_SUCCESS ) {
@@ -925,7 +976,8 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 fail:
 	rc = cp_prov_refuse( op, rs, err, why );
 done:
-	EVP_PKEY_free( pkey );
+	X509_REQ_free( req );
+	certpin_certinfo_free( &info );
 	if ( der.bv_val )
 		ch_free( der.bv_val );
 	if ( endpoint )

@@ -115,6 +115,56 @@ cp_rec_is( struct berval *rec, const char *hex )
 		memcmp( rec->bv_val + 7, hex, 64 ) == 0 && rec->bv_val[7 + 64] == '$';
 }
 
+/* The lowercase thumbprint a record (certpinRevoked) begins with, in hex;
+ * -1 when it does not begin "sha256=<64 hex digits>$". */
+static int
+cp_rec_hex( struct berval *rec, char *hex )
+{
+	int i;
+
+	if ( rec->bv_len <= 7 + 64 || memcmp( rec->bv_val, "sha256=", 7 ) != 0 ||
+	     rec->bv_val[7 + 64] != '$' )
+		return -1;
+	for ( i = 0; i < 64; i++ ) {
+		char c = rec->bv_val[7 + i];
+
+		if ( c >= 'A' && c <= 'F' )
+			c += 'a' - 'A';
+		if ( !( ( c >= '0' && c <= '9' ) || ( c >= 'a' && c <= 'f' ) ) )
+			return -1;
+		hex[i] = c;
+	}
+	hex[64] = '\0';
+	return 0;
+}
+
+/* Add to *tps (unless there) the thumbprint of each record in recs that
+ * attribute a (certpinRevokedThumbprint of the entry, may be NULL) lacks. */
+static void
+cp_rec_thumbprints( BerVarray recs, Attribute *a, BerVarray *tps )
+{
+	char hex[65];
+	int i, j;
+
+	for ( i = 0; recs && recs[i].bv_val; i++ ) {
+		struct berval bv = { 64, hex };
+
+		if ( cp_rec_hex( &recs[i], hex ) )
+			continue;
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			if ( a->a_nvals[j].bv_len == 64 &&
+			     strncasecmp( a->a_nvals[j].bv_val, hex, 64 ) == 0 )
+				break;
+		if ( a && j < a->a_numvals )
+			continue;
+		for ( j = 0; *tps && (*tps)[j].bv_val; j++ )
+			if ( bvmatch( &(*tps)[j], &bv ) )
+				break;
+		if ( *tps == NULL || (*tps)[j].bv_val == NULL )
+			value_add_one( tps, &bv );
+	}
+}
+
 /* Append a modification the overlay computed; vals is consumed. */
 /* Is the reason in a client's "sha256=<hex>$reason=<text>" value text the
  * record can keep as it is: escapes that decode, no NUL or other control
@@ -199,22 +249,19 @@ cp_mod_diff( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want )
 		cp_mod_append( op, SLAP_MOD_SOFTADD, ad, add );
 }
 
-/* Build the certpinCertInfo record of a certificate new to the entry. */
+/* Format the certpinCertInfo record of a certificate new to the entry
+ * from its metadata *ci (published now, with the endpoint if any). */
 static int
-cp_info_new( Operation *op, struct berval *der, const char *endpoint,
+cp_info_rec( Operation *op, certpin_certinfo *ci, const char *endpoint,
 	struct berval *out, char *err, size_t errlen )
 {
-	certpin_certinfo ci;
-	char *rec;
+	char *rec, *ep = ci->ci_endpoint;
 
-	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
-			&ci, err, errlen ) )
-		return -1;
-	certpin_gentime( op->o_time, ci.ci_published );
+	certpin_gentime( op->o_time, ci->ci_published );
 	if ( endpoint && *endpoint )
-		ci.ci_endpoint = ch_strdup( endpoint );
-	rec = certpin_certinfo_format( &ci );
-	certpin_certinfo_free( &ci );
+		ci->ci_endpoint = (char *)endpoint;
+	rec = certpin_certinfo_format( ci );
+	ci->ci_endpoint = ep;
 	if ( rec == NULL ) {
 		snprintf( err, errlen, "out of memory" );
 		return -1;
@@ -222,6 +269,22 @@ cp_info_new( Operation *op, struct berval *der, const char *endpoint,
 	ber_str2bv( rec, 0, 1, out );
 	free( rec );
 	return 0;
+}
+
+/* Build the certpinCertInfo record of a certificate new to the entry. */
+static int
+cp_info_new( Operation *op, struct berval *der, const char *endpoint,
+	struct berval *out, char *err, size_t errlen )
+{
+	certpin_certinfo ci;
+	int rc;
+
+	if ( certpin_certinfo_from_der( (unsigned char *)der->bv_val, der->bv_len,
+			&ci, err, errlen ) )
+		return -1;
+	rc = cp_info_rec( op, &ci, endpoint, out, err, errlen );
+	certpin_certinfo_free( &ci );
+	return rc;
 }
 
 /* Build the revocation record of a certificate leaving the entry. */
@@ -302,7 +365,8 @@ cp_maintained( AttributeDescription *ad )
 {
 	return ad->ad_type == ad_certpinThumbprint->ad_type ||
 		ad->ad_type == ad_certpinCertInfo->ad_type ||
-		ad->ad_type == ad_certpinPINFailure->ad_type;
+		ad->ad_type == ad_certpinPINFailure->ad_type ||
+		ad->ad_type == ad_certpinRevokedThumbprint->ad_type;
 }
 
 /* ---- add --------------------------------------------------------------- */
@@ -383,6 +447,66 @@ fail:
 
 /* ---- modify ------------------------------------------------------------ */
 
+/* An administrator clears revocation records of entry e (certpinRevoked
+ * values deleted under Relax Rules): the thumbprint of each goes too,
+ * unless a record the entry keeps still names it. */
+static void
+cp_clear_thumbprints( Operation *op, Entry *e )
+{
+	Attribute *recs = attr_find( e->e_attrs, ad_certpinRevoked );
+	Modifications *m;
+	BerVarray del = NULL;
+	char hex[65], h2[65];
+	int i, j, k;
+
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		BerVarray vals;
+
+		if ( m->sml_desc != ad_certpinRevoked || m->sml_op != LDAP_MOD_DELETE ||
+		     ( m->sml_flags & SLAP_MOD_INTERNAL ) || m->sml_values == NULL )
+			continue;
+		vals = m->sml_nvalues ? m->sml_nvalues : m->sml_values;
+		for ( i = 0; vals[i].bv_val; i++ ) {
+			struct berval bv = { 64, hex };
+
+			if ( cp_rec_hex( &vals[i], hex ) )
+				continue;
+			/* does a record that stays name it? */
+			for ( j = 0; recs && j < recs->a_numvals; j++ ) {
+				Modifications *m2;
+				int gone = 0;
+
+				if ( cp_rec_hex( &recs->a_nvals[j], h2 ) || strcmp( h2, hex ) )
+					continue;
+				for ( m2 = op->orm_modlist; m2 && !gone; m2 = m2->sml_next ) {
+					BerVarray v2;
+
+					if ( m2->sml_desc != ad_certpinRevoked ||
+					     m2->sml_op != LDAP_MOD_DELETE ||
+					     ( m2->sml_flags & SLAP_MOD_INTERNAL ) ||
+					     m2->sml_values == NULL )
+						continue;
+					v2 = m2->sml_nvalues ? m2->sml_nvalues : m2->sml_values;
+					for ( k = 0; v2[k].bv_val; k++ )
+						if ( bvmatch( &v2[k], &recs->a_nvals[j] ) )
+							gone = 1;
+				}
+				if ( !gone )
+					break;
+			}
+			if ( recs && j < recs->a_numvals )
+				continue;
+			for ( j = 0; del && del[j].bv_val; j++ )
+				if ( bvmatch( &del[j], &bv ) )
+					break;
+			if ( del == NULL || del[j].bv_val == NULL )
+				value_add_one( &del, &bv );
+		}
+	}
+	if ( del )
+		cp_mod_append( op, SLAP_MOD_SOFTDEL, ad_certpinRevokedThumbprint, del );
+}
+
 /* Does the objectClass attribute still hold certpinUser after mods? */
 static int
 cp_class_after( Entry *e, Modifications *mods )
@@ -430,10 +554,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	Entry *e = NULL;
 	Attribute *a;
 	cp_set set = { NULL, 0, 0, op->o_tmpmemctx };
-	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL;
+	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL, rtp = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
 	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
-	int nnew = 0, whole = 0;
+	int nnew = 0, whole = 0, clears = 0;
 
 	/* What does the request touch? */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
@@ -459,8 +583,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 			if ( ad != ad_certpinRevoked )
 				return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
 					"certpinRevoked takes no options" );
-			if ( m->sml_op == LDAP_MOD_DELETE && m->sml_values && get_relax( op ) )
-				continue;	/* an administrator clears records */
+			if ( m->sml_op == LDAP_MOD_DELETE && m->sml_values && get_relax( op ) ) {
+				clears = 1;	/* an administrator clears records */
+				continue;
+			}
 			if ( m->sml_op == LDAP_MOD_ADD ) {
 				touches = 1;	/* reasons for revocations in this op */
 				continue;
@@ -475,7 +601,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
 			classmod = 1;
 	}
-	if ( !touches && !classmod )
+	if ( !touches && !classmod && !clears )
 		return SLAP_CB_CONTINUE;
 
 	db = certpin_select_db( op, &op->o_req_ndn );
@@ -485,6 +611,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		rc = LDAP_SUCCESS;
 		goto done;	/* the backend reports noSuchObject */
 	}
+	if ( clears )
+		cp_clear_thumbprints( op, e );
+	if ( !touches && !classmod )
+		goto done;
 
 	/* The certificates before ... */
 	a = attr_find( e->e_attrs, ad_certpinCertBinary );
@@ -654,8 +784,12 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 			value_add_one( &oc, &oc_certpinHistory->soc_cname );
 			cp_mod_append( op, LDAP_MOD_ADD, slap_schema.si_ad_objectClass, oc );
 		}
+		cp_rec_thumbprints( revoked, NULL, &rtp );
 		cp_mod_append( op, LDAP_MOD_ADD, ad_certpinRevoked, revoked );
 		revoked = NULL;
+		if ( rtp )
+			cp_mod_append( op, SLAP_MOD_SOFTADD, ad_certpinRevokedThumbprint, rtp );
+		rtp = NULL;
 	}
 
 done:
@@ -689,6 +823,7 @@ typedef struct cp_del_cb {
 	BackendDB	*dc_db;
 	struct berval	dc_hist;	/* the history entry (o_tmpmemctx) */
 	BerVarray	dc_added;	/* what was added to it (ch_malloc) */
+	BerVarray	dc_tps;		/* thumbprints added to it (ch_malloc) */
 } cp_del_cb;
 
 /* One internal modify of entry ndn in db, as the database's root. */
@@ -733,8 +868,11 @@ cp_del_response( Operation *op, SlapReply *rs )
 	 * of their records back. */
 	o.orm_modlist = NULL;
 	cp_mod_append( &o, LDAP_MOD_DELETE, ad_certpinRevoked, dc->dc_added );
+	if ( dc->dc_tps )
+		cp_mod_append( &o, SLAP_MOD_SOFTDEL, ad_certpinRevokedThumbprint, dc->dc_tps );
 	mods = o.orm_modlist;
 	dc->dc_added = NULL;
+	dc->dc_tps = NULL;
 	rc = cp_internal_modify( op, dc->dc_db, &dc->dc_hist, mods, NULL );
 	if ( rc != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
@@ -756,6 +894,7 @@ cp_del_cleanup( Operation *op, SlapReply *rs )
 
 	op->o_callback = NULL;	/* unlinks this callback */
 	ber_bvarray_free( dc->dc_added );
+	ber_bvarray_free( dc->dc_tps );
 	op->o_tmpfree( dc->dc_hist.bv_val, op->o_tmpmemctx );
 	op->o_tmpfree( dc, op->o_tmpmemctx );
 	return SLAP_CB_CONTINUE;
@@ -828,7 +967,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	Entry *e = NULL, *h = NULL;
 	Attribute *certs, *recs, *a;
 	struct berval hist = BER_BVNULL, *conf;
-	BerVarray add = NULL;
+	BerVarray add = NULL, tps = NULL;
 	Modifications *mods = NULL;
 	cp_del_cb *dc;
 	const char *text = NULL;
@@ -949,6 +1088,12 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		}
 		ber_bvarray_dup_x( &dup, add, NULL );
 		cp_mod_append( &o, LDAP_MOD_ADD, ad_certpinRevoked, dup );
+		cp_rec_thumbprints( add, attr_find( h->e_attrs, ad_certpinRevokedThumbprint ), &tps );
+		if ( tps ) {
+			dup = NULL;
+			ber_bvarray_dup_x( &dup, tps, NULL );
+			cp_mod_append( &o, SLAP_MOD_SOFTADD, ad_certpinRevokedThumbprint, dup );
+		}
 		mods = o.orm_modlist;
 
 		rc = cp_internal_modify( op, db, &hist, mods, &text );
@@ -974,6 +1119,8 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 	BER_BVZERO( &hist );
 	dc->dc_added = add;
 	add = NULL;
+	dc->dc_tps = tps;
+	tps = NULL;
 	dc->dc_cb.sc_response = cp_del_response;
 	dc->dc_cb.sc_cleanup = cp_del_cleanup;
 	dc->dc_cb.sc_private = dc;
@@ -989,6 +1136,7 @@ done:
 	if ( hist.bv_val )
 		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
 	ber_bvarray_free( add );
+	ber_bvarray_free( tps );
 	if ( rc != LDAP_SUCCESS )
 		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
@@ -1058,7 +1206,8 @@ cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 
 int
 certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
-	struct berval *der, const char *endpoint, SlapReply *rs )
+	struct berval *der, certpin_certinfo *info, const char *endpoint,
+	SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
@@ -1088,13 +1237,17 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	}
 	/* fresh op time: the record's "published" */
 	slap_op_time( &op->o_time, &op->o_tincr );
-	if ( cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
+	if ( info ? cp_info_rec( op, info, endpoint, &rec, why, sizeof( why ) ) :
+		    cp_info_new( op, der, endpoint, &rec, why, sizeof( why ) ) ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: issued certificate unreadable: %s\n",
 			op->o_log_prefix, why );
 		rs->sr_text = "certpin: the issued certificate cannot be recorded";
 		return LDAP_OTHER;
 	}
-	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
+	if ( info )
+		memcpy( hex, info->ci_sha256, sizeof( hex ) );
+	else
+		certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
 	rc = cp_check_new( op, db, ndn, hex, why, sizeof( why ) );
 	if ( rc != LDAP_SUCCESS ) {
 		ch_free( rec.bv_val );

@@ -286,7 +286,7 @@ maxsize 104857600
 index objectClass eq
 index uid,cn,mail eq
 index certpinThumbprint eq
-index certpinRevoked sub
+index certpinRevokedThumbprint eq
 access to * by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage by * break
 ${SRV_ACL:-}
 access to attrs=userPassword by anonymous auth by self write by * none

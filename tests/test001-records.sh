@@ -3,6 +3,7 @@
 # with the shipped files, and certificates written to user entries get their
 # metadata in the same operation; every refusal leaves the entry unchanged.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-revoked.sh"
 
 pki_standard
 srv_conf 1
@@ -21,7 +22,7 @@ schema_of() {	# URI [bind args]: our definitions as the server publishes them
 		grep -i "NAME 'certpin" | sed 's/^[a-zA-Z]*: //' | sort
 }
 builtin=$(schema_of "$(srv_uri 1 ldapi)" -x)
-check_eq "the module registers 6 attribute types and 2 classes" 8 "$(printf '%s\n' "$builtin" | grep -c .)"
+check_eq "the module registers 7 attribute types and 2 classes" 9 "$(printf '%s\n' "$builtin" | grep -c .)"
 
 mkdir -p "$TESTDIR/srv2/db"
 sed -e "/moduleload .*certpin/d" -e "/^overlay certpin/d" \
@@ -107,6 +108,22 @@ printf 'dn: %s\nchangetype: modify\nreplace: certpinRevoked\ncertpinRevoked: x\n
 	refused "direct write of certpinRevoked" "maintained by the certpin overlay"
 printf 'dn: %s\nchangetype: modify\nadd: certpinRevoked\ncertpinRevoked: sha256=%s$reason=x\n' "$KEN" \
 	"$(der_sha256 "$PKI/pilar.der")" | refused "a reason for a certificate not being deleted" "may only give the reason"
+printf 'dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: certpinHistory\n-\nadd: certpinRevokedThumbprint\ncertpinRevokedThumbprint: %s\n' \
+	"$KEN" "$(der_sha256 "$PKI/pilar.der")" | refused "direct write of certpinRevokedThumbprint" "maintained by the certpin overlay"
+printf 'dn: %s\nchangetype: modify\ndelete: certpinRevokedThumbprint\n' "$KEN" |
+	refused "direct delete of certpinRevokedThumbprint" "maintained by the certpin overlay"
+printf 'dn: %s\nchangetype: modify\ndelete: certpinRevokedThumbprint\n' "$KEN" > "$TESTDIR/rtp.ldif"
+check_rc_out 19 "nor with the Relax Rules control" "maintained by the certpin overlay" root_modify -e relax -f "$TESTDIR/rtp.ldif"
+check_rc_out 19 "an add of an entry with certpinRevokedThumbprint is refused" "maintained by the certpin overlay" root_add <<LDIF
+dn: uid=forged,$PEOPLE
+objectClass: inetOrgPerson
+objectClass: certpinHistory
+uid: forged
+cn: forged
+sn: forged
+certpinRevokedThumbprint: $(der_sha256 "$PKI/pilar.der")
+LDIF
+check_rc 32 "and nothing was added" root_search -b "uid=forged,$PEOPLE" -s base dn
 printf 'dn: %s\nchangetype: modify\nadd: certpinCertificate;binary\ncertpinCertificate;binary:< file://%s\n-\nreplace: certpinThumbprint\ncertpinThumbprint: %s\n' \
 	"$KEN" "$PKI/kenmyer2.der" "$(der_sha256 "$PKI/kenmyer2.der")" | refused "certificate plus a forged thumbprint" "maintained by the certpin overlay"
 
@@ -185,6 +202,8 @@ certpinRevoked: sha256=$(der_sha256 "$PKI/mallory.der")\$reason=lost phone
 LDIF
 check_out "the record keeps the reason" "^certpinRevoked: sha256=$(der_sha256 "$PKI/mallory.der").*reason=lost phone" \
 	root_search -b "$KEN" -s base certpinRevoked
+revoked_tps_agree "replace, then delete with a reason" "$KEN" \
+	"$(der_sha256 "$PKI/kenmyer.der") $(der_sha256 "$PKI/mallory.der")"
 check_eq "no thumbprint left on ken" "" "$(root_search -b "$KEN" -s base certpinThumbprint certpinCertInfo | grep -v '^dn:' | grep .)"
 mod_add certpinCertificate\;binary "$PKI/mallory.der" | refused "re-adding a revoked certificate" "was revoked"
 printf 'dn: uid=pilar,%s\nchangetype: modify\nadd: certpinCertificate;binary\ncertpinCertificate;binary:< file://%s\n' \
@@ -203,6 +222,8 @@ changetype: modify
 delete: certpinRevoked
 certpinRevoked: $rec
 LDIF
+revoked_tps_agree "the cleared record's thumbprint went with it, the other stays" "$KEN" \
+	"$(der_sha256 "$PKI/kenmyer.der")"
 check "then the certificate can be added again" record_cert kenmyer "$PKI/mallory.der"
 
 # ---- removing the class revokes everything ---------------------------------------
@@ -216,6 +237,12 @@ check_eq "pilar holds no certificate or metadata" "" \
 	"$(root_search -b "$PILAR" -s base certpinCertificate certpinThumbprint certpinCertInfo | grep -v '^dn:' | grep .)"
 check_out "and keeps a revocation record" "^certpinRevoked: sha256=$(der_sha256 "$PKI/pilar.der")" \
 	root_search -b "$PILAR" -s base certpinRevoked
+revoked_tps_agree "class removal" "$PILAR" "$(der_sha256 "$PKI/pilar.der")"
+printf 'dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: certpinUser\n-\nadd: certpinCertificate;binary\ncertpinCertificate;binary:< file://%s\n' \
+	"$PILAR" "$PKI/pilar.der" > "$TESTDIR/re.ldif"
+before=$(snapshot "$PILAR")
+check_rc_out 19 "pilar's certificate cannot come back after the class removal" "revoked" root_modify -f "$TESTDIR/re.ldif"
+check_eq "and pilar's entry is unchanged" "$before" "$(snapshot "$PILAR")"
 
 # ---- limits and cn=config ---------------------------------------------------------
 srv_stop 1

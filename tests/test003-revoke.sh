@@ -7,6 +7,7 @@
 # certificate cannot come back until an administrator clears the record.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-logon.sh"
+. "$(dirname "$0")/lib-revoked.sh"
 
 pki_standard
 USERS="u1 u2 u3 u4 u5 u6 u7 u8 s1 s2"
@@ -54,6 +55,9 @@ revoked_everywhere "replace (ldapmodify)" u3 revoked
 logon_as "replace: the new certificate logs on" 1 u3new "$(dn u3)"
 check "python3-ldap: replace u4's certificates with none" py_root_modify 1 replace u4
 revoked_everywhere "replace (python3-ldap)" u4 revoked
+tp() { der_sha256 "$PKI/$1.der"; }
+revoked_tps_agree "value delete" "$(dn u2)" "$(tp u2)"
+revoked_tps_agree "replace" "$(dn u3)" "$(tp u3)"
 
 check "ldapmodify: remove certpinUser from u5" root_modify <<LDIF
 dn: $(dn u5)
@@ -64,6 +68,7 @@ LDIF
 revoked_everywhere "class removal (ldapmodify)" u5 revoked
 check "python3-ldap: remove certpinUser from u6" py_root_modify 1 declass u6
 revoked_everywhere "class removal (python3-ldap)" u6 revoked
+revoked_tps_agree "class removal" "$(dn u6)" "$(tp u6)"
 
 check "ldapmodify: delete u7's entry" root_modify <<LDIF
 dn: $(dn u7)
@@ -87,6 +92,7 @@ check "delete u1's entry, which holds a revocation record" py_root_modify 1 entr
 check_out "u1's earlier record now lives on the parent" \
 	"^certpinRevoked: sha256=$(der_sha256 "$PKI/u1.der")\\\$revoked=.*\\\$entry=uid=u1,ou=people" \
 	root_search -b "$PEOPLE" -s base certpinRevoked
+revoked_tps_agree "entry deletes: the parent" "$PEOPLE" "$(tp u1) $(tp u7) $(tp u8)"
 
 # re-adding is refused anywhere, and changes nothing
 before=$(dir_dump 1)
@@ -113,6 +119,7 @@ changetype: modify
 delete: certpinRevoked
 certpinRevoked: $rec
 LDIF
+revoked_tps_agree "a cleared record's thumbprint goes with it" "$PEOPLE" "$(tp u1) $(tp u8)"
 check "then u7 can be re-created with the certificate" root_add <<LDIF
 dn: $(dn u7)
 objectClass: inetOrgPerson

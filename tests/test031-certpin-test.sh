@@ -189,5 +189,24 @@ check_rc_out 2 "ldapi:// cannot carry a certificate" "ldapi" \
 check_rc_out 2 "no terminal for -W" "no terminal" no_tty "$CTEST" $TRUST -H "$URI_S" -W "$KEN"
 check_eq "usage errors changed nothing" "$snap" "$(snapshot "$KEN")"
 
+# ---- a user who already holds as many certificates as allowed ------------------------------
+# constraintViolation (19) is a PIN lockout only when the server says so
+srv_stop 1
+srv_start 1 config
+ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
+held=$(nthumbs "$KEN")
+[ "$held" -ge 1 ] || die "Ken holds no certificate for the limit test"
+cfg_set "$ov" olcCertpinMaxCertificates "$held" >/dev/null || die "cannot set olcCertpinMaxCertificates"
+snap=$(snapshot "$KEN")
+for how in password PIN; do
+	if [ $how = password ]; then set -- -y "$TESTDIR/pw.ken"
+	else set -- --phone "$PHONE" --pin-file "$TESTDIR/pin.good"; fi
+	fails "at certpin-max-certificates ($how): the server's message" \
+		"constraint violated: .*certpin-max-certificates" $TRUST -H "$URI_S" "$@" "$KEN"
+	check_eq "at certpin-max-certificates ($how): not diagnosed as a PIN lockout" "" \
+		"$(printf '%s\n' "$OUT" | grep -i 'PIN locked')"
+done
+check_eq "the refusals changed nothing" "$snap" "$(snapshot "$KEN")"
+
 check "slapd is still running" srv_alive 1
 done_testing

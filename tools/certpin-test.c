@@ -608,6 +608,14 @@ ct_fail_issue( int rc, const char *info, const char *identity )
 			co.phone ? "phone number or PIN" : "credentials", e );
 		break;
 	case LDAP_CONSTRAINT_VIOLATION:
+		if ( !co.phone || info == NULL || strstr( info, "PIN locked" ) == NULL ) {
+			ct_fail( "The server refused to record a new certificate for the "
+				"user for the reason given (e.g. the user already holds "
+				"certpin-max-certificates certificates: revoke one with "
+				"certpin-revoke).", "Could not get a certificate for %s: "
+				"constraint violated: %s", identity, e );
+			break;
+		}
 		ct_fail( "Too many wrong PINs: the PIN is locked out. An administrator "
 			"unlocks it (clears certpinPINFailure) or sets a new PIN; it also "
 			"unlocks when the failure window passes.",
