@@ -26,36 +26,26 @@
 #include "provclient.h"
 
 enum {
-	OPT_PHONE = 0x100, OPT_PIN_FILE, OPT_CSR, OPT_OUT, OPT_CERT, OPT_KEY,
-	OPT_CA, OPT_VALIDITY, OPT_ENDPOINT, OPT_FORCE, OPT_CONFIG
+	OPT_CSR = CERTPIN_OPT_TOOL, OPT_OUT, OPT_CERT, OPT_KEY, OPT_CA, OPT_FORCE
 };
 
 static const struct option issue_long[] = {
-	{ "phone", required_argument, NULL, OPT_PHONE },
-	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
+	CERTPIN_REQ_LONGOPTS,
 	{ "csr", required_argument, NULL, OPT_CSR },
 	{ "out", required_argument, NULL, OPT_OUT },
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "ca", required_argument, NULL, OPT_CA },
-	{ "validity", required_argument, NULL, OPT_VALIDITY },
-	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
 	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ NULL, 0, NULL, 0 }
 };
 
 static struct {
-	char		*phone;
-	char		*pin_file;
+	certpin_req_opts ro;		/* -k --phone --pin-file --validity ... */
 	char		*csr_file;
-	char		*keykind;
 	const char	*out;		/* prefix */
 	char		*cert_file, *key_file, *ca_file;
-	long		validity;
-	char		*endpoint;
 	int		force;
-	char		*config;
 } io;
 
 static void
@@ -89,20 +79,9 @@ issue_usage( FILE *fp )
 static int
 issue_opt( int c, char *arg )
 {
+	if ( certpin_req_opt( &io.ro, c, arg ) )
+		return 1;
 	switch ( c ) {
-	case 'k':
-		if ( io.keykind )
-			cp_usage_error( "-k previously specified" );
-		io.keykind = arg;
-		return 1;
-	case OPT_PHONE:
-		if ( *arg == '\0' )
-			cp_usage_error( "--phone: empty phone number" );
-		io.phone = arg;
-		return 1;
-	case OPT_PIN_FILE:
-		io.pin_file = arg;
-		return 1;
 	case OPT_CSR:
 		io.csr_file = arg;
 		return 1;
@@ -120,19 +99,8 @@ issue_opt( int c, char *arg )
 	case OPT_CA:
 		io.ca_file = arg;
 		return 1;
-	case OPT_VALIDITY:
-		if ( certpin_validity_parse( arg, &io.validity ) )
-			cp_usage_error( "--validity: \"%s\" is not a number of hours (1 to %ld)",
-				arg, CERTPIN_VALIDITY_MAX );
-		return 1;
-	case OPT_ENDPOINT:
-		io.endpoint = arg;
-		return 1;
 	case OPT_FORCE:
 		io.force = 1;
-		return 1;
-	case OPT_CONFIG:
-		io.config = arg;
 		return 1;
 	}
 	return 0;
@@ -231,17 +199,17 @@ main( int argc, char **argv )
 	/* ---- what was asked: refuse contradictions before anything runs ---- */
 	if ( argc - first > 1 )
 		cp_usage_error( "one identity at a time" );
-	if ( io.pin_file && !io.phone )
+	if ( io.ro.pin_file && !io.ro.phone )
 		cp_usage_error( "--pin-file needs --phone" );
-	if ( io.phone && first < argc )
+	if ( io.ro.phone && first < argc )
 		cp_usage_error( "--phone names the user: give no identity with it" );
-	if ( io.csr_file && io.keykind )
+	if ( io.csr_file && io.ro.keykind )
 		cp_usage_error( "-k and --csr are exclusive (the request holds the key)" );
 	if ( io.csr_file && io.key_file )
 		cp_usage_error( "--key and --csr are exclusive (the key stays with the request)" );
-	if ( certpin_keyspec_parse( io.keykind, &ks, err, sizeof( err ) ) )
+	if ( certpin_keyspec_parse( io.ro.keykind, &ks, err, sizeof( err ) ) )
 		cp_usage_error( "-k: %s", err );
-	if ( io.phone && !issue_bind_given() )
+	if ( io.ro.phone && !issue_bind_given() )
 		cp_opt.authmethod = LDAP_AUTH_SIMPLE;	/* anonymous: the PIN proves the user */
 
 	cert_path = issue_path( io.cert_file, ".crt" );
@@ -257,8 +225,8 @@ main( int argc, char **argv )
 		cp_usage_error( "the certificate, key and CA files must be different files" );
 
 	/* ---- the PIN, before anything touches the network ---- */
-	if ( io.phone ) {
-		if ( certpin_pin_read( io.pin_file, &pin, err, sizeof( err ) ) ) {
+	if ( io.ro.phone ) {
+		if ( certpin_pin_read( io.ro.pin_file, &pin, err, sizeof( err ) ) ) {
 			cp_warn( "%s", err );
 			goto done;
 		}
@@ -277,7 +245,7 @@ main( int argc, char **argv )
 			fprintf( stderr, "generating %s key\n", ks.ks_kind == CERTPIN_KEY_RSA ?
 				"an RSA" : "an ECDSA P-256" );
 		key = certpin_key_generate( &ks, err, sizeof( err ) );
-		if ( key == NULL || certpin_csr_make( key, first < argc ? argv[first] : io.phone,
+		if ( key == NULL || certpin_csr_make( key, first < argc ? argv[first] : io.ro.phone,
 			&csr, err, sizeof( err ) ) )
 		{
 			cp_warn( "%s", err );
@@ -288,8 +256,8 @@ main( int argc, char **argv )
 	if ( cp_opt.dont ) {
 		if ( cp_opt.verbose ) {
 			printf( "!certpinIssue for %s%s%s\n",
-				io.phone ? "phone " : first < argc ? "" : "the bound user",
-				io.phone ? io.phone : "", first < argc ? argv[first] : "" );
+				io.ro.phone ? "phone " : first < argc ? "" : "the bound user",
+				io.ro.phone ? io.ro.phone : "", first < argc ? argv[first] : "" );
 			printf( "!write %s, %s%s%s\n", cert_path, ca_path,
 				key_path ? " and " : "", key_path ? key_path : "" );
 		}
@@ -319,7 +287,7 @@ main( int argc, char **argv )
 		rc = EXIT_FAILURE;
 		goto done;
 	}
-	if ( io.phone && !ldap_tls_inplace( ld ) ) {
+	if ( io.ro.phone && !ldap_tls_inplace( ld ) ) {
 		cp_warn( "refusing to send a PIN without TLS (use ldaps:// or -ZZ)" );
 		rc = LDAP_CONFIDENTIALITY_REQUIRED;
 		goto done;
@@ -327,7 +295,7 @@ main( int argc, char **argv )
 	if ( first < argc ) {
 		if ( cp_opt.verbose )
 			fprintf( stderr, "resolving \"%s\"\n", argv[first] );
-		rc = certpin_user_find( ld, io.config, argv[first], 0, &user_dn, NULL );
+		rc = certpin_user_find( ld, io.ro.config, argv[first], 0, &user_dn, NULL );
 		if ( rc != LDAP_SUCCESS )
 			goto done;
 		if ( cp_opt.verbose )
@@ -336,10 +304,10 @@ main( int argc, char **argv )
 
 	req.ir_csr = csr;
 	req.ir_identity = user_dn;
-	req.ir_phone = io.phone;
+	req.ir_phone = io.ro.phone;
 	req.ir_pin = pin;
-	req.ir_validity = io.validity;
-	req.ir_endpoint = io.endpoint;
+	req.ir_validity = io.ro.validity;
+	req.ir_endpoint = io.ro.endpoint;
 	if ( cp_opt.verbose )
 		fprintf( stderr, "certpinIssue (%s)\n", CERTPIN_ISSUE_OID );
 	rc = certpin_issue( ld, &req, NULL, &res );

@@ -49,32 +49,22 @@
 enum { CT_BIND_NONE, CT_BIND_SIMPLE, CT_BIND_SASL };
 
 enum {
-	OPT_PHONE = 0x100, OPT_PIN_FILE, OPT_CERT, OPT_KEY, OPT_KEEP,
-	OPT_VALIDITY, OPT_ENDPOINT, OPT_CONFIG
+	OPT_CERT = CERTPIN_OPT_TOOL, OPT_KEY, OPT_KEEP
 };
 
 static const struct option ct_long[] = {
-	{ "phone", required_argument, NULL, OPT_PHONE },
-	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
+	CERTPIN_REQ_LONGOPTS,
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "keep", no_argument, NULL, OPT_KEEP },
-	{ "validity", required_argument, NULL, OPT_VALIDITY },
-	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
-	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ NULL, 0, NULL, 0 }
 };
 
 static struct {
-	char	*phone;
-	char	*pin_file;
+	certpin_req_opts ro;	/* -k --phone --pin-file --validity ... */
 	char	*cert_file;
 	char	*key_file;
 	int	keep;
-	long	validity;
-	char	*endpoint;
-	char	*config;
-	char	*keykind;
 	int	json;
 } co;
 
@@ -124,20 +114,9 @@ ct_usage( FILE *fp )
 static int
 ct_opt( int c, char *arg )
 {
+	if ( certpin_req_opt( &co.ro, c, arg ) )
+		return 1;
 	switch ( c ) {
-	case 'k':
-		if ( co.keykind )
-			cp_usage_error( "-k previously specified" );
-		co.keykind = arg;
-		return 1;
-	case OPT_PHONE:
-		if ( *arg == '\0' )
-			cp_usage_error( "--phone: empty phone number" );
-		co.phone = arg;
-		return 1;
-	case OPT_PIN_FILE:
-		co.pin_file = arg;
-		return 1;
 	case OPT_CERT:
 		co.cert_file = arg;
 		return 1;
@@ -146,16 +125,6 @@ ct_opt( int c, char *arg )
 		return 1;
 	case OPT_KEEP:
 		co.keep = 1;
-		return 1;
-	case OPT_VALIDITY:
-		if ( certpin_validity_parse( arg, &co.validity ) )
-			cp_usage_error( "--validity: \"%s\" is not a number of hours", arg );
-		return 1;
-	case OPT_ENDPOINT:
-		co.endpoint = arg;
-		return 1;
-	case OPT_CONFIG:
-		co.config = arg;
 		return 1;
 	case CP_OPT_GENERAL:
 		if ( !strcasecmp( arg, "json" ) ) {
@@ -601,14 +570,14 @@ ct_fail_issue( int rc, const char *info, const char *identity )
 
 	switch ( rc ) {
 	case LDAP_INVALID_CREDENTIALS:
-		ct_fail( co.phone ? "The phone number and PIN do not match a user: "
+		ct_fail( co.ro.phone ? "The phone number and PIN do not match a user: "
 			"check the user's phone number and have an administrator set a "
 			"new PIN if needed." : "The credential was refused.",
 			"Could not get a certificate for %s: wrong %s: %s", identity,
-			co.phone ? "phone number or PIN" : "credentials", e );
+			co.ro.phone ? "phone number or PIN" : "credentials", e );
 		break;
 	case LDAP_CONSTRAINT_VIOLATION:
-		if ( !co.phone || info == NULL || strstr( info, "PIN locked" ) == NULL ) {
+		if ( !co.ro.phone || info == NULL || strstr( info, "PIN locked" ) == NULL ) {
 			ct_fail( "The server refused to record a new certificate for the "
 				"user for the reason given (e.g. the user already holds "
 				"certpin-max-certificates certificates: revoke one with "
@@ -703,12 +672,12 @@ main( int argc, char **argv )
 	identity = argv[first];
 	if ( ( co.cert_file == NULL ) != ( co.key_file == NULL ) )
 		cp_usage_error( "--cert and --key go together" );
-	if ( co.pin_file && !co.phone )
+	if ( co.ro.pin_file && !co.ro.phone )
 		cp_usage_error( "--pin-file needs --phone" );
-	if ( co.cert_file && ( co.phone || co.keykind || co.validity || co.keep ) )
+	if ( co.cert_file && ( co.ro.phone || co.ro.keykind || co.ro.validity || co.keep ) )
 		cp_usage_error( "--cert tests an existing certificate: --phone, -k, "
 			"--validity and --keep do not apply" );
-	if ( co.phone && ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
+	if ( co.ro.phone && ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
 		!cp_opt.binddn )
 		cp_usage_error( "give either the user's password or --phone, not both" );
 	/* How the provisioning connection binds: SASL with -Y, simple with
@@ -718,15 +687,15 @@ main( int argc, char **argv )
 	else if ( cp_opt.binddn || cp_opt.passwd.bv_val || cp_opt.pw_file ||
 		cp_opt.want_bindpw )
 		bind_kind = CT_BIND_SIMPLE;
-	else if ( co.phone || co.cert_file )
+	else if ( co.ro.phone || co.cert_file )
 		bind_kind = CT_BIND_NONE;
 	else
 		cp_usage_error( "a credential is required: the user's password (-W, -y "
 			"FILE), -D with its password, -Y, or --phone" );
-	if ( certpin_keyspec_parse( co.keykind, &ks, err, sizeof( err ) ) )
+	if ( certpin_keyspec_parse( co.ro.keykind, &ks, err, sizeof( err ) ) )
 		cp_usage_error( "-k: %s", err );
-	if ( co.endpoint == NULL )
-		co.endpoint = CT_ENDPOINT;
+	if ( co.ro.endpoint == NULL )
+		co.ro.endpoint = CT_ENDPOINT;
 	if ( cp_opt.debug ) {
 		ber_set_option( NULL, LBER_OPT_DEBUG_LEVEL, &cp_opt.debug );
 		ldap_set_option( NULL, LDAP_OPT_DEBUG_LEVEL, &cp_opt.debug );
@@ -742,8 +711,8 @@ main( int argc, char **argv )
 		if ( key == NULL )
 			cp_usage_error( "%s", err );
 	}
-	if ( co.phone ) {
-		if ( certpin_pin_read( co.pin_file, &pin, err, sizeof( err ) ) )
+	if ( co.ro.phone ) {
+		if ( certpin_pin_read( co.ro.pin_file, &pin, err, sizeof( err ) ) )
 			cp_usage_error( "%s", err );
 	}
 	if ( cp_opt.pw_file ) {
@@ -794,7 +763,7 @@ main( int argc, char **argv )
 
 	/* ---- 1. the user, and a certificate for them ---- */
 	if ( !co.cert_file ) {
-		int use_tls = co.phone && !ldap_is_ldaps_url( uri ) ? 2 : cp_opt.use_tls;
+		int use_tls = co.ro.phone && !ldap_is_ldaps_url( uri ) ? 2 : cp_opt.use_tls;
 
 		ct_step( "Connecting to %s%s", uri, use_tls ? " (StartTLS)" : "" );
 		rc = ct_open( uri, use_tls, 1, NULL, NULL, &pld, &info );
@@ -804,7 +773,7 @@ main( int argc, char **argv )
 		}
 		ct_step( "Connected%s", ldap_tls_inplace( pld ) ?
 			", TLS established, server certificate trusted" : " without TLS" );
-		if ( co.phone && !ldap_tls_inplace( pld ) ) {
+		if ( co.ro.phone && !ldap_tls_inplace( pld ) ) {
 			ct_fail( "PIN proofs need TLS: use ldaps:// or ldap:// with StartTLS.",
 				"refusing to send a PIN without TLS" );
 			goto out;
@@ -822,7 +791,7 @@ main( int argc, char **argv )
 				ldap_memfree( bind_dn );
 				bind_dn = NULL;
 				ct_step( "Resolving %s anonymously to find the DN to bind as", identity );
-				rc = certpin_user_find( pld, co.config, identity, 1, &user_dn, &enabled );
+				rc = certpin_user_find( pld, co.ro.config, identity, 1, &user_dn, &enabled );
 				if ( rc != LDAP_SUCCESS ) {
 					ct_fail( "Give the user's DN, or -D with a DN allowed to "
 						"search for users.", "Could not find %s anonymously: %s",
@@ -882,10 +851,10 @@ main( int argc, char **argv )
 		if ( !resolved ) {
 			ct_step( "Resolving the identity %s (%s)", identity,
 				cp_id_kind( identity, 0 ) );
-			rc = certpin_user_find( pld, co.config, identity, 1, &user_dn, &enabled );
+			rc = certpin_user_find( pld, co.ro.config, identity, 1, &user_dn, &enabled );
 			if ( rc == LDAP_SUCCESS ) {
 				resolved = 1;
-			} else if ( rc == LDAP_NO_SUCH_OBJECT && ( bind_dn || !co.phone ) ) {
+			} else if ( rc == LDAP_NO_SUCH_OBJECT && ( bind_dn || !co.ro.phone ) ) {
 				ct_fail( "No such user: check the identity (certpin-get "
 					"shows how identities resolve; --config sets the "
 					"attributes searched).", "Unknown user %s", identity );
@@ -912,7 +881,7 @@ main( int argc, char **argv )
 			}
 		}
 		/* the bound user asks for themselves, anybody else names the user */
-		self = co.phone || ( bound_as && ct_dn_eq( bound_as, resolved ? user_dn : identity ) );
+		self = co.ro.phone || ( bound_as && ct_dn_eq( bound_as, resolved ? user_dn : identity ) );
 
 		/* a fresh key and its request */
 		ct_step( "Generating %s key and a certificate request",
@@ -924,14 +893,14 @@ main( int argc, char **argv )
 		}
 		req.ir_csr = csr;
 		req.ir_identity = self ? NULL : user_dn;
-		req.ir_phone = co.phone;
+		req.ir_phone = co.ro.phone;
 		req.ir_pin = pin;
-		req.ir_validity = co.validity;
-		req.ir_endpoint = co.endpoint;
+		req.ir_validity = co.ro.validity;
+		req.ir_endpoint = co.ro.endpoint;
 		ct_step( "Requesting a certificate for %s endpoint %s (certpinIssue, %s%s)",
-			resolved ? user_dn : identity, co.endpoint,
-			co.phone ? "phone number and PIN" : self ? "self" : "administrator for ",
-			co.phone || self ? "" : user_dn );
+			resolved ? user_dn : identity, co.ro.endpoint,
+			co.ro.phone ? "phone number and PIN" : self ? "self" : "administrator for ",
+			co.ro.phone || self ? "" : user_dn );
 		{
 			struct timeval tv = { cp_opt.nettimeout > 0 ? cp_opt.nettimeout : CT_TIMEOUT, 0 };
 
@@ -1060,10 +1029,10 @@ main( int argc, char **argv )
 		authzid ? authzid->bv_val : "" );
 	if ( !resolved ) {
 		/* bound now: the user's entry can be read */
-		rc = certpin_user_find( cld, co.config, identity, 1, &user_dn, &enabled );
+		rc = certpin_user_find( cld, co.ro.config, identity, 1, &user_dn, &enabled );
 		if ( rc == LDAP_SUCCESS )
 			resolved = 1;
-		else if ( rc == LDAP_NO_SUCH_OBJECT && !co.phone ) {
+		else if ( rc == LDAP_NO_SUCH_OBJECT && !co.ro.phone ) {
 			ct_fail( "No such user: check the identity.", "Unknown user %s",
 				identity );
 			goto out;

@@ -344,6 +344,38 @@ certpin_key_matches_cert( EVP_PKEY *key, const struct berval *der )
 /* ---- the extended operation ----------------------------------------------- */
 
 int
+certpin_req_opt( certpin_req_opts *ro, int c, char *arg )
+{
+	switch ( c ) {
+	case 'k':
+		if ( ro->keykind )
+			cp_usage_error( "-k previously specified" );
+		ro->keykind = arg;
+		return 1;
+	case CERTPIN_OPT_PHONE:
+		if ( *arg == '\0' )
+			cp_usage_error( "--phone: empty phone number" );
+		ro->phone = arg;
+		return 1;
+	case CERTPIN_OPT_PIN_FILE:
+		ro->pin_file = arg;
+		return 1;
+	case CERTPIN_OPT_VALIDITY:
+		if ( certpin_validity_parse( arg, &ro->validity ) )
+			cp_usage_error( "--validity: \"%s\" is not a number of hours (1 to %ld)",
+				arg, CERTPIN_VALIDITY_MAX );
+		return 1;
+	case CERTPIN_OPT_ENDPOINT:
+		ro->endpoint = arg;
+		return 1;
+	case CERTPIN_OPT_CONFIG:
+		ro->config = arg;
+		return 1;
+	}
+	return 0;
+}
+
+int
 certpin_validity_parse( const char *arg, long *hours )
 {
 	char *end;

@@ -62,6 +62,35 @@ typedef struct certpin_keyspec {
  * CERTPIN_VALIDITY_MAX.  0, or -1 when arg is not one. */
 int certpin_validity_parse( const char *arg, long *hours );
 
+/* The options with which certpin-issue and certpin-test ask for a
+ * certificate: -k, --phone, --pin-file, --validity, --endpoint, --config.
+ * Tools number their own long options from CERTPIN_OPT_TOOL up and give
+ * certpin_req_opt() first look at each option. */
+typedef struct certpin_req_opts {
+	char	*keykind;	/* -k KIND */
+	char	*phone;		/* --phone NUMBER */
+	char	*pin_file;	/* --pin-file FILE */
+	long	validity;	/* --validity HOURS, 0: the server's */
+	char	*endpoint;	/* --endpoint ID */
+	char	*config;	/* --config FILE */
+} certpin_req_opts;
+
+enum {
+	CERTPIN_OPT_PHONE = 0x100, CERTPIN_OPT_PIN_FILE, CERTPIN_OPT_VALIDITY,
+	CERTPIN_OPT_ENDPOINT, CERTPIN_OPT_CONFIG, CERTPIN_OPT_TOOL
+};
+
+#define CERTPIN_REQ_LONGOPTS \
+	{ "phone", required_argument, NULL, CERTPIN_OPT_PHONE }, \
+	{ "pin-file", required_argument, NULL, CERTPIN_OPT_PIN_FILE }, \
+	{ "validity", required_argument, NULL, CERTPIN_OPT_VALIDITY }, \
+	{ "endpoint", required_argument, NULL, CERTPIN_OPT_ENDPOINT }, \
+	{ "config", required_argument, NULL, CERTPIN_OPT_CONFIG }
+
+/* 1 when c is one of the options above (stored in ro; bad values are usage
+ * errors), 0 otherwise. */
+int certpin_req_opt( certpin_req_opts *ro, int c, char *arg );
+
 /* One request.  Absent optional fields are NULL (or 0 for ir_validity). */
 typedef struct certpin_issue_req {
 	struct berval	ir_csr;		/* DER PKCS#10, not owned */
