@@ -730,9 +730,9 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;	/* no client certificate: not ours */
 	if ( mech == CP_MECH_UNKNOWN ) {
 		ber_memfree( der.bv_val );
-		Debug( LDAP_DEBUG_STATS, "%s certpin: %s SASL bind with a "
-			"mechanism name that is not one (%lu bytes, not a "
-			"well-formed name) while a client certificate is present\n",
+		Debug( LDAP_DEBUG_STATS, "%s certpin: %s SASL bind: the "
+			"mechanism name (%lu bytes) is not a well-formed name and "
+			"a client certificate is present\n",
 			op->o_log_prefix, bi->cb_mode == CP_MODE_AUDIT ?
 			"audit: would refuse" : "refused",
 			(unsigned long)op->orb_mech.bv_len );
