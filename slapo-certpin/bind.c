@@ -759,14 +759,18 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 
 /* ---- revocations ------------------------------------------------------- */
 
-/* Is o a sync search that goes on after its refresh (refreshAndPersist)?
- * The sync control's mode bits share o_sync's byte (see syncprov.c). */
+/* Is o, on a client connection's c_ops, a sync search that goes on after
+ * its refresh (refreshAndPersist)?  During the refresh the sync control's
+ * mode bits, which share o_sync's byte (see syncprov.c), say so; after it
+ * syncprov runs on a copy of the operation (syncprov_detach_op) that it
+ * puts on c_ops with no request BER and o_do_not_cache set. */
 #define CP_SYNC_PERSIST	( LDAP_SYNC_RESERVED << SLAP_CONTROL_SHIFT )
 
 static int
 cp_op_persists( Operation *o )
 {
-	return o->o_tag == LDAP_REQ_SEARCH && ( o->o_sync & CP_SYNC_PERSIST );
+	return o->o_tag == LDAP_REQ_SEARCH && ( ( o->o_sync & CP_SYNC_PERSIST ) ||
+		( o->o_ber == NULL && o->o_do_not_cache ) );
 }
 
 /* Shut down connection c (c_mutex held) when it runs a persistent sync

@@ -118,8 +118,9 @@ def modrdn(msgid, dn, newrdn, deleteold=True):
 
 
 class Response:
-    """msgid, tag (the protocolOp's), code/matched/diag for results, dn for
-    entries, value for extended responses, t: when it was read."""
+    """msgid, tag (the protocolOp's), code/matched/diag for results, dn and
+    values (lower-case type: [bytes]) for entries, value for extended
+    responses, t: when it was read."""
 
     def __init__(self, data, t):
         tag, body, _ = parse(data)
@@ -128,9 +129,13 @@ class Response:
         self.tag, op = kids[1]
         self.t = t
         self.code = self.matched = self.diag = self.dn = self.value = None
+        self.values = {}
         parts = children(op)
         if self.tag == 0x64:
             self.dn = parts[0][1].decode(errors="replace")
+            for _, attr in children(parts[1][1]):
+                (_, t), (_, vals) = children(attr)
+                self.values[t.decode().lower()] = [v for _, v in children(vals)]
         elif self.tag in (0x61, 0x65, 0x67, 0x69, 0x6B, 0x6D, 0x6F, 0x78):
             self.code = int.from_bytes(parts[0][1], "big")
             self.matched = parts[1][1].decode(errors="replace")
@@ -196,12 +201,13 @@ class Conn:
                 return None
             self.buf += chunk
 
-    def poll(self):
-        """Every complete message readable now, without waiting; None at EOF."""
+    def poll(self, reads=64):
+        """The complete messages readable now (at most reads socket reads),
+        without waiting; None last at EOF."""
         out = []
         self.sock.setblocking(False)
         try:
-            while True:
+            for _ in range(reads):
                 try:
                     chunk = self.sock.recv(65536)
                 except (BlockingIOError, ssl.SSLWantReadError):
