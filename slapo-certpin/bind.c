@@ -228,7 +228,7 @@ ConfigTable certpin_bind_cfg[] = {
 	{ "certpin-session-recheck", "seconds", 2, 2, 0,
 	  ARG_INT|ARG_MAGIC|CP_BIND_RECHECK, certpin_bind_cf,
 	  "( " CERTPIN_OID_CFG_AT ".13 NAME 'olcCertpinSessionRecheck' "
-	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after local revocations' "
+	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after revocations' "
 	  "EQUALITY integerMatch "
 	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
