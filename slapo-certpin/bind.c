@@ -766,11 +766,18 @@ certpin_bind_op( Operation *op, SlapReply *rs )
  * puts on c_ops with no request BER and o_do_not_cache set. */
 #define CP_SYNC_PERSIST	( LDAP_SYNC_RESERVED << SLAP_CONTROL_SHIFT )
 
+enum { CP_PERSIST_NO = 0, CP_PERSIST_REFRESH, CP_PERSIST_DETACHED };
+
 static int
 cp_op_persists( Operation *o )
 {
-	return o->o_tag == LDAP_REQ_SEARCH && ( ( o->o_sync & CP_SYNC_PERSIST ) ||
-		( o->o_ber == NULL && o->o_do_not_cache ) );
+	if ( o->o_tag != LDAP_REQ_SEARCH )
+		return CP_PERSIST_NO;
+	if ( o->o_ber == NULL && o->o_do_not_cache )
+		return CP_PERSIST_DETACHED;	/* its o_threadctx is a copy */
+	if ( o->o_sync & CP_SYNC_PERSIST )
+		return CP_PERSIST_REFRESH;
+	return CP_PERSIST_NO;
 }
 
 /* Shut down connection c (c_mutex held) when it runs a persistent sync
@@ -784,7 +791,10 @@ cp_conn_end_persist( Connection *c, void *self )
 	Operation *o;
 
 	LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
-		if ( o->o_threadctx != self && cp_op_persists( o ) ) {
+		int p = cp_op_persists( o );
+
+		if ( p == CP_PERSIST_DETACHED ||
+		     ( p == CP_PERSIST_REFRESH && o->o_threadctx != self ) ) {
 			slapd_shutsock( c->c_sd );
 			return 1;
 		}
@@ -963,7 +973,7 @@ certpin_bind_revoked( Operation *op )
 				LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
 					/* never this thread's own (the caller, or
 					 * one not yet begun: it will check) */
-					if ( o->o_threadctx == self || cp_op_persists( o ) )
+					if ( cp_op_persists( o ) || o->o_threadctx == self )
 						continue;
 					if ( o->o_opid < v[i].vi_snap )
 						busy++;
