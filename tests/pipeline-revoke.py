@@ -155,6 +155,8 @@ print("revoke=%s ms=%d" % (revoke_resp.code if revoke_resp else "none",
 desc_at = desc_value(newdn) if kind != "delete" else "-"
 t.join(120)
 print("responses=%d eof=%d" % (done, eof))
+if eof:
+    print("eof_why=%s" % d.error)
 for k in sorted(stats):
     print("%s=%d" % (k, stats[k]))
 for ph in ("before", "after"):

@@ -98,11 +98,19 @@ def sync_control(mode=3):
     return tlv(0xA0, seq(octets(SYNC), tlv(0x01, b"\xff"), octets(seq(integer(mode, 0x0A)))))
 
 
-def modify(msgid, dn, mods):
+def modify(msgid, dn, mods, controls=b""):
     """mods: (op, type, [values]); op 0 add, 1 delete, 2 replace."""
     changes = [seq(integer(op, 0x0A), seq(octets(t), seq(*[octets(v) for v in vals], tag=0x31)))
                for op, t, vals in mods]
-    return message(msgid, seq(octets(dn), seq(*changes), tag=0x66))
+    return message(msgid, seq(octets(dn), seq(*changes), tag=0x66), controls)
+
+
+def control(oid, value=None, critical=True):
+    """One control, in a Controls sequence ([0])."""
+    body = octets(oid) + (tlv(0x01, b"\xff") if critical else b"")
+    if value is not None:
+        body += octets(value)
+    return tlv(0xA0, seq(body))
 
 
 def delete(msgid, dn):
@@ -156,6 +164,7 @@ class Conn:
         self.sock = sock
         self.buf = b""
         self.msgid = 0
+        self.error = None	# why recv last returned None
 
     def next_id(self):
         self.msgid += 1
@@ -194,10 +203,13 @@ class Conn:
             try:
                 chunk = self.sock.recv(65536)
             except (socket.timeout, TimeoutError):
+                self.error = "timeout"
                 return None
-            except (ConnectionError, ssl.SSLError, OSError):
+            except (ConnectionError, ssl.SSLError, OSError) as e:
+                self.error = repr(e)
                 return None
             if not chunk:
+                self.error = "EOF"
                 return None
             self.buf += chunk
 
