@@ -1067,7 +1067,8 @@ cp_may_revoke( Operation *op )
 	     op->o_tag != LDAP_REQ_MODIFY )
 		return 0;
 	db = select_backend( &op->o_req_ndn, 0 );
-	if ( db != NULL && overlay_is_inst( db, "certpin" ) )
+	if ( db != NULL && ( SLAP_CONFIG( db ) || SLAP_MONITOR( db ) ||
+	     overlay_is_inst( db, "certpin" ) ) )
 		return 0;
 	if ( op->o_tag != LDAP_REQ_MODIFY )
 		return 1;
