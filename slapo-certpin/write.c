@@ -1277,3 +1277,25 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 		endpoint ? endpoint : "" );
 	return LDAP_SUCCESS;
 }
+
+/* ---- dispatch (transitional) ------------------------------------------- */
+
+int
+certpin_write_modrdn( Operation *op, SlapReply *rs )
+{
+	return SLAP_CB_CONTINUE;
+}
+
+int
+certpin_write_frontend( Operation *op, SlapReply *rs )
+{
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		return certpin_write_add( op, rs );
+	case LDAP_REQ_MODIFY:
+		return certpin_write_modify( op, rs );
+	case LDAP_REQ_DELETE:
+		return certpin_write_delete( op, rs );
+	}
+	return SLAP_CB_CONTINUE;
+}
