@@ -181,7 +181,6 @@ certpin_fe_op( Operation *op, SlapReply *rs )
 static int
 certpin_db_op( Operation *op, SlapReply *rs )
 {
-	return SLAP_CB_CONTINUE;	/* transitional: the gate is still on the frontend */
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 		return certpin_write_add( op, rs );

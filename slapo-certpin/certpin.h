@@ -57,6 +57,9 @@ extern ObjectClass *oc_certpinHistory;
 /* core.c: the schema. */
 int certpin_schema_init( void );
 
+/* Is ad (any options) one of certpin's attribute types? */
+int certpin_is_certpin_at( AttributeDescription *ad );
+
 /* core.c: the two roles.  The frontend instance owns the certpin_info; a
  * database instance's bi_private points to the frontend's (NULL when the
  * frontend has none). */

@@ -360,6 +360,18 @@ certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
 	return 0;
 }
 
+/* Is ad (any options) one of certpin's attribute types? */
+int
+certpin_is_certpin_at( AttributeDescription *ad )
+{
+	int i;
+
+	for ( i = 0; certpin_at[i].def; i++ )
+		if ( *certpin_at[i].ad && ad->ad_type == (*certpin_at[i].ad)->ad_type )
+			return 1;
+	return 0;
+}
+
 /* ---- the two roles ------------------------------------------------------ */
 
 /* The certpin instance among be's overlays, or NULL. */
