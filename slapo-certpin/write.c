@@ -1011,7 +1011,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	BerVarray tp = NULL, info = NULL, revoked = NULL, rtp = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
 	int touches = 0, classmod = 0, clears = 0, i, n, rc = LDAP_SUCCESS;
-	int added = 0, removed = 0;
+	int added = 0, removed = 0, adds = 0;
 
 	memset( &d, 0, sizeof( d ) );
 	if ( cp_gate_start( op, rs, &ci ) == SLAP_CB_CONTINUE )
@@ -1047,15 +1047,24 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				"records are cleared by deleting one value with the "
 				"Relax Rules control" );
 		}
-		if ( ad == ad_certpinCertBinary )
+		if ( ad == ad_certpinCertBinary ) {
 			touches = 1;
-		else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
+			if ( m->sml_values && m->sml_op != LDAP_MOD_DELETE &&
+			     m->sml_op != SLAP_MOD_SOFTDEL )
+				adds = 1;
+		} else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
 			classmod = 1;
 	}
 	if ( !touches && !classmod && !clears )
 		return SLAP_CB_CONTINUE;
 	if ( ci == NULL )
 		return cp_gate_closed( op, rs );
+	/* A write that may add certificates takes the uniqueness lock before
+	 * it reads anything: the entry read below opens the read snapshot its
+	 * checks search in. */
+	cg = cp_gate_push( op );
+	if ( adds && cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS )
+		return rs->sr_err;
 
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL )
@@ -1148,13 +1157,8 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 			op->o_log_prefix, c->cc_sha256, op->o_req_ndn.bv_val );
 	}
 
-	cg = cp_gate_push( op );
 	cg->cg_revokes = removed > 0;
 	if ( added ) {
-		if ( cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS ) {
-			rc = rs->sr_err;
-			goto sent;
-		}
 		for ( n = 0; n < d.cd_after.cs_n; n++ ) {
 			cp_cert *c = &d.cd_after.cs_c[n];
 
@@ -1200,7 +1204,6 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 done:
 	if ( rc != LDAP_SUCCESS )
 		certpin_refuse( op, rs, rc, err );
-sent:
 	if ( e )
 		certpin_entry_release( op, db, e );
 	cp_delta_free( op, &d );
