@@ -55,11 +55,13 @@ certpin_cfg_role( ConfigArgs *c, int k )
 		case LDAP_MOD_DELETE:
 			return 0;
 		}
-		return certpin_cf_error( c, "<%s>: certpin directives belong to the "
+		certpin_cf_error( c, "<%s>: certpin directives belong to the "
 			"frontend instance (\"database frontend\" / "
 			"olcOverlay=certpin,olcDatabase={-1}frontend,cn=config); "
 			"the database instance takes its configuration from there",
 			c->argv[0] );
+		Debug( LDAP_DEBUG_ANY, "%s: %s\n", c->log, c->cr_msg );
+		return ARG_BAD_CONF;
 	}
 	return certpin_cfg_orig[k]( c );
 }

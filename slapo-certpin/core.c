@@ -403,12 +403,34 @@ certpin_frontend_info( void )
 	return on ? on->on_bi.bi_private : NULL;
 }
 
+/* The backend under be's overlays (be->bd_info may be an overlay
+ * instance while one of its hooks runs). */
+static BackendInfo *
+certpin_orig_bi( BackendDB *be )
+{
+	BackendInfo *bi;
+
+	if ( be->bd_self )
+		be = be->bd_self;
+	bi = be->bd_info;
+	if ( bi && bi->bi_type && strcmp( bi->bi_type, "certpin" ) == 0 )
+		return ((slap_overinst *)bi)->on_info->oi_orig;
+	if ( overlay_is_over( be ) )
+		return ((slap_overinfo *)bi->bi_private)->oi_orig;
+	return bi;
+}
+
 int
 certpin_db_needs_instance( BackendDB *be )
 {
+	BackendInfo *bi;
+
 	if ( be->bd_self )
 		be = be->bd_self;
-	return be != frontendDB && !SLAP_CONFIG( be ) && !SLAP_MONITOR( be );
+	if ( be == frontendDB )
+		return 0;
+	bi = certpin_orig_bi( be );
+	return bi && !( bi->bi_flags & ( SLAP_BFLAG_CONFIG | SLAP_BFLAG_MONITOR ) );
 }
 
 /* A view of other databases (back-relay): its writes and searches reach
@@ -416,13 +438,8 @@ certpin_db_needs_instance( BackendDB *be )
 int
 certpin_db_is_view( BackendDB *be )
 {
-	BackendInfo *bi;
+	BackendInfo *bi = certpin_orig_bi( be );
 
-	if ( be->bd_self )
-		be = be->bd_self;
-	bi = be->bd_info;
-	if ( overlay_is_over( be ) )
-		bi = ((slap_overinfo *)bi->bi_private)->oi_orig;
 	return bi && bi->bi_type && strcmp( bi->bi_type, "relay" ) == 0;
 }
 
