@@ -212,6 +212,42 @@ certpin_op_any( Operation *op, SlapReply *rs )
 	return certpin_db_op( op, rs );
 }
 
+/* What the overlays after this one and the database decide (what
+ * over_access_allowed would compute after us).  Done here because slapd's
+ * access_allowed() calls bd_info->bi_access_allowed directly when an
+ * access check runs inside one of this overlay's hooks (op->o_bd->bd_info
+ * is then this instance): a "continue" would read as "allowed" there. */
+static int
+certpin_access_rest( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info, *on2;
+	slap_overinfo *oi = on->on_info;
+	BackendInfo *bi = op->o_bd->bd_info;
+	int rc = SLAP_CB_CONTINUE;
+
+	for ( on2 = on->on_next; on2; on2 = on2->on_next ) {
+		if ( on2->on_bi.bi_flags & SLAPO_BFLAG_DISABLED )
+			continue;
+		if ( on2->on_bi.bi_access_allowed ) {
+			op->o_bd->bd_info = (BackendInfo *)on2;
+			rc = on2->on_bi.bi_access_allowed( op, e, desc, val, access,
+				state, maskp );
+			if ( rc != SLAP_CB_CONTINUE )
+				break;
+		}
+	}
+	if ( rc == SLAP_CB_CONTINUE ) {
+		op->o_bd->bd_info = oi->oi_orig;
+		rc = oi->oi_orig->bi_access_allowed ?
+			oi->oi_orig->bi_access_allowed( op, e, desc, val, access, state, maskp ) :
+			slap_access_allowed( op, e, desc, val, access, state, maskp );
+	}
+	op->o_bd->bd_info = bi;
+	return rc == SLAP_CB_CONTINUE ? 0 : rc;
+}
+
 /* Both instances: the access gate (pin.c).  Without the frontend's
  * configuration (removed over cn=config) certpinPIN is denied. */
 static int
@@ -219,15 +255,21 @@ certpin_op_access( Operation *op, Entry *e, AttributeDescription *desc,
 	struct berval *val, slap_access_t access, AccessControlState *state,
 	slap_mask_t *maskp )
 {
+	int rc;
+
 	if ( certpin_ci( op ) == NULL ) {
 		if ( desc && desc->ad_type == ad_certpinPIN->ad_type ) {
 			if ( maskp )
 				ACL_PRIV_ASSIGN( *maskp, ACL_PRIV_NONE );
 			return 0;
 		}
-		return SLAP_CB_CONTINUE;
+		rc = SLAP_CB_CONTINUE;
+	} else {
+		rc = certpin_access( op, e, desc, val, access, state, maskp );
 	}
-	return certpin_access( op, e, desc, val, access, state, maskp );
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
+	return certpin_access_rest( op, e, desc, val, access, state, maskp );
 }
 
 /* ---- life cycle -------------------------------------------------------- */

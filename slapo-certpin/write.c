@@ -793,12 +793,14 @@ cp_gate_push( Operation *op )
 	return cg;
 }
 
-/* Is op a write the gate stores as it is: replication (syncrepl stores
- * what the provider stored) or certpin's own internal write? */
+/* Is op a write the gate stores as it is: replication (a syncrepl
+ * consumer stores what the provider stored; only its own connections, not
+ * a client bound as an update DN) or certpin's own internal write? */
 static int
 cp_passthrough( Operation *op )
 {
-	return certpin_is_internal( op ) || be_shadow_update( op );
+	return certpin_is_internal( op ) ||
+		( SLAP_SYNC_SHADOW( op->o_bd ) && SLAPD_SYNC_IS_SYNCCONN( op->o_connid ) );
 }
 
 /* A replicated write that may remove certificates: sessions re-check. */
