@@ -413,7 +413,9 @@ certpin_orig_bi( BackendDB *be )
 	if ( be->bd_self )
 		be = be->bd_self;
 	bi = be->bd_info;
-	if ( bi && bi->bi_type && strcmp( bi->bi_type, "certpin" ) == 0 )
+	if ( bi == NULL )
+		return NULL;
+	if ( bi->bi_type && strcmp( bi->bi_type, "certpin" ) == 0 )
 		return ((slap_overinst *)bi)->on_info->oi_orig;
 	if ( overlay_is_over( be ) )
 		return ((slap_overinfo *)bi->bi_private)->oi_orig;

@@ -972,10 +972,8 @@ certpin_write_add( Operation *op, SlapReply *rs )
 	}
 
 	cg = cp_gate_push( op );
-	if ( cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS ) {
-		rc = rs->sr_err;
-		goto sent;
-	}
+	if ( cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS )
+		goto sent;	/* refused, sent */
 	for ( i = 0; i < d.cd_after.cs_n; i++ ) {
 		rc = cp_check_new( op, &e->e_nname, d.cd_after.cs_c[i].cc_sha256,
 			err, sizeof( err ) );
