@@ -644,7 +644,7 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 /* ---- every other operation --------------------------------------------- */
 
 void
-certpin_bind_revoked( void )
+certpin_bind_revoked( Operation *op )
 {
 	CP_GEN_BUMP();
 }
