@@ -322,7 +322,7 @@ def attrs_get(attrs, name):
 class LdapError(Exception):
 	pass
 
-SEEN = []		# every byte string slapd sent, for the secrecy scans
+SEEN = []		# every message slapd sent (Msg), for the secrecy scans
 
 class Conn:
 	"""uri: ldapi://path (unescaped path), ldap://h:p, ldaps://h:p"""
@@ -380,8 +380,9 @@ class Conn:
 					_, _, nxt = ber_read(self.buf)
 					if nxt <= len(self.buf):
 						raw, self.buf = self.buf[:nxt], self.buf[nxt:]
-						SEEN.append(raw)
-						return Msg(raw)
+						m = Msg(raw)
+						SEEN.append(m)
+						return m
 				except IndexError:
 					pass
 			left = end - time.monotonic()
