@@ -341,6 +341,8 @@ class Conn:
 			hp = uri.split("://", 1)[1].rstrip("/")
 			host, port = hp.rsplit(":", 1)
 			self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+			# no Nagle: a TLS request in two segments waited for a delayed ACK (40 ms)
+			self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 			if uri.startswith("ldaps://"):
 				self._tls(cert, key, ca)
 			elif starttls:
@@ -349,12 +351,17 @@ class Conn:
 					raise LdapError("StartTLS: %r" % r)
 				self._tls(cert, key, ca)
 
+	_ctx = {}
+
 	def _tls(self, cert, key, ca):
-		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-		ctx.check_hostname = False
-		ctx.load_verify_locations(ca)
-		if cert:
-			ctx.load_cert_chain(cert, key)
+		ctx = Conn._ctx.get((cert, key, ca))
+		if ctx is None:
+			ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+			ctx.check_hostname = False
+			ctx.load_verify_locations(ca)
+			if cert:
+				ctx.load_cert_chain(cert, key)
+			Conn._ctx[(cert, key, ca)] = ctx
 		self.sock = ctx.wrap_socket(self.sock)
 
 	def send(self, op, controls=()):
@@ -460,8 +467,11 @@ class Pki:
 		self.ca_cert = x509.load_pem_x509_certificate(open(pkidir + "/ca.crt", "rb").read())
 		self.ca_key = serialization.load_pem_private_key(open(pkidir + "/ca.key", "rb").read(), None)
 		self.cafile = pkidir + "/ca.crt"
-		self.key = ec.generate_private_key(ec.SECP256R1())	# one key for all: fast
 		self.keyfile = outdir + "/client.key"
+		if os.path.exists(self.keyfile):	# a later process of the same test
+			self.key = serialization.load_pem_private_key(open(self.keyfile, "rb").read(), None)
+			return
+		self.key = ec.generate_private_key(ec.SECP256R1())	# one key for all: fast
 		with open(self.keyfile, "wb") as f:
 			f.write(self.key.private_bytes(serialization.Encoding.PEM,
 				serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -479,9 +489,12 @@ class Pki:
 			.not_valid_after(now + datetime.timedelta(days=days))
 			.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
 			.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+		path = "%s/%s.crt" % (self.dir, name)
+		if os.path.exists(path) and getattr(self, "reuse", False):
+			c = x509.load_pem_x509_certificate(open(path, "rb").read())
+			return Cert(name, cn, c.public_bytes(self.ser.Encoding.DER), path, self.keyfile, c)
 		c = b.sign(self.ca_key, self.hashes.SHA256())
 		der = c.public_bytes(self.ser.Encoding.DER)
-		path = "%s/%s.crt" % (self.dir, name)
 		with open(path, "wb") as f:
 			f.write(c.public_bytes(self.ser.Encoding.PEM))
 		return Cert(name, cn, der, path, self.keyfile, c)

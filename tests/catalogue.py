@@ -965,7 +965,7 @@ if want("alive"):
 				i += 1
 				for op in ops(i):
 					try:
-						conn.call(op, [control(oid, v, crit)], timeout=10)
+						conn.call(op, [control(oid, v, crit)], timeout=2)
 						sent += 1
 					except (OSError, LdapError):
 						conn = root()
@@ -1016,6 +1016,22 @@ if want("alive"):
 	c.sock.close()
 	time.sleep(0.5)
 	tap.ok(alive(), "a certificate session sends a burst of writes and closes mid-request: slapd alive")
+
+	# transactions whose queued writes the gate refuses only at commit
+	for name, mk in (("a revoked certificate", lambda: [(op_modify(JDOE, [(MOD_ADD, CERTATTR, [KEN2.der])]), [])]),
+			 ("a fresh one, then a revoked one", lambda: [(op_modify(JDOE, [(MOD_REPLACE, CERTATTR, [fresh("jdoe").der])]), []),
+				(op_modify(JDOE, [(MOD_ADD, CERTATTR, [KEN2.der])]), [])]),
+			 ("ken's certificate on file", lambda: [(op_modify(PILAR, [(MOD_ADD, CERTATTR, [KENCERT.der])]), [])])):
+		try:
+			st, q, end = txn(ADMIN, mk())
+			res = "queued %s, end %s" % (q, end)
+		except (OSError, LdapError) as e:
+			res = "%s" % e
+		tap.ok(alive(), "a transaction adding %s (refused at queue time or at commit): slapd alive (%s)" % (name, res))
+		if not alive():
+			break
+		tap.ok(KEN2.der not in dict(snapshot(JDOE)).get("certpincertificate;binary", []) and
+			PILAR.lower() not in holders(KENCERT), "and nothing of it was stored")
 
 	# two-step certificate writes (last: on old main they abort slapd)
 	try:

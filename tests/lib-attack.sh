@@ -22,12 +22,17 @@ attack_db_overlay() {
 # are a path), the CA for certpinIssue, and the database instance last.
 attack_conf() {
 	local n=$1 extra=${2:-} f="$TESTDIR/srv$1/slapd.conf"
+	# a private copy of the module: a tree rebuilt while the test runs
+	# (CERTPIN_BUILDDIR=another engineer's worktree) must not change the
+	# code under a running slapd
+	[ -f "$TESTDIR/certpin.so" ] || cp "$MODULE" "$TESTDIR/certpin.so"
 	srv_conf "$n" "certpin-ca-cert $PKI/ca.crt
 certpin-ca-key $PKI/ca.key
 certpin-admin-group cn=certadmins,ou=groups,$SUFFIX
 $extra"
 	[ -f /usr/lib/ldap/syncprov.la ] || die "syncprov overlay module is missing (slapd package)"
 	sed -i "s|^moduleload back_mdb|&\nmoduleload syncprov|" "$f"
+	sed -i "s|^moduleload $MODULE\$|moduleload $TESTDIR/certpin.so|" "$f"
 	# syncprov first, certpin configured last (so it runs first)
 	if grep -q '^overlay certpin' <(awk '/^database mdb/{m=1} m' "$f"); then
 		sed -i '/^database mdb/,$ { /^overlay certpin/d }' "$f"
