@@ -532,8 +532,11 @@ def gen(m, step):
 	live_uids = list(m.entries)
 	uid = rnd.choice(live_uids) if live_uids and rnd.random() < 0.85 else rnd.choice(UIDS)
 	actor = ROOTDN
+	free = [c for c in POOL if m.holder(c.sha256) is None and not m.revoked(c.sha256)]
 	def some(k):
-		return rnd.sample(POOL, k)
+		# mostly certificates that may be added, so that most writes succeed
+		src = free if len(free) >= k and rnd.random() < 0.7 else POOL
+		return rnd.sample(src, k)
 	absent = [u for u in UIDS if u not in m.entries]
 	if r < 0.14 or (len(live_uids) < 3 and rnd.random() < 0.6):
 		return {"kind": "add", "uid": rnd.choice(absent if absent and rnd.random() < 0.9 else UIDS), "certs": some(rnd.randrange(4)),
