@@ -15,8 +15,8 @@ SUFFIX = "dc=example,dc=com"
 PEOPLE = "ou=people," + SUFFIX
 CERTATTR = "certpinCertificate;binary"
 CA = PKIDIR + "/ca.crt"
-GRACE = 1.5	# seconds from "applied on provider 2" to "the session has lost its identity"
-REPL = 15	# seconds replication may take
+GRACE = 1.5 * SLOW	# seconds from "applied on provider 2" to "the session has lost its identity"
+REPL = 15 * SLOW	# seconds replication may take
 
 tap = Tap()
 pki = Pki(PKIDIR, WORK)
