@@ -74,6 +74,20 @@ for section in dse logon revocation pin maintained unique alive; do
 		srv_start 1
 	fi
 done
+# the guard is live: a slapd advertising one more control (server-side sorting,
+# sssvlv) makes the catalogue fail until its attacks are added
+[ -f /usr/lib/ldap/sssvlv.la ] || die "sssvlv overlay module is missing (slapd package)"
+srv_conf 2
+sed -i "s|^moduleload back_mdb|&\nmoduleload sssvlv|" "$TESTDIR/srv2/slapd.conf"
+sed -i '/^database mdb/,$ { /^overlay certpin/d }' "$TESTDIR/srv2/slapd.conf"
+printf 'overlay sssvlv\n' >> "$TESTDIR/srv2/slapd.conf"
+attack_db_overlay "$TESTDIR/srv2/slapd.conf"
+srv_start 2
+out=$("$PY" "$SRCDIR/tests/catalogue.py" "$(srv_uri 2 ldapi)" "$(srv_uri 2 ldaps)" "$(srv_uri 2 ldap)" \
+	"$PKI" "$TESTDIR/cat2" "$ROOTDN" "$ROOTPW" "$TESTDIR/srv2/slapd.pid" "$PINHASH" dse 2>&1)
+check_out "a slapd advertising a control the catalogue does not list fails the catalogue" \
+	"^not ok - root DSE control 1\.2\.840\.113556\.1\.4\.473 .*NEW" printf '%s\n' "$out"
+srv_stop 2
 grep -q 'Assertion .* failed' "$TESTDIR/srv1/slapd.log" && notok "slapd log shows an assertion failure" ||
 	ok "no assertion failure in slapd's log"
 done_testing
