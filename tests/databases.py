@@ -129,6 +129,15 @@ if mode == "online":
 	pins = [m for m in SEEN[mark:] if attrs_get(m.attrs, "certpinPIN") or b"{SSHA}" in m.raw]
 	tap.ok(not pins, "searches, sync searches and read controls through the relay view: no PIN",
 		"%d answers carry one" % len(pins))
+	# the PIN through a dynamic list (dynlist copies the named attributes)
+	mark = len(SEEN)
+	for conn in (ADMIN, bind("uid=kenmyer," + PEOPLE, "pw-kenmyer"), Conn(LDAPI)):
+		r, e = conn.search("cn=pinlist," + SUFFIX, SCOPE_BASE, "(objectClass=*)", ["*", "certpinPIN"])
+		conn.search(SUFFIX, SCOPE_SUB, "(cn=pinlist)", ["*"], [control(C_SYNC, c_sync(1), False)])
+	expanded = [m for m in SEEN[mark:] if m.tag == 0x64 and attrs_get(m.attrs, "uid")]
+	pins = [m for m in SEEN[mark:] if attrs_get(m.attrs, "certpinPIN") or b"{SSHA}" in m.raw]
+	tap.ok(expanded and not pins, "a dynlist list whose memberURL names certpinPIN, read by the root DN, "
+		"ken and anonymous: expanded (%d), no PIN" % len(expanded), "%d answers carry one" % len(pins))
 	a = ADMIN.call(op_compare("uid=kenmyer,ou=people," + RELAY, "certpinPIN", "135790")).code
 	tap.ok(a not in (5, 6), "compare of certpinPIN through the relay view: refused (%d)" % a)
 	tap.ok(alive(), "slapd alive")

@@ -5,7 +5,7 @@
 # each with its certpin database instance:
 #   - one certificate, one user, and a revoked certificate stays revoked, across
 #     the two databases and through the relay view, whatever the writer's ACLs;
-#   - maintained attributes and PINs through the relay view;
+#   - maintained attributes and PINs through the relay view and a dynlist list;
 #   - data loaded with slapadd(8), which bypasses the overlay: what slapo-certpin(5)
 #     requires of it, and that a certificate is still refused at logon when the
 #     loaded entry holds its thumbprint without the certificate, or a
@@ -22,6 +22,12 @@ attack_second_db 1 "$S2"
 f=$TESTDIR/srv1/slapd.conf
 [ -f /usr/lib/ldap/back_relay.la ] && [ -f /usr/lib/ldap/rwm.la ] || die "back_relay / rwm modules missing (slapd package)"
 sed -i "s|^moduleload back_mdb|&\nmoduleload back_relay\nmoduleload rwm|" "$f"
+# dynlist on the first database: dynamic lists copy attributes of the entries
+# their memberURL names (a path for the PIN through another overlay)
+[ -f /usr/lib/ldap/dynlist.la ] || die "dynlist overlay module is missing (slapd package)"
+sed -i -e "s|^moduleload back_mdb|&\nmoduleload dynlist|" \
+	-e "s|^include /etc/ldap/schema/inetorgperson.schema|&\ninclude /etc/ldap/schema/dyngroup.schema|" \
+	-e "0,/^overlay syncprov/s|^overlay syncprov|overlay dynlist\ndynlist-attrset groupOfURLs memberURL\n&|" "$f"
 cat >> "$f" <<CONF
 
 database relay
@@ -58,6 +64,12 @@ check "and revoked" root_modify <<LDIF
 dn: uid=pilar,$PEOPLE
 changetype: modify
 delete: certpinCertificate;binary
+LDIF
+check "a dynamic list naming ken's PIN" root_add <<LDIF
+dn: cn=pinlist,$SUFFIX
+objectClass: groupOfURLs
+cn: pinlist
+memberURL: ldap:///$PEOPLE?certpinPIN,uid?sub?(uid=kenmyer)
 LDIF
 check "ken's PIN set" root_modify <<LDIF
 dn: uid=kenmyer,$PEOPLE
