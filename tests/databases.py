@@ -116,7 +116,7 @@ if mode == "online":
 		r = conn.call(op_modrdn(RJ, "uid=jdoe+certpinThumbprint=%s" % KEN.sha256, False))
 		if r.code == 0:
 			conn.call(op_modrdn("uid=jdoe+certpinThumbprint=%s,ou=people,%s" % (KEN.sha256, RELAY), "uid=jdoe", True))
-		tap.ok(r.code != 0, "a thumbprint in the RDN through the relay by %s: refused (%d)" % (wname, r.code))
+		tap.ok(r.code != 0, "a thumbprint in the RDN by %s: refused (%d)" % (wname, r.code))
 	tap.ok(who(KEN).lower() == "dn:uid=kenmyer," + PEOPLE.lower(), "ken still logs on")
 	tap.ok(who(PIL) == "", "the revoked certificate still does not")
 	# the PIN through the relay view
