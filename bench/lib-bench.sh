@@ -163,8 +163,9 @@ bench_two_providers() {
 	for n in 3 4; do srv_conf "$n"; done
 	for n in 3 4; do
 		p=$((7 - n))
+		# certpin's database instance stays the last overlay
 		sed -i -e "1i serverID $n" -e "s|^moduleload back_mdb|&\nmoduleload syncprov|" \
-			"$TESTDIR/srv$n/slapd.conf"
+			-e '$d' "$TESTDIR/srv$n/slapd.conf"
 		cat >> "$TESTDIR/srv$n/slapd.conf" <<CONF
 index entryCSN,entryUUID eq
 syncrepl rid=00$p provider=$(srv_uri "$p" ldap) bindmethod=simple
@@ -172,6 +173,7 @@ syncrepl rid=00$p provider=$(srv_uri "$p" ldap) bindmethod=simple
   type=refreshAndPersist retry="1 +" timeout=3
 multiprovider on
 overlay syncprov
+overlay certpin
 CONF
 	done
 	/usr/sbin/slapadd -q -f "$TESTDIR/srv3/slapd.conf" -l "$d2/users.ldif" \

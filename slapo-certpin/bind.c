@@ -1054,9 +1054,10 @@ cp_revgen_cleanup( Operation *op, SlapReply *rs )
 }
 
 /* May this write revoke a certificate (delete or rename an entry, or remove
- * certpinCertificate values or the certpinUser class)?  Only asked for
- * writes to a database without a certpin database instance, whose write
- * gate calls certpin_bind_revoked itself. */
+ * certpinCertificate values or the certpinUser class), and does no
+ * database instance report it?  Renames always may (a superior's); other
+ * writes only for a database without a certpin database instance (its
+ * write gate calls certpin_bind_revoked itself). */
 static int
 cp_may_revoke( Operation *op )
 {
@@ -1067,8 +1068,13 @@ cp_may_revoke( Operation *op )
 	     op->o_tag != LDAP_REQ_MODIFY )
 		return 0;
 	db = select_backend( &op->o_req_ndn, 0 );
-	if ( db != NULL && ( SLAP_CONFIG( db ) || SLAP_MONITOR( db ) ||
-	     overlay_is_inst( db, "certpin" ) ) )
+	if ( db != NULL && ( SLAP_CONFIG( db ) || SLAP_MONITOR( db ) ) )
+		return 0;
+	/* A rename of a superior renames the users below it: the gate reports
+	 * renames of entries holding certificates only. */
+	if ( op->o_tag == LDAP_REQ_MODRDN )
+		return 1;
+	if ( db != NULL && overlay_is_inst( db, "certpin" ) )
 		return 0;
 	if ( op->o_tag != LDAP_REQ_MODIFY )
 		return 1;
@@ -1227,9 +1233,11 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 			"certificate no longer on file: transaction not committed" );
 	}
 
-	/* After the write commits, sessions it revoked end at once.  A
-	 * transaction's writes commit at its end. */
-	if ( txn == CP_TXN_END || cp_may_revoke( op ) ) {
+	/* After the write commits, sessions it revoked end at once.  (The
+	 * database instance's write gate reports the writes it sees, and
+	 * write.c the end of a transaction; this is for a database that has
+	 * no instance.) */
+	if ( cp_may_revoke( op ) ) {
 		slap_callback *sc = op->o_tmpcalloc( 1, sizeof( slap_callback ),
 			op->o_tmpmemctx );
 

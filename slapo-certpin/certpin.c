@@ -6,89 +6,24 @@
  * is not on file for the user, keeps revocation records when certificates
  * are deleted, and issues certificates through an extended operation.
  *
- * It must be configured on the frontend ("database frontend" / "overlay
- * certpin", or olcOverlay=certpin,olcDatabase={-1}frontend,cn=config):
- * SASL binds never reach a backend's overlays.  See slapo-certpin(5).
+ * One overlay, two roles, decided by where it is configured:
+ *   - the frontend instance ("database frontend" / "overlay certpin", or
+ *     olcOverlay=certpin,olcDatabase={-1}frontend,cn=config), required:
+ *     binds (SASL binds never reach a backend's overlays), the extended
+ *     operation, session checks, PIN hashing, and every directive;
+ *   - a database instance ("overlay certpin", the last overlay of every
+ *     database but cn=config and cn=monitor): the one write gate (write.c)
+ *     and the access gate for writes and reads of any origin; it takes its
+ *     configuration from the frontend instance.
+ * slapd refuses to start when one is missing.  See slapo-certpin(5).
  *
- * This file: registration, schema table, config table, life cycle.
+ * This file: registration, dispatch, config table assembly, life cycle.
+ * core.c holds the schema and what the concerns share.
  */
 
 #include "certpin.h"
 
-#include <ac/stdarg.h>
 #include <ac/string.h>
-
-/* ---- schema ------------------------------------------------------------ */
-
-AttributeDescription *ad_certpinCertificate;
-AttributeDescription *ad_certpinCertBinary;
-AttributeDescription *ad_certpinThumbprint;
-AttributeDescription *ad_certpinCertInfo;
-AttributeDescription *ad_certpinRevoked;
-AttributeDescription *ad_certpinPIN;
-AttributeDescription *ad_certpinPINFailure;
-AttributeDescription *ad_certpinRevokedThumbprint;
-ObjectClass *oc_certpinUser;
-ObjectClass *oc_certpinHistory;
-
-/* Keep in step with schema/certpin.schema and schema/certpin.ldif; the test
- * suite compares them with what slapd reports from cn=Subschema. */
-static struct {
-	char *def;
-	AttributeDescription **ad;
-} certpin_at[] = {
-	{ "( " CERTPIN_OID_AT ".1 NAME 'certpinCertificate' "
-	  "DESC 'X.509 client certificates issued to this user for logon, DER; transfer as certpinCertificate;binary' "
-	  "EQUALITY certificateExactMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.8 )", &ad_certpinCertificate },
-	{ "( " CERTPIN_OID_AT ".2 NAME 'certpinThumbprint' "
-	  "DESC 'Lowercase hex SHA-256 of each certpinCertificate value; maintained by the certpin overlay' "
-	  "EQUALITY caseIgnoreIA5Match "
-	  "SUBSTR caseIgnoreIA5SubstringsMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{64} )", &ad_certpinThumbprint },
-	{ "( " CERTPIN_OID_AT ".3 NAME 'certpinCertInfo' "
-	  "DESC 'Metadata of one certpinCertificate value; maintained by the certpin overlay' "
-	  "EQUALITY caseExactMatch "
-	  "SUBSTR caseExactSubstringsMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )", &ad_certpinCertInfo },
-	{ "( " CERTPIN_OID_AT ".4 NAME 'certpinRevoked' "
-	  "DESC 'Revocation record of one certificate once held by this entry; maintained by the certpin overlay' "
-	  "EQUALITY caseExactMatch "
-	  "SUBSTR caseExactSubstringsMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )", &ad_certpinRevoked },
-	{ "( " CERTPIN_OID_AT ".5 NAME 'certpinPIN' "
-	  "DESC 'Hashed PIN proving the user when a device asks for a certificate; never readable' "
-	  "EQUALITY octetStringMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.40{128} )", &ad_certpinPIN },
-	{ "( " CERTPIN_OID_AT ".6 NAME 'certpinPINFailure' "
-	  "DESC 'Times of recent wrong PINs; maintained by the certpin overlay' "
-	  "EQUALITY generalizedTimeMatch "
-	  "ORDERING generalizedTimeOrderingMatch "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 )", &ad_certpinPINFailure },
-	{ "( " CERTPIN_OID_AT ".7 NAME 'certpinRevokedThumbprint' "
-	  "DESC 'Lowercase hex SHA-256 of each certificate a certpinRevoked record names; maintained by the certpin overlay' "
-	  "EQUALITY caseIgnoreIA5Match "
-	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{64} )", &ad_certpinRevokedThumbprint },
-	{ NULL, NULL }
-};
-
-static struct {
-	char *def;
-	ObjectClass **oc;
-} certpin_oc[] = {
-	{ "( " CERTPIN_OID_OC ".1 NAME 'certpinUser' "
-	  "DESC 'A user to whom client certificates may be issued' "
-	  "SUP top AUXILIARY "
-	  "MAY ( certpinCertificate $ certpinThumbprint $ certpinCertInfo $ "
-	  "certpinPIN $ certpinPINFailure ) )",
-	  &oc_certpinUser },
-	{ "( " CERTPIN_OID_OC ".2 NAME 'certpinHistory' "
-	  "DESC 'An entry that keeps revocation records; added by the certpin overlay' "
-	  "SUP top AUXILIARY "
-	  "MAY ( certpinRevoked $ certpinRevokedThumbprint ) )",
-	  &oc_certpinHistory },
-	{ NULL, NULL }
-};
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -102,6 +37,70 @@ static ConfigOCs certpin_ocs[] = {
 	{ certpin_oc_def, Cft_Overlay, certpin_cfg },
 	{ NULL, 0, NULL }
 };
+
+/* Every directive belongs to the frontend instance.  Each concern's
+ * handler is wrapped so that a database instance refuses its directives
+ * (and emits none) before the concern's handler, which expects the
+ * frontend's certpin_info, runs.  Rows must therefore be ARG_MAGIC. */
+#define CERTPIN_CFG_DRIVERS	8
+static ConfigDriver *certpin_cfg_orig[CERTPIN_CFG_DRIVERS];
+
+static int
+certpin_cfg_role( ConfigArgs *c, int k )
+{
+	if ( c->be != NULL && !SLAP_ISGLOBALOVERLAY( c->be ) ) {
+		switch ( c->op ) {
+		case SLAP_CONFIG_EMIT:
+			return 1;	/* nothing to emit */
+		case LDAP_MOD_DELETE:
+			return 0;
+		}
+		certpin_cf_error( c, "<%s>: certpin directives belong to the "
+			"frontend instance (\"database frontend\" / "
+			"olcOverlay=certpin,olcDatabase={-1}frontend,cn=config); "
+			"the database instance takes its configuration from there",
+			c->argv[0] );
+		Debug( LDAP_DEBUG_ANY, "%s: %s\n", c->log, c->cr_msg );
+		return ARG_BAD_CONF;
+	}
+	return certpin_cfg_orig[k]( c );
+}
+
+#define CERTPIN_CFG_WRAPPER( k ) \
+static int certpin_cfg_role##k( ConfigArgs *c ) { return certpin_cfg_role( c, k ); }
+CERTPIN_CFG_WRAPPER( 0 )
+CERTPIN_CFG_WRAPPER( 1 )
+CERTPIN_CFG_WRAPPER( 2 )
+CERTPIN_CFG_WRAPPER( 3 )
+CERTPIN_CFG_WRAPPER( 4 )
+CERTPIN_CFG_WRAPPER( 5 )
+CERTPIN_CFG_WRAPPER( 6 )
+CERTPIN_CFG_WRAPPER( 7 )
+static ConfigDriver *certpin_cfg_wrappers[CERTPIN_CFG_DRIVERS] = {
+	certpin_cfg_role0, certpin_cfg_role1, certpin_cfg_role2, certpin_cfg_role3,
+	certpin_cfg_role4, certpin_cfg_role5, certpin_cfg_role6, certpin_cfg_role7
+};
+
+static int
+certpin_cfg_wrap( ConfigTable *ct )
+{
+	ConfigDriver *orig = (ConfigDriver *)ct->arg_item;
+	int k;
+
+	if ( !( ct->arg_type & ARG_MAGIC ) || orig == NULL ) {
+		Debug( LDAP_DEBUG_ANY, "certpin_initialize: directive %s is not "
+			"ARG_MAGIC\n", ct->name );
+		return -1;
+	}
+	for ( k = 0; k < CERTPIN_CFG_DRIVERS && certpin_cfg_orig[k]; k++ )
+		if ( certpin_cfg_orig[k] == orig )
+			break;
+	if ( k == CERTPIN_CFG_DRIVERS )
+		return -1;
+	certpin_cfg_orig[k] = orig;
+	ct->arg_item = (void *)certpin_cfg_wrappers[k];
+	return 0;
+}
 
 static int
 certpin_cfg_build( void )
@@ -117,7 +116,10 @@ certpin_cfg_build( void )
 		for ( j = 0; parts[i][j].name; j++ ) {
 			if ( n >= CERTPIN_CFG_MAX - 1 )
 				return -1;
-			certpin_cfg[n++] = parts[i][j];
+			certpin_cfg[n] = parts[i][j];
+			if ( certpin_cfg_wrap( &certpin_cfg[n] ) )
+				return -1;
+			n++;
 		}
 	}
 	certpin_cfg[n].name = NULL;
@@ -138,209 +140,13 @@ certpin_cfg_build( void )
 	return len < sizeof( certpin_oc_def ) ? 0 : -1;
 }
 
-/* ---- helpers shared by the concerns ------------------------------------ */
-
-BackendDB *
-certpin_select_db( Operation *op, struct berval *ndn )
-{
-	if ( op->o_bd != NULL && !SLAP_ISGLOBALOVERLAY( op->o_bd ) &&
-	     op->o_bd != frontendDB )
-		return op->o_bd;
-	return select_backend( ndn, 0 );
-}
-
-typedef struct certpin_find_t {
-	int		cf_count;
-	struct berval	cf_owner;
-} certpin_find_t;
-
-static int
-certpin_find_cb( Operation *op, SlapReply *rs )
-{
-	certpin_find_t *cf = op->o_callback->sc_private;
-
-	if ( rs->sr_type == REP_SEARCH ) {
-		if ( cf->cf_count == 0 )
-			ber_dupbv_x( &cf->cf_owner, &rs->sr_entry->e_nname, op->o_tmpmemctx );
-		cf->cf_count++;
-	}
-	return 0;
-}
-
-int
-certpin_entry_get( Operation *op, BackendDB *db, struct berval *ndn, Entry **ep )
-{
-	BackendDB *obd = op->o_bd;
-	BackendInfo *bi = obd ? obd->bd_info : NULL;
-	int rc;
-
-	*ep = NULL;
-	op->o_bd = db;
-	rc = be_entry_get_rw( op, ndn, NULL, NULL, 0, ep );
-	op->o_bd = obd;
-	if ( obd )
-		obd->bd_info = bi;
-	if ( rc != LDAP_SUCCESS )
-		*ep = NULL;
-	else if ( *ep == NULL )
-		rc = LDAP_NO_SUCH_OBJECT;
-	return rc;
-}
-
-void
-certpin_entry_release( Operation *op, BackendDB *db, Entry *e )
-{
-	BackendDB *obd = op->o_bd;
-	BackendInfo *bi = obd ? obd->bd_info : NULL;
-
-	op->o_bd = db;
-	be_entry_release_r( op, e );
-	op->o_bd = obd;
-	if ( obd )
-		obd->bd_info = bi;
-}
-
-void
-certpin_op_as_root( Operation *op2, BackendDB *db, ber_tag_t tag,
-	struct berval *dn, struct berval *ndn, slap_callback *cb )
-{
-	op2->o_tag = tag;
-	op2->o_bd = db;
-	op2->o_dn = db->be_rootdn;
-	op2->o_ndn = db->be_rootndn;
-	op2->o_req_dn = *dn;
-	op2->o_req_ndn = *ndn;
-	op2->o_callback = cb;
-}
-
-void
-certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb )
-{
-	certpin_op_as_root( op2, db, LDAP_REQ_SEARCH, &db->be_suffix[0],
-		&db->be_nsuffix[0], cb );
-	op2->o_managedsait = SLAP_CONTROL_CRITICAL;
-	op2->o_sync = SLAP_CONTROL_NONE;
-	op2->o_pagedresults = SLAP_CONTROL_NONE;
-	op2->ors_scope = LDAP_SCOPE_SUBTREE;
-	op2->ors_deref = LDAP_DEREF_NEVER;
-	op2->ors_limit = NULL;
-	op2->ors_slimit = SLAP_NO_LIMIT;
-	op2->ors_tlimit = SLAP_NO_LIMIT;
-}
-
-int
-certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
-	int also_revoked, struct berval *owner )
-{
-	Operation op2 = *op;
-	SlapReply rs2 = { REP_RESULT };
-	slap_callback cb = { 0 };
-	certpin_find_t cf = { 0 };
-	struct berval val, esc = BER_BVNULL;
-	char *fstr;
-	size_t flen;
-
-	if ( owner )
-		BER_BVZERO( owner );
-	if ( db == NULL || db->be_search == NULL || db->be_nsuffix == NULL )
-		return 0;
-
-	ber_str2bv( hex, 0, 0, &val );
-	if ( filter_escape_value_x( &val, &esc, op->o_tmpmemctx ) )
-		return -1;
-	flen = 2 * esc.bv_len + 96;
-	fstr = op->o_tmpalloc( flen, op->o_tmpmemctx );
-	if ( also_revoked )
-		snprintf( fstr, flen, "(|(certpinThumbprint=%s)(certpinRevokedThumbprint=%s))",
-			esc.bv_val, esc.bv_val );
-	else
-		snprintf( fstr, flen, "(certpinThumbprint=%s)", esc.bv_val );
-	op->o_tmpfree( esc.bv_val, op->o_tmpmemctx );
-
-	certpin_search_as_root( &op2, db, &cb );
-	op2.ors_slimit = 2;
-	op2.ors_attrs = slap_anlist_no_attrs;
-	op2.ors_attrsonly = 1;
-	ber_str2bv_x( fstr, 0, 0, &op2.ors_filterstr, op->o_tmpmemctx );
-	op2.ors_filter = str2filter_x( op, fstr );
-	if ( op2.ors_filter == NULL ) {
-		op->o_tmpfree( fstr, op->o_tmpmemctx );
-		return -1;
-	}
-	cb.sc_response = certpin_find_cb;
-	cb.sc_private = &cf;
-
-	db->be_search( &op2, &rs2 );
-
-	filter_free_x( op, op2.ors_filter, 1 );
-	op->o_tmpfree( fstr, op->o_tmpmemctx );
-	if ( owner )
-		*owner = cf.cf_owner;
-	else if ( cf.cf_owner.bv_val )
-		op->o_tmpfree( cf.cf_owner.bv_val, op->o_tmpmemctx );
-	return cf.cf_count > 2 ? 2 : cf.cf_count;
-}
-
-int
-certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
-{
-	Debug( LDAP_DEBUG_TRACE, "%s certpin: %s\n", op->o_log_prefix, text );
-	send_ldap_error( op, rs, err, text );
-	return rs->sr_err;
-}
-
-Modifications *
-certpin_mod_new( short mop, AttributeDescription *ad, BerVarray vals )
-{
-	Modifications *m = ch_calloc( 1, sizeof( Modifications ) );
-
-	m->sml_op = mop;
-	m->sml_flags = SLAP_MOD_INTERNAL;
-	m->sml_desc = ad;
-	m->sml_type = ad->ad_cname;
-	m->sml_values = vals;
-	if ( vals ) {
-		for ( m->sml_numvals = 0; vals[m->sml_numvals].bv_val; m->sml_numvals++ )
-			;
-		attr_normalize( ad, vals, &m->sml_nvalues, NULL );
-	}
-	return m;
-}
-
-/* ---- configuration helpers ---------------------------------------------- */
-
-int
-certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
-{
-	va_list ap;
-
-	va_start( ap, fmt );
-	vsnprintf( c->cr_msg, sizeof( c->cr_msg ), fmt, ap );
-	va_end( ap );
-	Debug( LDAP_DEBUG_CONFIG, "%s: %s\n", c->log, c->cr_msg );
-	return ARG_BAD_CONF;
-}
-
-int
-certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
-{
-	if ( ip == NULL )	/* a row whose handler knows no field for it */
-		return certpin_cf_error( c, "<%s> is not a certpin integer directive",
-			c->argv[0] );
-	if ( c->value_int < lo || c->value_int > hi )
-		return certpin_cf_error( c, "<%s> must be between %d and %d%s%s",
-			c->argv[0], lo, hi, unit ? " " : "", unit ? unit : "" );
-	*ip = c->value_int;
-	return 0;
-}
-
 /* ---- operations -------------------------------------------------------- */
 
-/* Binds go straight to bind.c (certpin_bind_op).  Every other operation:
- * first the check of sessions bound with a certificate (bind.c), then the
- * concern that handles the operation. */
+/* The frontend instance.  Binds go straight to bind.c (certpin_bind_op).
+ * Every other operation: first the check of sessions bound with a
+ * certificate (bind.c), then the concern that handles the operation. */
 static int
-certpin_op_any( Operation *op, SlapReply *rs )
+certpin_fe_op( Operation *op, SlapReply *rs )
 {
 	int rc = certpin_bind_op_any( op, rs );
 
@@ -351,25 +157,145 @@ certpin_op_any( Operation *op, SlapReply *rs )
 		rc = certpin_pin_add( op, rs );
 		if ( rc != SLAP_CB_CONTINUE )
 			return rc;
-		return certpin_write_add( op, rs );
+		return certpin_write_frontend( op, rs );
 	case LDAP_REQ_MODIFY:
 		rc = certpin_pin_modify( op, rs );
 		if ( rc != SLAP_CB_CONTINUE )
 			return rc;
-		return certpin_write_modify( op, rs );
+		return certpin_write_frontend( op, rs );
+	case LDAP_REQ_MODRDN:
 	case LDAP_REQ_DELETE:
-		return certpin_write_delete( op, rs );
+		return certpin_write_frontend( op, rs );
 	case LDAP_REQ_SEARCH:
 		return certpin_pin_search( op, rs );
 	case LDAP_REQ_COMPARE:
 		return certpin_pin_compare( op, rs );
 	case LDAP_REQ_EXTENDED:
+		rc = certpin_write_frontend( op, rs );
+		if ( rc != SLAP_CB_CONTINUE )
+			return rc;
 		return certpin_prov_extended( op, rs );
 	}
 	return SLAP_CB_CONTINUE;
 }
 
+/* A database instance: the write gate. */
+static int
+certpin_db_op( Operation *op, SlapReply *rs )
+{
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		return certpin_write_add( op, rs );
+	case LDAP_REQ_MODIFY:
+		return certpin_write_modify( op, rs );
+	case LDAP_REQ_MODRDN:
+		return certpin_write_modrdn( op, rs );
+	case LDAP_REQ_DELETE:
+		return certpin_write_delete( op, rs );
+	}
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+certpin_op_bind( Operation *op, SlapReply *rs )
+{
+	if ( !SLAP_ISGLOBALOVERLAY( op->o_bd ) )
+		return SLAP_CB_CONTINUE;	/* simple binds to the database */
+	return certpin_bind_op( op, rs );
+}
+
+static int
+certpin_op_any( Operation *op, SlapReply *rs )
+{
+	if ( SLAP_ISGLOBALOVERLAY( op->o_bd ) )
+		return certpin_fe_op( op, rs );
+	return certpin_db_op( op, rs );
+}
+
+/* What the overlays after this one and the database decide (what
+ * over_access_allowed would compute after us).  Done here because slapd's
+ * access_allowed() calls bd_info->bi_access_allowed directly when an
+ * access check runs inside one of this overlay's hooks (op->o_bd->bd_info
+ * is then this instance): a "continue" would read as "allowed" there. */
+static int
+certpin_access_rest( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info, *on2;
+	slap_overinfo *oi = on->on_info;
+	BackendInfo *bi = op->o_bd->bd_info;
+	int rc = SLAP_CB_CONTINUE;
+
+	for ( on2 = on->on_next; on2; on2 = on2->on_next ) {
+		if ( on2->on_bi.bi_flags & SLAPO_BFLAG_DISABLED )
+			continue;
+		if ( on2->on_bi.bi_access_allowed ) {
+			op->o_bd->bd_info = (BackendInfo *)on2;
+			rc = on2->on_bi.bi_access_allowed( op, e, desc, val, access,
+				state, maskp );
+			if ( rc != SLAP_CB_CONTINUE )
+				break;
+		}
+	}
+	if ( rc == SLAP_CB_CONTINUE ) {
+		op->o_bd->bd_info = oi->oi_orig;
+		rc = oi->oi_orig->bi_access_allowed ?
+			oi->oi_orig->bi_access_allowed( op, e, desc, val, access, state, maskp ) :
+			slap_access_allowed( op, e, desc, val, access, state, maskp );
+	}
+	op->o_bd->bd_info = bi;
+	return rc == SLAP_CB_CONTINUE ? 0 : rc;
+}
+
+/* Both instances: the access gate (pin.c).  Without the frontend's
+ * configuration (removed over cn=config) certpinPIN is denied. */
+static int
+certpin_op_access( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp )
+{
+	int rc;
+
+	if ( certpin_ci( op ) == NULL ) {
+		if ( desc && desc->ad_type == ad_certpinPIN->ad_type ) {
+			if ( maskp )
+				ACL_PRIV_ASSIGN( *maskp, ACL_PRIV_NONE );
+			return 0;
+		}
+		rc = SLAP_CB_CONTINUE;
+	} else {
+		rc = certpin_access( op, e, desc, val, access, state, maskp );
+	}
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
+	return certpin_access_rest( op, e, desc, val, access, state, maskp );
+}
+
 /* ---- life cycle -------------------------------------------------------- */
+
+static const char *
+certpin_db_name( BackendDB *be )
+{
+	if ( be->be_suffix && !BER_BVISNULL( &be->be_suffix[0] ) )
+		return be->be_suffix[0].bv_val;
+	return be->bd_info ? be->bd_info->bi_type : "?";
+}
+
+/* Point every database instance at the frontend's configuration ci (NULL
+ * when the frontend instance goes). */
+static void
+certpin_share_info( certpin_info *ci )
+{
+	BackendDB *be;
+
+	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
+		slap_overinst *on = certpin_db_instance( be );
+
+		if ( on )
+			on->on_bi.bi_private = ci;
+	}
+}
 
 static int
 certpin_db_init( BackendDB *be, ConfigReply *cr )
@@ -377,15 +303,31 @@ certpin_db_init( BackendDB *be, ConfigReply *cr )
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	certpin_info *ci;
 
+	if ( !SLAP_ISGLOBALOVERLAY( be ) ) {
+		/* a database instance */
+		if ( !certpin_db_needs_instance( be ) ) {
+			snprintf( cr->msg, sizeof( cr->msg ), "certpin: no instance "
+				"belongs on %s (only on the frontend and on databases "
+				"that hold entries)", certpin_db_name( be ) );
+			Debug( LDAP_DEBUG_ANY, "certpin_db_init: %s\n", cr->msg );
+			return 1;
+		}
+		ci = certpin_frontend_info();
+		if ( ci == NULL && ( slapMode & SLAP_SERVER_RUNNING ) ) {
+			snprintf( cr->msg, sizeof( cr->msg ), "certpin: the frontend "
+				"has no certpin instance: add olcOverlay=certpin to the "
+				"frontend (olcDatabase={-1}frontend,cn=config) first" );
+			Debug( LDAP_DEBUG_ANY, "certpin_db_init: %s\n", cr->msg );
+			return 1;
+		}
+		on->on_bi.bi_private = ci;	/* not owned; set again at db_open */
+		return 0;
+	}
+
 	ci = ch_calloc( 1, sizeof( certpin_info ) );
 	ci->ci_max_certs = CERTPIN_DEFAULT_MAX_CERTS;
 	on->on_bi.bi_private = ci;
 
-	if ( !SLAP_ISGLOBALOVERLAY( be ) ) {
-		Debug( LDAP_DEBUG_ANY, "certpin_db_init: certpin is configured on a "
-			"database, not on the frontend: SASL EXTERNAL binds will not "
-			"be checked\n" );
-	}
 	if ( certpin_bind_db_init( be, ci ) || certpin_prov_db_init( be, ci ) ||
 	     certpin_pin_db_init( be, ci ) )
 		return 1;
@@ -397,7 +339,60 @@ certpin_db_open( BackendDB *be, ConfigReply *cr )
 {
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
+	BackendDB *b;
 
+	if ( !SLAP_ISGLOBALOVERLAY( be ) ) {
+		slap_overinfo *oi = NULL;
+
+		ci = certpin_frontend_info();
+		if ( ci == NULL ) {
+			snprintf( cr->msg, sizeof( cr->msg ), "certpin on database "
+				"\"%s\" needs the certpin frontend instance: add "
+				"\"overlay certpin\" after \"database frontend\" "
+				"(olcOverlay=certpin,olcDatabase={-1}frontend,cn=config)",
+				certpin_db_name( be ) );
+			Debug( LDAP_DEBUG_ANY, "certpin_db_open: %s\n", cr->msg );
+			return 1;
+		}
+		on->on_bi.bi_private = ci;
+		if ( be->bd_self && overlay_is_over( be->bd_self ) )
+			oi = be->bd_self->bd_info->bi_private;
+		if ( oi && oi->oi_list != on ) {
+			Debug( LDAP_DEBUG_ANY, "certpin_db_open: database \"%s\": "
+				"certpin is not the last overlay configured (the first "
+				"to run): overlays configured after it see writes "
+				"before the certpin write gate\n", certpin_db_name( be ) );
+		}
+		if ( BER_BVISEMPTY( &be->be_rootndn ) && !certpin_db_is_view( be ) ) {
+			Debug( LDAP_DEBUG_ANY, "certpin_db_open: database \"%s\" has "
+				"no rootdn: certpin's internal lookups there run "
+				"anonymously and its ACLs may hide entries from them\n",
+				certpin_db_name( be ) );
+		}
+		return 0;
+	}
+
+	/* The frontend instance: at startup every database that holds
+	 * entries must have its database instance (fail closed). */
+	LDAP_STAILQ_FOREACH( b, &backendDB, be_next ) {
+		if ( !certpin_db_needs_instance( b ) || certpin_db_instance( b ) )
+			continue;
+		if ( slapMode & SLAP_SERVER_RUNNING ) {
+			Debug( LDAP_DEBUG_ANY, "certpin_db_open: database \"%s\" has "
+				"no certpin instance: certpin writes and logons into it "
+				"are refused until olcOverlay=certpin is added to it\n",
+				certpin_db_name( b ) );
+			continue;
+		}
+		snprintf( cr->msg, sizeof( cr->msg ), "certpin: database \"%s\" has "
+			"no certpin instance: add \"overlay certpin\" as the last "
+			"overlay of that database (in cn=config: olcOverlay=certpin "
+			"with the highest index under its olcDatabase entry)",
+			certpin_db_name( b ) );
+		Debug( LDAP_DEBUG_ANY, "certpin_db_open: %s\n", cr->msg );
+		return 1;
+	}
+	certpin_share_info( ci );
 	return certpin_prov_db_open( be, ci, cr );
 }
 
@@ -407,7 +402,12 @@ certpin_db_destroy( BackendDB *be, ConfigReply *cr )
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
 
+	if ( !SLAP_ISGLOBALOVERLAY( be ) ) {
+		on->on_bi.bi_private = NULL;	/* the frontend's */
+		return 0;
+	}
 	if ( ci ) {
+		certpin_share_info( NULL );
 		certpin_bind_db_destroy( be, ci );
 		certpin_prov_db_destroy( be, ci );
 		certpin_pin_db_destroy( be, ci );
@@ -422,40 +422,24 @@ static slap_overinst certpin;
 int
 certpin_initialize( void )
 {
-	const char *text;
-	int i, code;
+	int code;
 
-	for ( i = 0; certpin_at[i].def; i++ ) {
-		code = register_at( certpin_at[i].def, certpin_at[i].ad, 0 );
-		if ( code ) {
-			Debug( LDAP_DEBUG_ANY, "certpin_initialize: register_at #%d failed\n", i );
-			return code;
-		}
-	}
-	for ( i = 0; certpin_oc[i].def; i++ ) {
-		code = register_oc( certpin_oc[i].def, certpin_oc[i].oc, 0 );
-		if ( code ) {
-			Debug( LDAP_DEBUG_ANY, "certpin_initialize: register_oc #%d failed\n", i );
-			return code;
-		}
-	}
-
-	if ( slap_str2ad( "certpinCertificate;binary", &ad_certpinCertBinary, &text ) ) {
-		Debug( LDAP_DEBUG_ANY, "certpin_initialize: %s\n", text );
-		return -1;
-	}
+	code = certpin_schema_init();
+	if ( code )
+		return code;
 
 	if ( certpin_cfg_build() ) {
 		Debug( LDAP_DEBUG_ANY, "certpin_initialize: config table too large\n" );
 		return -1;
 	}
+	certpin_uniq_init();
 
 	certpin.on_bi.bi_type = "certpin";
 	certpin.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
 	certpin.on_bi.bi_db_init = certpin_db_init;
 	certpin.on_bi.bi_db_open = certpin_db_open;
 	certpin.on_bi.bi_db_destroy = certpin_db_destroy;
-	certpin.on_bi.bi_op_bind = certpin_bind_op;
+	certpin.on_bi.bi_op_bind = certpin_op_bind;
 	certpin.on_bi.bi_op_add = certpin_op_any;
 	certpin.on_bi.bi_op_modify = certpin_op_any;
 	certpin.on_bi.bi_op_delete = certpin_op_any;
@@ -463,6 +447,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_op_search = certpin_op_any;
 	certpin.on_bi.bi_op_compare = certpin_op_any;
 	certpin.on_bi.bi_extended = certpin_op_any;
+	certpin.on_bi.bi_access_allowed = certpin_op_access;
 
 	certpin.on_bi.bi_cf_ocs = certpin_ocs;
 	code = config_register_schema( certpin_cfg, certpin_ocs );

@@ -1,8 +1,13 @@
 /* certpin.h - private header of the certpin overlay
  *
  * The overlay is split by concern:
- *   certpin.c    registration, schema table, config table, life cycle
- *   write.c      adds, modifies and deletes: metadata and revocation records
+ *   certpin.c    registration, dispatch of both roles, config table assembly,
+ *                life cycle (the frontend and database instances)
+ *   core.c       schema table, the roles, helpers every concern shares,
+ *                administrators, the internal-operation marker, the
+ *                uniqueness lock
+ *   write.c      the write gate (database instance): adds, modifies, renames
+ *                and deletes of any origin: metadata and revocation records
  *   bind.c       logon enforcement on SASL EXTERNAL binds
  *   provision.c  the certificate provisioning extended operation and the CA
  *   pin.c        PIN hashing, policy and lockout
@@ -37,7 +42,7 @@ typedef struct certpin_info {
 	void		*ci_pin;	/* pin.c's state */
 } certpin_info;
 
-/* Schema, registered by certpin.c. */
+/* Schema, registered by core.c (certpin_schema_init). */
 extern AttributeDescription *ad_certpinCertificate;
 extern AttributeDescription *ad_certpinCertBinary;	/* certpinCertificate;binary, as stored */
 extern AttributeDescription *ad_certpinThumbprint;
@@ -49,9 +54,31 @@ extern AttributeDescription *ad_certpinRevokedThumbprint;
 extern ObjectClass *oc_certpinUser;
 extern ObjectClass *oc_certpinHistory;
 
-/* certpin.c: helpers every concern uses. */
+/* core.c: the schema. */
+int certpin_schema_init( void );
 
-/* The database that holds ndn (the overlay usually sits on the frontend). */
+/* Is ad (any options) one of certpin's attribute types? */
+int certpin_is_certpin_at( AttributeDescription *ad );
+
+/* core.c: the two roles.  The frontend instance owns the certpin_info; a
+ * database instance's bi_private points to the frontend's (NULL when the
+ * frontend has none). */
+/* certpin's instance among be's overlays, or NULL. */
+slap_overinst *certpin_db_instance( BackendDB *be );
+/* The frontend instance's configuration, or NULL. */
+certpin_info *certpin_frontend_info( void );
+/* Must be have a database instance (every database but the frontend,
+ * cn=config and cn=monitor)? */
+int certpin_db_needs_instance( BackendDB *be );
+/* Is be a view of other databases (back-relay)? */
+int certpin_db_is_view( BackendDB *be );
+/* The configuration for op (on either instance), or NULL (fail closed). */
+certpin_info *certpin_ci( Operation *op );
+
+/* core.c: helpers every concern uses. */
+
+/* The database that holds ndn: op's own (never the overlay's copy of it,
+ * bd_self) unless op is on the frontend. */
 BackendDB *certpin_select_db( Operation *op, struct berval *ndn );
 
 /* Read entry ndn of db (be_entry_get_rw) and give it back; op stays on the
@@ -78,6 +105,35 @@ void certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb );
  * (certpinRevokedThumbprint, also an equality search). */
 int certpin_find_thumbprint( Operation *op, BackendDB *db, const char *hex,
 	int also_revoked, struct berval *owner );
+/* The same over every database that has a certpin instance (relay views
+ * excepted: their real databases are searched), each as its own root DN,
+ * entries counted once by DN. */
+int certpin_find_thumbprint_all( Operation *op, const char *hex,
+	int also_revoked, struct berval *owner );
+
+/* certpin's own internal operations carry a marker (an OpExtra on the
+ * copied Operation, oex living as long as op2) that clients cannot set;
+ * the write gate lets them through as they are. */
+void certpin_internal_mark( Operation *op2, OpExtra *oex );
+int certpin_is_internal( Operation *op );
+
+/* "One certificate, one user": the lock held from the check that no entry
+ * holds or revoked a certificate until the backend has answered the write
+ * that adds it.  Recursive for the thread that holds it. */
+void certpin_uniq_init( void );
+void certpin_uniq_lock( void );
+void certpin_uniq_unlock( void );
+int certpin_uniq_held( void );
+
+/* Is the requester an administrator of db: its root DN, or a member of
+ * certpin-admin-group? */
+int certpin_is_admin( Operation *op, BackendDB *db );
+
+/* The access gate, registered as bi_access_allowed on both instances
+ * (pin.c; core.c has a weak default that decides nothing). */
+int certpin_access( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp );
 
 /* Refuse the client's operation: send err with text (also logged at
  * LDAP_DEBUG_TRACE); returns the result code sent. */
@@ -97,16 +153,22 @@ int certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
 int certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip );
 
 /* Per-concern configuration rows and their olc attribute names ("a $ b"),
- * merged into one table by certpin.c. */
+ * merged into one table by certpin.c.  Every row must be ARG_MAGIC: the
+ * handler is wrapped so that a database instance refuses the directive. */
 extern ConfigTable certpin_write_cfg[], certpin_bind_cfg[],
 	certpin_prov_cfg[], certpin_pin_cfg[];
 extern const char certpin_write_cfg_names[], certpin_bind_cfg_names[],
 	certpin_prov_cfg_names[], certpin_pin_cfg_names[];
 
-/* write.c */
+/* write.c: the write gate, on the database instance ... */
 int certpin_write_add( Operation *op, SlapReply *rs );
 int certpin_write_modify( Operation *op, SlapReply *rs );
+int certpin_write_modrdn( Operation *op, SlapReply *rs );
 int certpin_write_delete( Operation *op, SlapReply *rs );
+/* ... and on the frontend instance: writes landing in a database without
+ * an instance, the end of a transaction (add, modify, modrdn, delete,
+ * extended). */
+int certpin_write_frontend( Operation *op, SlapReply *rs );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
  * modify as db's root DN.  info: the certificate's metadata when the caller
@@ -149,9 +211,8 @@ int certpin_prov_db_init( BackendDB *be, certpin_info *ci );
 int certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr );
 int certpin_prov_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_prov_extended( Operation *op, SlapReply *rs );
-/* Is the requester an administrator of db: its root DN, or a member of
- * certpin-admin-group? */
-int certpin_is_admin( Operation *op, BackendDB *db );
+/* certpin-admin-group (normalized), or NULL / BER_BVNULL when unset. */
+struct berval *certpin_prov_admin_group( Operation *op );
 
 /* pin.c */
 int certpin_pin_db_init( BackendDB *be, certpin_info *ci );

@@ -446,32 +446,13 @@ certpin_prov_db_destroy( BackendDB *be, certpin_info *ci )
 
 /* ---- administrators ---------------------------------------------------- */
 
-int
-certpin_is_admin( Operation *op, BackendDB *db )
+/* certpin_is_admin (core.c) reads the group from here. */
+struct berval *
+certpin_prov_admin_group( Operation *op )
 {
 	cp_prov *pv = cp_prov_get( op );
-	BackendInfo *bi = op->o_bd->bd_info;
-	BackendDB *obd = op->o_bd;
-	static AttributeDescription *member;
-	ObjectClass *oc;
-	const char *text;
-	int rc;
 
-	if ( BER_BVISEMPTY( &op->o_ndn ) )
-		return 0;
-	if ( db && be_isroot_dn( db, &op->o_ndn ) )
-		return 1;
-	if ( BER_BVISNULL( &pv->pv_nadmin ) )
-		return 0;
-	oc = oc_find( SLAPD_GROUP_CLASS );
-	if ( member == NULL && slap_str2ad( SLAPD_GROUP_ATTR, &member, &text ) )
-		return 0;
-	if ( oc == NULL )
-		return 0;
-	rc = backend_group( op, NULL, &pv->pv_nadmin, &op->o_ndn, oc, member );
-	op->o_bd = obd;
-	op->o_bd->bd_info = bi;
-	return rc == 0;
+	return pv ? &pv->pv_nadmin : NULL;
 }
 
 /* ---- the request ------------------------------------------------------- */

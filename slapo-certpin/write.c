@@ -1,23 +1,38 @@
-/* write.c - certpin's write path: certificate metadata and revocation
+/* write.c - certpin's write gate: certificate metadata and revocation
  *
- * Every write that adds or removes a certpinCertificate value passes here,
- * on the frontend, before the backend runs:
- *   - added certificates are parsed (lib/certinfo.c); bytes that are not one
- *     well-formed X.509 certificate, a certificate already on file for
- *     another entry, and a certificate that was revoked are refused;
- *   - the overlay-maintained attributes certpinThumbprint and certpinCertInfo
- *     are rewritten in the same operation, so no reader ever sees a
- *     certificate without its metadata;
- *   - removed certificates (delete, replace, or removal of the certpinUser
+ * The database instance of the overlay (the last overlay configured on
+ * every database) is the one gate for every write: adds, modifies,
+ * renames and deletes of any origin (client operations passed down by the
+ * frontend, the operations of an LDAP transaction at commit, back-relay and
+ * rwm views, other overlays' internal operations).  Replication (syncrepl)
+ * stores what the provider stored and certpin's own internal writes come
+ * as they are; the revocations among them are still reported to bind.c.
+ *   - One derivation (cp_derive) takes the entry's certificates before the
+ *     write and the write itself and gives the certificates after it,
+ *     matching values as the backend does (certificateExactMatch: serial
+ *     and issuer): what the overlay revokes is what the backend removes.
+ *     The maintained attributes (certpinThumbprint, certpinCertInfo) and
+ *     the revocation records (certpinRevoked, certpinRevokedThumbprint)
+ *     come from that one difference, in the same operation.
+ *   - Added certificates are parsed (lib/certinfo.c); bytes that are not
+ *     one well-formed X.509 certificate, a certificate already on file for
+ *     another entry of any database, and a certificate revoked anywhere are
+ *     refused, under one lock held until the backend has answered.
+ *   - Removed certificates (delete, replace, removal of the certpinUser
  *     class) leave a certpinRevoked record: thumbprint, time, who, reason;
- *   - deleting an entry revokes its certificates: its records are copied to
- *     a history entry (certpin-history, or the parent) first.
+ *     deleting an entry copies its records to a history entry first.
+ *   - No RDN names a certpin attribute; renaming an entry that holds
+ *     certificates ends their sessions.
  * Clients never write the maintained attributes themselves.  A reason for a
  * revocation may be supplied by adding "sha256=<hex>$reason=<text>" to
  * certpinRevoked in the same modify that deletes the certificate; the
- * overlay completes the record.  An administrator clears a revocation
- * record (to allow the certificate back) by deleting that certpinRevoked
- * value with the Relax Rules control.
+ * overlay completes the record.  An administrator (root DN or
+ * certpin-admin-group) clears a revocation record by deleting that
+ * certpinRevoked value with the Relax Rules control.
+ *
+ * The frontend instance (certpin_write_frontend) refuses writes of certpin
+ * data into databases without an instance, and holds the uniqueness lock
+ * over a transaction's commit.
  */
 
 #include "certpin.h"
@@ -58,54 +73,35 @@ ConfigTable certpin_write_cfg[] = {
 };
 const char certpin_write_cfg_names[] = "olcCertpinMaxCertificates";
 
-/* ---- working sets ------------------------------------------------------ */
+/* ---- the certificate sets ---------------------------------------------- */
 
 /* One certificate of the entry, before or after the write. */
 typedef struct cp_cert {
 	struct berval	cc_der;		/* not owned */
+	struct berval	cc_norm;	/* as certificateExactMatch compares it
+					 * (serial and issuer), o_tmpmemctx */
 	char		cc_sha256[65];
-	int		cc_old;		/* held before the write */
-	int		cc_new;		/* held after the write */
 	struct berval	cc_info;	/* existing certpinCertInfo value, not owned */
 	struct berval	cc_reason;	/* revocation reason, not owned */
 } cp_cert;
 
-typedef struct cp_set {
+typedef struct cp_certs {
 	cp_cert		*cs_c;
 	int		cs_n, cs_max;
-	void		*cs_ctx;
-} cp_set;
+} cp_certs;
 
-static cp_cert *
-cp_set_find( cp_set *s, struct berval *der )
-{
-	int i;
+/* The one difference every write path works from: the entry's
+ * certificates before the write and after it, as the backend will store
+ * them. */
+typedef struct cp_delta {
+	cp_certs	cd_before;
+	cp_certs	cd_after;
+	int		cd_whole;	/* every certificate replaced or removed */
+	int		cd_classgone;	/* certpinUser removed: the certificates go */
+	int		cd_touched;	/* the write names certpinCertificate */
+} cp_delta;
 
-	for ( i = 0; i < s->cs_n; i++ ) {
-		if ( s->cs_c[i].cc_der.bv_len == der->bv_len &&
-		     memcmp( s->cs_c[i].cc_der.bv_val, der->bv_val, der->bv_len ) == 0 )
-			return &s->cs_c[i];
-	}
-	return NULL;
-}
-
-static cp_cert *
-cp_set_get( cp_set *s, struct berval *der )
-{
-	cp_cert *c = cp_set_find( s, der );
-
-	if ( c )
-		return c;
-	if ( s->cs_n == s->cs_max ) {
-		s->cs_max = s->cs_max ? 2 * s->cs_max : 8;
-		s->cs_c = slap_sl_realloc( s->cs_c, s->cs_max * sizeof( cp_cert ), s->cs_ctx );
-	}
-	c = &s->cs_c[s->cs_n++];
-	memset( c, 0, sizeof( *c ) );
-	c->cc_der = *der;
-	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, c->cc_sha256 );
-	return c;
-}
+/* ---- records ---------------------------------------------------------- */
 
 /* Does record rec (certpinCertInfo or certpinRevoked) begin "sha256=hex$"? */
 static int
@@ -326,39 +322,6 @@ cp_revoked_rec( Operation *op, cp_cert *c, struct berval *out )
 	free( buf );
 }
 
-/* Checks on a certificate about to be added to entry ndn in db: on file
- * elsewhere, or revoked.  Returns an LDAP result code, text in err. */
-static int
-cp_check_new( Operation *op, BackendDB *db, struct berval *ndn, const char *hex,
-	char *err, size_t errlen )
-{
-	struct berval owner = BER_BVNULL;
-	int n, rc = LDAP_SUCCESS;
-
-	n = certpin_find_thumbprint( op, db, hex, 1, &owner );
-	if ( n < 0 ) {
-		snprintf( err, errlen, "certpin: internal search failed" );
-		return LDAP_OTHER;
-	}
-	if ( n > 0 ) {
-		if ( n == 1 && dn_match( &owner, ndn ) ) {
-			snprintf( err, errlen, "certpinCertificate: certificate %.16s... was "
-				"revoked; delete its certpinRevoked record (with the Relax "
-				"Rules control) before adding it again", hex );
-		} else {
-			snprintf( err, errlen, "certpinCertificate: certificate %.16s... is "
-				"already on file for another entry, or was revoked there", hex );
-		}
-		Debug( LDAP_DEBUG_ANY, "%s certpin: refused certificate %s for \"%s\": "
-			"held or revoked by \"%s\"\n", op->o_log_prefix, hex, ndn->bv_val,
-			owner.bv_val ? owner.bv_val : "" );
-		rc = LDAP_CONSTRAINT_VIOLATION;
-	}
-	if ( owner.bv_val )
-		op->o_tmpfree( owner.bv_val, op->o_tmpmemctx );
-	return rc;
-}
-
 /* Attributes only the overlay writes (any options included). */
 static int
 cp_maintained( AttributeDescription *ad )
@@ -368,84 +331,6 @@ cp_maintained( AttributeDescription *ad )
 		ad->ad_type == ad_certpinPINFailure->ad_type ||
 		ad->ad_type == ad_certpinRevokedThumbprint->ad_type;
 }
-
-/* ---- add --------------------------------------------------------------- */
-
-int
-certpin_write_add( Operation *op, SlapReply *rs )
-{
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	certpin_info *ci = on->on_bi.bi_private;
-	Entry *e = op->ora_e;
-	Attribute *a;
-	BackendDB *db;
-	BerVarray tp = NULL, info = NULL;
-	char err[SLAP_TEXT_BUFLEN], why[200];
-	int i, j, rc = LDAP_SUCCESS;
-
-	for ( a = e->e_attrs; a; a = a->a_next ) {
-		if ( a->a_desc->ad_type == ad_certpinCertificate->ad_type &&
-		     a->a_desc != ad_certpinCertBinary ) {
-			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
-				"certpinCertificate is written as certpinCertificate;binary, "
-				"with no other option" );
-		}
-		if ( cp_maintained( a->a_desc ) || a->a_desc->ad_type == ad_certpinRevoked->ad_type ) {
-			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
-				"overlay and cannot be written", a->a_desc->ad_cname.bv_val );
-			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
-		}
-	}
-	a = attr_find( e->e_attrs, ad_certpinCertBinary );
-	if ( a == NULL )
-		return SLAP_CB_CONTINUE;
-
-	if ( a->a_numvals > (unsigned)ci->ci_max_certs ) {
-		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
-			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
-		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
-	}
-	db = certpin_select_db( op, &e->e_nname );
-	for ( i = 0; i < a->a_numvals; i++ ) {
-		struct berval rec;
-		char hex[65];
-
-		if ( cp_info_new( op, &a->a_vals[i], NULL, &rec, why, sizeof( why ) ) ) {
-			snprintf( err, sizeof( err ), "certpinCertificate: value #%d: %s", i, why );
-			rc = LDAP_CONSTRAINT_VIOLATION;
-			goto fail;
-		}
-		certpin_sha256_hex( (unsigned char *)a->a_vals[i].bv_val, a->a_vals[i].bv_len, hex );
-		for ( j = 0; tp && tp[j].bv_val; j++ ) {
-			if ( strcmp( tp[j].bv_val, hex ) == 0 ) {
-				ch_free( rec.bv_val );
-				snprintf( err, sizeof( err ), "certpinCertificate: value #%d "
-					"repeats another value", i );
-				rc = LDAP_CONSTRAINT_VIOLATION;
-				goto fail;
-			}
-		}
-		rc = cp_check_new( op, db, &e->e_nname, hex, err, sizeof( err ) );
-		if ( rc != LDAP_SUCCESS ) {
-			ch_free( rec.bv_val );
-			goto fail;
-		}
-		value_add_one( &tp, &(struct berval){ 64, hex } );
-		ber_bvarray_add( &info, &rec );
-	}
-	attr_merge( e, ad_certpinThumbprint, tp, NULL );
-	attr_merge( e, ad_certpinCertInfo, info, NULL );
-	ber_bvarray_free( tp );
-	ber_bvarray_free( info );
-	return SLAP_CB_CONTINUE;
-
-fail:
-	ber_bvarray_free( tp );
-	ber_bvarray_free( info );
-	return certpin_refuse( op, rs, rc, err );
-}
-
-/* ---- modify ------------------------------------------------------------ */
 
 /* An administrator clears revocation records of entry e (certpinRevoked
  * values deleted under Relax Rules): the thumbprint of each goes too,
@@ -544,40 +429,606 @@ cp_class_after( Entry *e, Modifications *mods )
 	return has;
 }
 
+/* v normalized as the backend compares certpinCertificate values (its
+ * EQUALITY rule, certificateExactMatch: serial and issuer); bytes that do
+ * not parse compare as themselves. */
+static void
+cp_cert_norm( Operation *op, struct berval *v, struct berval *out )
+{
+	MatchingRule *mr = ad_certpinCertificate->ad_type->sat_equality;
+
+	BER_BVZERO( out );
+	if ( mr && mr->smr_normalize &&
+	     mr->smr_normalize( SLAP_MR_VALUE_OF_ATTRIBUTE_SYNTAX,
+			ad_certpinCertificate->ad_type->sat_syntax, mr, v, out,
+			op->o_tmpmemctx ) == LDAP_SUCCESS )
+		return;
+	ber_dupbv_x( out, v, op->o_tmpmemctx );
+}
+
+static int
+cp_certs_find( cp_certs *s, struct berval *norm )
+{
+	int i;
+
+	for ( i = 0; i < s->cs_n; i++ )
+		if ( bvmatch( &s->cs_c[i].cc_norm, norm ) )
+			return i;
+	return -1;
+}
+
+static int
+cp_certs_find_hex( cp_certs *s, const char *hex )
+{
+	int i;
+
+	for ( i = 0; i < s->cs_n; i++ )
+		if ( strcmp( s->cs_c[i].cc_sha256, hex ) == 0 )
+			return i;
+	return -1;
+}
+
+/* Append der (normalized norm, consumed; NULL: computed here). */
+static cp_cert *
+cp_certs_add( Operation *op, cp_certs *s, struct berval *der, struct berval *norm )
+{
+	cp_cert *c;
+
+	if ( s->cs_n == s->cs_max ) {
+		s->cs_max = s->cs_max ? 2 * s->cs_max : 8;
+		s->cs_c = op->o_tmprealloc( s->cs_c, s->cs_max * sizeof( cp_cert ),
+			op->o_tmpmemctx );
+	}
+	c = &s->cs_c[s->cs_n++];
+	memset( c, 0, sizeof( *c ) );
+	c->cc_der = *der;
+	if ( norm )
+		c->cc_norm = *norm;
+	else
+		cp_cert_norm( op, der, &c->cc_norm );
+	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, c->cc_sha256 );
+	return c;
+}
+
+static void
+cp_certs_del( Operation *op, cp_certs *s, int i )
+{
+	op->o_tmpfree( s->cs_c[i].cc_norm.bv_val, op->o_tmpmemctx );
+	s->cs_c[i] = s->cs_c[--s->cs_n];
+}
+
+static void
+cp_certs_clear( Operation *op, cp_certs *s )
+{
+	while ( s->cs_n )
+		cp_certs_del( op, s, s->cs_n - 1 );
+}
+
+static void
+cp_certs_free( Operation *op, cp_certs *s )
+{
+	cp_certs_clear( op, s );
+	if ( s->cs_c )
+		op->o_tmpfree( s->cs_c, op->o_tmpmemctx );
+	s->cs_c = NULL;
+	s->cs_max = 0;
+}
+
+static void
+cp_delta_free( Operation *op, cp_delta *d )
+{
+	cp_certs_free( op, &d->cd_before );
+	cp_certs_free( op, &d->cd_after );
+}
+
+/* The normalized form of value i of a modification (its own when slapd
+ * computed it, else computed here). */
+static void
+cp_mod_norm( Operation *op, Modifications *m, int i, struct berval *out )
+{
+	if ( m->sml_nvalues && m->sml_nvalues != m->sml_values &&
+	     m->sml_nvalues[i].bv_val )
+		ber_dupbv_x( out, &m->sml_nvalues[i], op->o_tmpmemctx );
+	else
+		cp_cert_norm( op, &m->sml_values[i], out );
+}
+
+/* THE derivation: from the entry's certificates before the write (e; NULL
+ * for an add) and the write op (add entry, modlist, new RDN, delete) to
+ * the certificates after it, matching values exactly as the backend does
+ * (certificateExactMatch).  Values the backend would refuse or ignore
+ * (adding one it holds, deleting one it lacks) change nothing here: the
+ * backend then fails the whole write, or ignores them, as it stores. */
+static int
+cp_derive( Operation *op, Entry *e, cp_delta *d, char *err, size_t errlen )
+{
+	Attribute *a;
+	Modifications *m;
+	int i, j;
+
+	memset( d, 0, sizeof( *d ) );
+	if ( e ) {
+		Attribute *info = attr_find( e->e_attrs, ad_certpinCertInfo );
+
+		a = attr_find( e->e_attrs, ad_certpinCertBinary );
+		for ( i = 0; a && i < a->a_numvals; i++ ) {
+			struct berval n;
+			cp_cert *c;
+
+			if ( a->a_nvals != a->a_vals )
+				ber_dupbv_x( &n, &a->a_nvals[i], op->o_tmpmemctx );
+			else
+				cp_cert_norm( op, &a->a_vals[i], &n );
+			c = cp_certs_add( op, &d->cd_before, &a->a_vals[i], &n );
+			for ( j = 0; info && j < info->a_numvals; j++ )
+				if ( cp_rec_is( &info->a_vals[j], c->cc_sha256 ) )
+					c->cc_info = info->a_vals[j];
+		}
+		for ( i = 0; i < d->cd_before.cs_n; i++ )
+			cp_certs_add( op, &d->cd_after, &d->cd_before.cs_c[i].cc_der, NULL )->cc_info =
+				d->cd_before.cs_c[i].cc_info;
+	}
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		a = attr_find( op->ora_e->e_attrs, ad_certpinCertBinary );
+		d->cd_touched = a != NULL;
+		for ( i = 0; a && i < a->a_numvals; i++ ) {
+			struct berval n;
+
+			if ( a->a_nvals != a->a_vals )
+				ber_dupbv_x( &n, &a->a_nvals[i], op->o_tmpmemctx );
+			else
+				cp_cert_norm( op, &a->a_vals[i], &n );
+			if ( cp_certs_find( &d->cd_after, &n ) >= 0 ) {
+				op->o_tmpfree( n.bv_val, op->o_tmpmemctx );
+				snprintf( err, errlen, "certpinCertificate: value #%d "
+					"repeats another value (same serial and issuer)", i );
+				return LDAP_CONSTRAINT_VIOLATION;
+			}
+			cp_certs_add( op, &d->cd_after, &a->a_vals[i], &n );
+		}
+		break;
+
+	case LDAP_REQ_MODIFY:
+		for ( m = op->orm_modlist; m; m = m->sml_next ) {
+			if ( m->sml_desc == slap_schema.si_ad_objectClass &&
+			     m->sml_op != LDAP_MOD_ADD && m->sml_op != SLAP_MOD_SOFTADD &&
+			     m->sml_op != SLAP_MOD_ADD_IF_NOT_PRESENT )
+				d->cd_classgone = 1;	/* decided below */
+			if ( m->sml_desc != ad_certpinCertBinary )
+				continue;
+			d->cd_touched = 1;
+			switch ( m->sml_op ) {
+			case LDAP_MOD_REPLACE:
+				d->cd_whole = 1;
+				cp_certs_clear( op, &d->cd_after );
+				/* FALLTHRU */
+			case LDAP_MOD_ADD:
+			case SLAP_MOD_SOFTADD:
+			case SLAP_MOD_ADD_IF_NOT_PRESENT:
+				for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
+					struct berval n;
+
+					cp_mod_norm( op, m, i, &n );
+					if ( cp_certs_find( &d->cd_after, &n ) >= 0 ) {
+						op->o_tmpfree( n.bv_val, op->o_tmpmemctx );
+						continue;
+					}
+					cp_certs_add( op, &d->cd_after, &m->sml_values[i], &n );
+				}
+				break;
+			case LDAP_MOD_DELETE:
+			case SLAP_MOD_SOFTDEL:
+				if ( m->sml_values == NULL ) {
+					d->cd_whole = 1;
+					cp_certs_clear( op, &d->cd_after );
+					break;
+				}
+				for ( i = 0; m->sml_values[i].bv_val; i++ ) {
+					struct berval n;
+					int k;
+
+					cp_mod_norm( op, m, i, &n );
+					k = cp_certs_find( &d->cd_after, &n );
+					op->o_tmpfree( n.bv_val, op->o_tmpmemctx );
+					if ( k >= 0 )
+						cp_certs_del( op, &d->cd_after, k );
+				}
+				break;
+			default:
+				snprintf( err, errlen, "certpinCertificate: unsupported modification" );
+				return LDAP_CONSTRAINT_VIOLATION;
+			}
+		}
+		if ( d->cd_classgone ) {
+			d->cd_classgone = e && !cp_class_after( e, op->orm_modlist );
+			if ( d->cd_classgone ) {
+				d->cd_whole = 1;
+				cp_certs_clear( op, &d->cd_after );
+			}
+		}
+		break;
+
+	case LDAP_REQ_DELETE:
+		d->cd_whole = 1;
+		cp_certs_clear( op, &d->cd_after );
+		break;
+
+	case LDAP_REQ_MODRDN:
+		/* an RDN never names certpinCertificate (refused before): the
+		 * certificates stay */
+		break;
+	}
+	return LDAP_SUCCESS;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+/* Checks on a certificate about to be added to entry ndn: on file for
+ * another entry of any database, or revoked anywhere.  Returns an LDAP
+ * result code, text in err.  Call with the uniqueness lock held. */
+static int
+cp_check_new( Operation *op, struct berval *ndn, const char *hex,
+	char *err, size_t errlen )
+{
+	struct berval owner = BER_BVNULL;
+	int n, rc = LDAP_SUCCESS;
+
+	n = certpin_find_thumbprint_all( op, hex, 1, &owner );
+	if ( n < 0 ) {
+		snprintf( err, errlen, "certpin: internal search failed" );
+		return LDAP_OTHER;
+	}
+	if ( n > 0 ) {
+		if ( n == 1 && dn_match( &owner, ndn ) ) {
+			snprintf( err, errlen, "certpinCertificate: certificate %.16s... was "
+				"revoked; delete its certpinRevoked record (with the Relax "
+				"Rules control) before adding it again", hex );
+		} else {
+			snprintf( err, errlen, "certpinCertificate: certificate %.16s... is "
+				"already on file for another entry, or was revoked there", hex );
+		}
+		Debug( LDAP_DEBUG_ANY, "%s certpin: refused certificate %s for \"%s\": "
+			"held or revoked by \"%s\"\n", op->o_log_prefix, hex, ndn->bv_val,
+			owner.bv_val ? owner.bv_val : "" );
+		rc = LDAP_CONSTRAINT_VIOLATION;
+	}
+	if ( owner.bv_val )
+		op->o_tmpfree( owner.bv_val, op->o_tmpmemctx );
+	return rc;
+}
+
+/* Does the RDN of dn name a certpin attribute?  Its name in *name. */
+static int
+cp_rdn_names_certpin( Operation *op, struct berval *dn, const char **name )
+{
+	LDAPRDN rdn = NULL;
+	char *p;
+	int i, found = 0;
+
+	if ( BER_BVISEMPTY( dn ) )
+		return 0;
+	if ( ldap_bv2rdn_x( dn, &rdn, &p, LDAP_DN_FORMAT_LDAP, op->o_tmpmemctx ) ) {
+		*name = "an RDN that does not parse";
+		return 1;
+	}
+	for ( i = 0; rdn[i] && !found; i++ ) {
+		AttributeDescription *ad = NULL;
+		const char *text;
+
+		if ( slap_bv2ad( &rdn[i]->la_attr, &ad, &text ) != LDAP_SUCCESS )
+			continue;
+		if ( certpin_is_certpin_at( ad ) ) {
+			*name = ad->ad_type->sat_cname.bv_val;
+			found = 1;
+		}
+	}
+	ldap_rdnfree_x( rdn, op->o_tmpmemctx );
+	return found;
+}
+
+/* ---- the gate's per-operation state ------------------------------------ */
+
+typedef struct cp_gate {
+	slap_callback	cg_cb;
+	int		cg_locked;	/* holds the uniqueness lock */
+	int		cg_revokes;	/* a success ends certificate sessions */
+	/* delete: the records copied to the history entry */
+	BackendDB	*cg_db;
+	struct berval	cg_hist;	/* o_tmpmemctx */
+	BerVarray	cg_added;	/* ch_malloc */
+	BerVarray	cg_tps;		/* ch_malloc */
+} cp_gate;
+
+static void cp_del_takeback( Operation *op, cp_gate *cg, int err );
+
+static int
+cp_gate_response( Operation *op, SlapReply *rs )
+{
+	cp_gate *cg = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_RESULT )
+		return SLAP_CB_CONTINUE;
+	if ( cg->cg_locked ) {
+		cg->cg_locked = 0;
+		certpin_uniq_unlock();
+	}
+	if ( rs->sr_err == LDAP_SUCCESS ) {
+		/* inside a transaction the frontend reports at commit */
+		if ( cg->cg_revokes && !op->o_txnSpec )
+			certpin_bind_revoked( op );
+	} else if ( cg->cg_added && !op->o_txnSpec ) {
+		cp_del_takeback( op, cg, rs->sr_err );
+	}
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_gate_cleanup( Operation *op, SlapReply *rs )
+{
+	cp_gate *cg = op->o_callback->sc_private;
+
+	op->o_callback = NULL;	/* unlinks this callback */
+	if ( cg->cg_locked )
+		certpin_uniq_unlock();
+	ber_bvarray_free( cg->cg_added );
+	ber_bvarray_free( cg->cg_tps );
+	if ( cg->cg_hist.bv_val )
+		op->o_tmpfree( cg->cg_hist.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( cg, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+static cp_gate *
+cp_gate_push( Operation *op )
+{
+	cp_gate *cg = op->o_tmpcalloc( 1, sizeof( cp_gate ), op->o_tmpmemctx );
+
+	cg->cg_cb.sc_response = cp_gate_response;
+	cg->cg_cb.sc_cleanup = cp_gate_cleanup;
+	cg->cg_cb.sc_private = cg;
+	cg->cg_cb.sc_next = op->o_callback;
+	op->o_callback = &cg->cg_cb;
+	return cg;
+}
+
+/* Is op a write the gate stores as it is: replication (a syncrepl
+ * consumer stores what the provider stored; only its own connections, not
+ * a client bound as an update DN) or certpin's own internal write? */
+static int
+cp_passthrough( Operation *op )
+{
+	return certpin_is_internal( op ) ||
+		( SLAP_SYNC_SHADOW( op->o_bd ) && SLAPD_SYNC_IS_SYNCCONN( op->o_connid ) );
+}
+
+/* A replicated write that may remove certificates: sessions re-check. */
+static int
+cp_repl_may_revoke( Operation *op )
+{
+	Modifications *m;
+
+	if ( op->o_tag == LDAP_REQ_DELETE || op->o_tag == LDAP_REQ_MODRDN )
+		return 1;
+	if ( op->o_tag != LDAP_REQ_MODIFY )
+		return 0;
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		if ( m->sml_op != LDAP_MOD_ADD && m->sml_op != SLAP_MOD_SOFTADD &&
+		     ( m->sml_desc->ad_type == ad_certpinCertificate->ad_type ||
+		       m->sml_desc == slap_schema.si_ad_objectClass ) )
+			return 1;
+	}
+	return 0;
+}
+
+/* Common start of the gate: the writes it lets through as they are.
+ * Returns SLAP_CB_CONTINUE to let op go on untouched, 0 to gate it; ci in
+ * *cip. */
+static int
+cp_gate_start( Operation *op, SlapReply *rs, certpin_info **cip )
+{
+	*cip = NULL;
+	if ( certpin_db_is_view( op->o_bd ) )
+		return SLAP_CB_CONTINUE;	/* the real database's gate acts */
+	if ( cp_passthrough( op ) ) {
+		if ( !certpin_is_internal( op ) && cp_repl_may_revoke( op ) )
+			cp_gate_push( op )->cg_revokes = 1;
+		return SLAP_CB_CONTINUE;
+	}
+	*cip = certpin_ci( op );
+	return 0;
+}
+
+/* Without the frontend's configuration (its instance was removed over
+ * cn=config) the gate refuses every write that touches certpin data. */
+static int
+cp_gate_closed( Operation *op, SlapReply *rs )
+{
+	return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+		"certpin: the frontend has no certpin instance; certpin data "
+		"cannot be written (add olcOverlay=certpin to the frontend)" );
+}
+
+/* Take the uniqueness lock for a write that adds certificates.  Inside a
+ * transaction the frontend took it for the whole commit (txn end); a
+ * commit that does not hold it cannot add certificates. */
+static int
+cp_gate_lock( Operation *op, SlapReply *rs, cp_gate *cg )
+{
+	if ( op->o_txnSpec && !certpin_uniq_held() ) {
+		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"certpin: certificates cannot be added inside this "
+			"transaction" );
+	}
+	certpin_uniq_lock();
+	cg->cg_locked = 1;
+	return LDAP_SUCCESS;
+}
+/* ---- the maintained attributes ----------------------------------------- */
+
+/* Set ad of entry e to want (consumed): value by value (cp_mod_diff)
+ * unless whole, or unless the stored attribute lacks the normalized values
+ * its matching rule gives (written by an older certpin): then replaced, so
+ * that slapd never merges normalized values into an attribute that has
+ * none. */
+static void
+cp_mod_set( Operation *op, Entry *e, AttributeDescription *ad, BerVarray want,
+	int whole )
+{
+	Attribute *a = attr_find( e->e_attrs, ad );
+	MatchingRule *mr = ad->ad_type->sat_equality;
+
+	if ( !whole && a && a->a_nvals == a->a_vals && mr && mr->smr_normalize )
+		whole = 1;
+	if ( whole )
+		cp_mod_append( op, LDAP_MOD_REPLACE, ad, want );
+	else
+		cp_mod_diff( op, e, ad, want );
+}
+
+/* The certpinCertInfo record of certificate c after the write: its
+ * existing one, or a new one (new certificates, and kept ones that lack
+ * theirs).  -1 (err set) when c does not parse. */
+static int
+cp_info_of( Operation *op, cp_cert *c, struct berval *rec, char *err, size_t errlen )
+{
+	if ( c->cc_info.bv_val ) {
+		ber_dupbv( rec, &c->cc_info );
+		return 0;
+	}
+	return cp_info_new( op, &c->cc_der, NULL, rec, err, errlen );
+}
+
+/* Attributes a client never writes (certpinRevoked has its own rules). */
+static int
+cp_refuse_attr( Operation *op, SlapReply *rs, AttributeDescription *ad )
+{
+	char err[SLAP_TEXT_BUFLEN];
+
+	if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary )
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
+			"certpinCertificate is written as certpinCertificate;binary, "
+			"with no other option" );
+	snprintf( err, sizeof( err ), "%s is maintained by the certpin "
+		"overlay and cannot be written", ad->ad_cname.bv_val );
+	return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+}
+
+/* ---- add --------------------------------------------------------------- */
+
+int
+certpin_write_add( Operation *op, SlapReply *rs )
+{
+	certpin_info *ci;
+	Entry *e = op->ora_e;
+	Attribute *a;
+	cp_delta d;
+	cp_gate *cg;
+	BerVarray tp = NULL, info = NULL;
+	char err[SLAP_TEXT_BUFLEN], why[200];
+	const char *name;
+	int i, rc;
+
+	if ( cp_gate_start( op, rs, &ci ) == SLAP_CB_CONTINUE )
+		return SLAP_CB_CONTINUE;
+	for ( a = e->e_attrs; a; a = a->a_next ) {
+		if ( ( a->a_desc->ad_type == ad_certpinCertificate->ad_type &&
+		       a->a_desc != ad_certpinCertBinary ) ||
+		     cp_maintained( a->a_desc ) ||
+		     a->a_desc->ad_type == ad_certpinRevoked->ad_type )
+			return cp_refuse_attr( op, rs, a->a_desc );
+	}
+	if ( cp_rdn_names_certpin( op, &e->e_name, &name ) ) {
+		snprintf( err, sizeof( err ), "certpin: an RDN may not name %s", name );
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+	}
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	if ( a == NULL )
+		return SLAP_CB_CONTINUE;
+	if ( ci == NULL )
+		return cp_gate_closed( op, rs );
+
+	rc = cp_derive( op, NULL, &d, err, sizeof( err ) );
+	if ( rc != LDAP_SUCCESS )
+		goto fail;
+	if ( d.cd_after.cs_n > ci->ci_max_certs ) {
+		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
+			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
+		rc = LDAP_CONSTRAINT_VIOLATION;
+		goto fail;
+	}
+	for ( i = 0; i < d.cd_after.cs_n; i++ ) {
+		cp_cert *c = &d.cd_after.cs_c[i];
+		struct berval rec;
+
+		if ( cp_info_new( op, &c->cc_der, NULL, &rec, why, sizeof( why ) ) ) {
+			snprintf( err, sizeof( err ), "certpinCertificate: value #%d: %s", i, why );
+			rc = LDAP_CONSTRAINT_VIOLATION;
+			goto fail;
+		}
+		ber_bvarray_add( &info, &rec );
+		value_add_one( &tp, &(struct berval){ 64, c->cc_sha256 } );
+	}
+
+	cg = cp_gate_push( op );
+	if ( cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS )
+		goto sent;	/* refused, sent */
+	for ( i = 0; i < d.cd_after.cs_n; i++ ) {
+		rc = cp_check_new( op, &e->e_nname, d.cd_after.cs_c[i].cc_sha256,
+			err, sizeof( err ) );
+		if ( rc != LDAP_SUCCESS )
+			goto fail;
+	}
+	/* values and normalized values, as slapd builds them */
+	attr_merge_normalize( e, ad_certpinThumbprint, tp, op->o_tmpmemctx );
+	attr_merge_normalize( e, ad_certpinCertInfo, info, op->o_tmpmemctx );
+	ber_bvarray_free( tp );
+	ber_bvarray_free( info );
+	cp_delta_free( op, &d );
+	return SLAP_CB_CONTINUE;
+
+fail:
+	certpin_refuse( op, rs, rc, err );
+sent:
+	ber_bvarray_free( tp );
+	ber_bvarray_free( info );
+	cp_delta_free( op, &d );
+	return rs->sr_err;
+}
+
+/* ---- modify ------------------------------------------------------------ */
+
 int
 certpin_write_modify( Operation *op, SlapReply *rs )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	certpin_info *ci = on->on_bi.bi_private;
+	certpin_info *ci;
 	Modifications *m, **mp;
 	BackendDB *db;
 	Entry *e = NULL;
-	Attribute *a;
-	cp_set set = { NULL, 0, 0, op->o_tmpmemctx };
-	BerVarray reasons = NULL, tp = NULL, info = NULL, revoked = NULL, rtp = NULL;
+	cp_delta d;
+	cp_gate *cg = NULL;
+	BerVarray tp = NULL, info = NULL, revoked = NULL, rtp = NULL;
 	char err[SLAP_TEXT_BUFLEN], why[200];
-	int touches = 0, classmod = 0, i, n, rc = LDAP_SUCCESS, drop_certs = 0;
-	int nnew = 0, whole = 0, clears = 0;
+	int touches = 0, classmod = 0, clears = 0, i, n, rc = LDAP_SUCCESS;
+	int added = 0, removed = 0, adds = 0;
+
+	memset( &d, 0, sizeof( d ) );
+	if ( cp_gate_start( op, rs, &ci ) == SLAP_CB_CONTINUE )
+		return SLAP_CB_CONTINUE;
 
 	/* What does the request touch? */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
 		AttributeDescription *ad = m->sml_desc;
 
-		if ( m->sml_flags & SLAP_MOD_INTERNAL )
-			continue;
-		if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary ) {
-			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION,
-				"certpinCertificate is written as certpinCertificate;binary, "
-				"with no other option" );
-		}
+		if ( ad->ad_type == ad_certpinCertificate->ad_type && ad != ad_certpinCertBinary )
+			return cp_refuse_attr( op, rs, ad );
 		if ( cp_maintained( ad ) ) {
 			/* an administrator unlocks a PIN (pin.c) */
 			if ( ad == ad_certpinPINFailure && m->sml_op == LDAP_MOD_DELETE &&
-			     m->sml_values == NULL && certpin_pin_may_unlock( op ) )
+			     m->sml_values == NULL && ci && certpin_pin_may_unlock( op ) )
 				continue;
-			snprintf( err, sizeof( err ), "%s is maintained by the certpin "
-				"overlay and cannot be written", ad->ad_cname.bv_val );
-			return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+			return cp_refuse_attr( op, rs, ad );
 		}
 		if ( ad->ad_type == ad_certpinRevoked->ad_type ) {
 			if ( ad != ad_certpinRevoked )
@@ -596,92 +1047,59 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 				"records are cleared by deleting one value with the "
 				"Relax Rules control" );
 		}
-		if ( ad == ad_certpinCertBinary )
+		if ( ad == ad_certpinCertBinary ) {
 			touches = 1;
-		else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
+			if ( m->sml_values && m->sml_op != LDAP_MOD_DELETE &&
+			     m->sml_op != SLAP_MOD_SOFTDEL )
+				adds = 1;
+		} else if ( ad == slap_schema.si_ad_objectClass && m->sml_op != LDAP_MOD_ADD )
 			classmod = 1;
 	}
 	if ( !touches && !classmod && !clears )
 		return SLAP_CB_CONTINUE;
+	if ( ci == NULL )
+		return cp_gate_closed( op, rs );
+	/* A write that may add certificates takes the uniqueness lock before
+	 * it reads anything: the entry read below opens the read snapshot its
+	 * checks search in. */
+	cg = cp_gate_push( op );
+	if ( adds && cp_gate_lock( op, rs, cg ) != LDAP_SUCCESS )
+		return rs->sr_err;
 
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL )
 		return SLAP_CB_CONTINUE;
-	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS ) {
-		rc = LDAP_SUCCESS;
-		goto done;	/* the backend reports noSuchObject */
+	if ( clears && !certpin_is_admin( op, db ) ) {
+		return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"certpinRevoked: clearing a revocation record requires an "
+			"administrator (the root DN or a member of certpin-admin-group)" );
 	}
+	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS )
+		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
 	if ( clears )
 		cp_clear_thumbprints( op, e );
 	if ( !touches && !classmod )
 		goto done;
 
-	/* The certificates before ... */
-	a = attr_find( e->e_attrs, ad_certpinCertBinary );
-	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		cp_cert *c = cp_set_get( &set, &a->a_vals[i] );
-		c->cc_old = c->cc_new = 1;
-	}
-	a = attr_find( e->e_attrs, ad_certpinCertInfo );
-	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		for ( n = 0; n < set.cs_n; n++ )
-			if ( cp_rec_is( &a->a_vals[i], set.cs_c[n].cc_sha256 ) )
-				set.cs_c[n].cc_info = a->a_vals[i];
-	}
+	rc = cp_derive( op, e, &d, err, sizeof( err ) );
+	if ( rc != LDAP_SUCCESS )
+		goto done;
 
-	/* ... and after. */
+	/* Reasons supplied for revocations in this operation: each names a
+	 * certificate this write removes. */
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
-		if ( m->sml_desc != ad_certpinCertBinary || ( m->sml_flags & SLAP_MOD_INTERNAL ) )
+		if ( m->sml_desc != ad_certpinRevoked || m->sml_op != LDAP_MOD_ADD )
 			continue;
-		switch ( m->sml_op ) {
-		case LDAP_MOD_REPLACE:
-		case LDAP_MOD_DELETE:
-			if ( m->sml_op == LDAP_MOD_REPLACE || m->sml_values == NULL ) {
-				whole = 1;
-				for ( n = 0; n < set.cs_n; n++ )
-					set.cs_c[n].cc_new = 0;
-			} else {
-				for ( i = 0; m->sml_values[i].bv_val; i++ ) {
-					cp_cert *c = cp_set_find( &set, &m->sml_values[i] );
-					if ( c )
-						c->cc_new = 0;
-				}
-			}
-			if ( m->sml_op == LDAP_MOD_DELETE )
-				break;
-			/* FALLTHRU */
-		case LDAP_MOD_ADD:
-			for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ )
-				cp_set_get( &set, &m->sml_values[i] )->cc_new = 1;
-			break;
-		default:
-			rc = LDAP_CONSTRAINT_VIOLATION;
-			snprintf( err, sizeof( err ), "certpinCertificate: unsupported modification" );
-			goto done;
-		}
-	}
-	if ( classmod && !cp_class_after( e, op->orm_modlist ) ) {
-		for ( n = 0; n < set.cs_n; n++ ) {
-			if ( set.cs_c[n].cc_new )
-				drop_certs = 1;
-			set.cs_c[n].cc_new = 0;
-		}
-	}
-
-	/* Reasons supplied for revocations in this operation. */
-	for ( m = op->orm_modlist; m; m = m->sml_next ) {
-		if ( m->sml_desc != ad_certpinRevoked || m->sml_op != LDAP_MOD_ADD ||
-		     ( m->sml_flags & SLAP_MOD_INTERNAL ) )
-			continue;
-		/* the values stay until the records are built; unlinked below */
 		for ( i = 0; m->sml_values && m->sml_values[i].bv_val; i++ ) {
 			struct berval *v = &m->sml_values[i];
 			int found = 0;
 
-			for ( n = 0; n < set.cs_n; n++ ) {
-				if ( cp_rec_is( v, set.cs_c[n].cc_sha256 ) &&
-				     set.cs_c[n].cc_old && !set.cs_c[n].cc_new ) {
-					set.cs_c[n].cc_reason = *v;
+			for ( n = 0; n < d.cd_before.cs_n; n++ ) {
+				cp_cert *c = &d.cd_before.cs_c[n];
+
+				if ( cp_rec_is( v, c->cc_sha256 ) &&
+				     cp_certs_find_hex( &d.cd_after, c->cc_sha256 ) < 0 ) {
+					c->cc_reason = *v;
 					found = 1;
 				}
 			}
@@ -701,65 +1119,61 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		}
 	}
 
-	/* Check what is new, build the maintained values. */
-	for ( n = 0; n < set.cs_n; n++ ) {
-		cp_cert *c = &set.cs_c[n];
+	/* The certificates after the write, and their metadata. */
+	for ( n = 0; n < d.cd_after.cs_n; n++ ) {
+		cp_cert *c = &d.cd_after.cs_c[n];
 		struct berval rec;
+		int old = cp_certs_find_hex( &d.cd_before, c->cc_sha256 ) >= 0;
 
-		if ( c->cc_new )
-			nnew++;
-		if ( c->cc_new && !c->cc_old ) {
-			int k;
-
-			if ( cp_info_new( op, &c->cc_der, NULL, &rec, why, sizeof( why ) ) ) {
-				snprintf( err, sizeof( err ), "certpinCertificate: %s", why );
-				rc = LDAP_CONSTRAINT_VIOLATION;
-				goto done;
-			}
-			for ( k = 0; k < n; k++ ) {
-				if ( set.cs_c[k].cc_new && strcmp( set.cs_c[k].cc_sha256, c->cc_sha256 ) == 0 )
-					break;
-			}
-			if ( k < n ) {
-				ch_free( rec.bv_val );
-				continue;
-			}
-			rc = cp_check_new( op, db, &op->o_req_ndn, c->cc_sha256, err, sizeof( err ) );
-			if ( rc != LDAP_SUCCESS ) {
-				ch_free( rec.bv_val );
-				goto done;
-			}
-			ber_bvarray_add( &info, &rec );
-		} else if ( c->cc_new ) {
-			if ( c->cc_info.bv_val ) {
-				ber_dupbv( &rec, &c->cc_info );
-			} else if ( cp_info_new( op, &c->cc_der, NULL, &rec, err, sizeof( err ) ) ) {
-				continue;	/* unreadable old value: keep it, no metadata */
-			}
-			ber_bvarray_add( &info, &rec );
-		} else if ( c->cc_old ) {
-			cp_revoked_rec( op, c, &rec );
-			ber_bvarray_add( &revoked, &rec );
-			Debug( LDAP_DEBUG_STATS, "%s certpin: revoked certificate %s of \"%s\"\n",
-				op->o_log_prefix, c->cc_sha256, op->o_req_ndn.bv_val );
-			continue;
-		} else {
-			continue;
+		if ( cp_info_of( op, c, &rec, why, sizeof( why ) ) ) {
+			if ( old )
+				continue;	/* an unreadable old value: kept, no metadata */
+			snprintf( err, sizeof( err ), "certpinCertificate: %s", why );
+			rc = LDAP_CONSTRAINT_VIOLATION;
+			goto done;
 		}
+		if ( !old )
+			added++;
+		ber_bvarray_add( &info, &rec );
 		value_add_one( &tp, &(struct berval){ 64, c->cc_sha256 } );
 	}
-	if ( nnew > ci->ci_max_certs ) {
+	if ( added && d.cd_after.cs_n > ci->ci_max_certs ) {
 		rc = LDAP_CONSTRAINT_VIOLATION;
 		snprintf( err, sizeof( err ), "certpinCertificate: at most %d "
 			"certificates per entry (certpin-max-certificates)", ci->ci_max_certs );
 		goto done;
 	}
+	/* ... and the ones it removes: revocation records. */
+	for ( n = 0; n < d.cd_before.cs_n; n++ ) {
+		cp_cert *c = &d.cd_before.cs_c[n];
+		struct berval rec;
+
+		if ( cp_certs_find_hex( &d.cd_after, c->cc_sha256 ) >= 0 )
+			continue;
+		cp_revoked_rec( op, c, &rec );
+		ber_bvarray_add( &revoked, &rec );
+		removed++;
+		Debug( LDAP_DEBUG_STATS, "%s certpin: revoked certificate %s of \"%s\"\n",
+			op->o_log_prefix, c->cc_sha256, op->o_req_ndn.bv_val );
+	}
+
+	cg->cg_revokes = removed > 0;
+	if ( added ) {
+		for ( n = 0; n < d.cd_after.cs_n; n++ ) {
+			cp_cert *c = &d.cd_after.cs_c[n];
+
+			if ( cp_certs_find_hex( &d.cd_before, c->cc_sha256 ) >= 0 )
+				continue;
+			rc = cp_check_new( op, &op->o_req_ndn, c->cc_sha256, err, sizeof( err ) );
+			if ( rc != LDAP_SUCCESS )
+				goto done;
+		}
+	}
 
 	/* Rewrite the request: drop the reason values, append ours. */
 	for ( mp = &op->orm_modlist; *mp; ) {
 		m = *mp;
-		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD &&
-		     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
+		if ( m->sml_desc == ad_certpinRevoked && m->sml_op == LDAP_MOD_ADD ) {
 			*mp = m->sml_next;
 			m->sml_next = NULL;
 			slap_mods_free( m, 1 );
@@ -767,15 +1181,10 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		}
 		mp = &m->sml_next;
 	}
-	if ( drop_certs )
+	if ( d.cd_classgone && ( d.cd_before.cs_n || d.cd_touched ) )
 		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertBinary, NULL );
-	if ( drop_certs || whole ) {
-		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinThumbprint, tp );
-		cp_mod_append( op, LDAP_MOD_REPLACE, ad_certpinCertInfo, info );
-	} else {
-		cp_mod_diff( op, e, ad_certpinThumbprint, tp );
-		cp_mod_diff( op, e, ad_certpinCertInfo, info );
-	}
+	cp_mod_set( op, e, ad_certpinThumbprint, tp, d.cd_whole );
+	cp_mod_set( op, e, ad_certpinCertInfo, info, d.cd_whole );
 	tp = info = NULL;
 	if ( revoked ) {
 		if ( !is_entry_objectclass( e, oc_certpinHistory, 0 ) ) {
@@ -793,19 +1202,59 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 	}
 
 done:
+	if ( rc != LDAP_SUCCESS )
+		certpin_refuse( op, rs, rc, err );
 	if ( e )
 		certpin_entry_release( op, db, e );
-	if ( set.cs_c )
-		slap_sl_free( set.cs_c, set.cs_ctx );
-	ber_bvarray_free( reasons );
+	cp_delta_free( op, &d );
 	ber_bvarray_free( tp );
 	ber_bvarray_free( info );
 	ber_bvarray_free( revoked );
 	if ( rc != LDAP_SUCCESS )
-		return certpin_refuse( op, rs, rc, err );
+		return rs->sr_err;
 	return SLAP_CB_CONTINUE;
 }
 
+/* ---- modrdn ------------------------------------------------------------ */
+
+/* No RDN names a certpin attribute, new or old: with deleteoldrdn off a
+ * rename writes the RDN's values into the entry, which would write
+ * maintained attributes (or a cleartext PIN into the DN).  A rename of an
+ * entry holding certificates ends their sessions (they act under the old
+ * DN). */
+int
+certpin_write_modrdn( Operation *op, SlapReply *rs )
+{
+	certpin_info *ci;
+	BackendDB *db;
+	Entry *e = NULL;
+	char err[SLAP_TEXT_BUFLEN];
+	const char *name;
+	int holds = 0;
+
+	if ( cp_gate_start( op, rs, &ci ) == SLAP_CB_CONTINUE )
+		return SLAP_CB_CONTINUE;
+	if ( cp_rdn_names_certpin( op, &op->orr_newrdn, &name ) ) {
+		snprintf( err, sizeof( err ), "certpin: an RDN may not name %s", name );
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+	}
+	if ( cp_rdn_names_certpin( op, &op->o_req_dn, &name ) ) {
+		snprintf( err, sizeof( err ), "certpin: this entry's RDN names %s; "
+			"it cannot be renamed (delete it and add it again)", name );
+		return certpin_refuse( op, rs, LDAP_CONSTRAINT_VIOLATION, err );
+	}
+	db = certpin_select_db( op, &op->o_req_ndn );
+	if ( db && certpin_entry_get( op, db, &op->o_req_ndn, &e ) == LDAP_SUCCESS ) {
+		holds = attr_find( e->e_attrs, ad_certpinCertBinary ) != NULL;
+		certpin_entry_release( op, db, e );
+	}
+	if ( !holds )
+		return SLAP_CB_CONTINUE;
+	if ( ci == NULL )
+		return cp_gate_closed( op, rs );
+	cp_gate_push( op )->cg_revokes = 1;
+	return SLAP_CB_CONTINUE;
+}
 /* ---- delete ------------------------------------------------------------ */
 
 /* Deleting an entry revokes the certificates it holds.  Their revocation
@@ -816,17 +1265,12 @@ done:
  * in the same database (it gets the certpinHistory class); the history
  * entry's own records go to its parent.  If the delete then fails, the
  * copies are removed again.  If they cannot be kept, the delete is
- * refused. */
+ * refused.  Inside a transaction the copy is written in the transaction's
+ * own database transaction: it commits or aborts with the delete. */
 
-typedef struct cp_del_cb {
-	slap_callback	dc_cb;
-	BackendDB	*dc_db;
-	struct berval	dc_hist;	/* the history entry (o_tmpmemctx) */
-	BerVarray	dc_added;	/* what was added to it (ch_malloc) */
-	BerVarray	dc_tps;		/* thumbprints added to it (ch_malloc) */
-} cp_del_cb;
-
-/* One internal modify of entry ndn in db, as the database's root. */
+/* One internal modify of entry ndn in db, as the database's root, marked
+ * as certpin's own (the gate lets it through).  It shares op's database
+ * transaction when op runs inside one (op->o_extra). */
 static int
 cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	Modifications *mods, const char **text )
@@ -834,8 +1278,10 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	Operation op2 = *op;
 	SlapReply rs2 = { REP_RESULT };
 	slap_callback cb = { NULL, slap_null_cb, NULL, NULL };
+	OpExtra oex;
 
 	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
+	certpin_internal_mark( &op2, &oex );
 	op2.o_private = NULL;
 	/* none of the client's controls apply to this write */
 	memset( op2.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( op2.o_ctrlflag ) );
@@ -853,51 +1299,33 @@ cp_internal_modify( Operation *op, BackendDB *db, struct berval *ndn,
 	return rs2.sr_err;
 }
 
-static int
-cp_del_response( Operation *op, SlapReply *rs )
+/* The delete failed: the certificates are still held; take the copies of
+ * their records back. */
+static void
+cp_del_takeback( Operation *op, cp_gate *cg, int err )
 {
-	cp_del_cb *dc = op->o_callback->sc_private;
 	Modifications *mods = NULL;
 	Operation o = *op;
 	int rc;
 
-	if ( rs->sr_type != REP_RESULT || rs->sr_err == LDAP_SUCCESS ||
-	     dc->dc_added == NULL )
-		return SLAP_CB_CONTINUE;
-	/* The delete failed: the certificates are still held; take the copies
-	 * of their records back. */
 	o.orm_modlist = NULL;
-	cp_mod_append( &o, LDAP_MOD_DELETE, ad_certpinRevoked, dc->dc_added );
-	if ( dc->dc_tps )
-		cp_mod_append( &o, SLAP_MOD_SOFTDEL, ad_certpinRevokedThumbprint, dc->dc_tps );
+	cp_mod_append( &o, LDAP_MOD_DELETE, ad_certpinRevoked, cg->cg_added );
+	if ( cg->cg_tps )
+		cp_mod_append( &o, SLAP_MOD_SOFTDEL, ad_certpinRevokedThumbprint, cg->cg_tps );
 	mods = o.orm_modlist;
-	dc->dc_added = NULL;
-	dc->dc_tps = NULL;
-	rc = cp_internal_modify( op, dc->dc_db, &dc->dc_hist, mods, NULL );
+	cg->cg_added = NULL;
+	cg->cg_tps = NULL;
+	rc = cp_internal_modify( op, cg->cg_db, &cg->cg_hist, mods, NULL );
 	if ( rc != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: delete failed, and the copied "
 			"revocation records could not be taken back from \"%s\" (%d)\n",
-			op->o_log_prefix, dc->dc_hist.bv_val, rc );
+			op->o_log_prefix, cg->cg_hist.bv_val, rc );
 	} else {
 		Debug( LDAP_DEBUG_STATS, "%s certpin: delete of \"%s\" failed (%d): "
 			"copied revocation records taken back from \"%s\"\n",
-			op->o_log_prefix, op->o_req_ndn.bv_val, rs->sr_err, dc->dc_hist.bv_val );
+			op->o_log_prefix, op->o_req_ndn.bv_val, err, cg->cg_hist.bv_val );
 	}
 	slap_mods_free( mods, 1 );
-	return SLAP_CB_CONTINUE;
-}
-
-static int
-cp_del_cleanup( Operation *op, SlapReply *rs )
-{
-	cp_del_cb *dc = op->o_callback->sc_private;
-
-	op->o_callback = NULL;	/* unlinks this callback */
-	ber_bvarray_free( dc->dc_added );
-	ber_bvarray_free( dc->dc_tps );
-	op->o_tmpfree( dc->dc_hist.bv_val, op->o_tmpmemctx );
-	op->o_tmpfree( dc, op->o_tmpmemctx );
-	return SLAP_CB_CONTINUE;
 }
 
 /* Add field "entry=<dn>" to record rec, unless it has one (a record that
@@ -960,56 +1388,56 @@ cp_del_may_succeed( Operation *op, BackendDB *db, Entry *e )
 int
 certpin_write_delete( Operation *op, SlapReply *rs )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	certpin_info *ci = on->on_bi.bi_private;
+	certpin_info *ci;
 	BackendInfo *bi = op->o_bd->bd_info;
 	BackendDB *db, *hdb, *obd = op->o_bd;
 	Entry *e = NULL, *h = NULL;
-	Attribute *certs, *recs, *a;
+	Attribute *recs, *a;
 	struct berval hist = BER_BVNULL, *conf;
 	BerVarray add = NULL, tps = NULL;
 	Modifications *mods = NULL;
-	cp_del_cb *dc;
+	cp_delta d;
+	cp_gate *cg;
 	const char *text = NULL;
 	char err[SLAP_TEXT_BUFLEN];
-	int i, j, rc = LDAP_SUCCESS, ncerts = 0;
+	int i, j, rc = LDAP_SUCCESS;
 
+	memset( &d, 0, sizeof( d ) );
+	if ( cp_gate_start( op, rs, &ci ) == SLAP_CB_CONTINUE )
+		return SLAP_CB_CONTINUE;
 	db = certpin_select_db( op, &op->o_req_ndn );
 	if ( db == NULL || SLAP_SINGLE_SHADOW( db ) )
 		return SLAP_CB_CONTINUE;	/* the backend refers or refuses */
 	if ( certpin_entry_get( op, db, &op->o_req_ndn, &e ) != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;	/* the backend reports noSuchObject */
-	rc = LDAP_SUCCESS;
 
-	certs = attr_find( e->e_attrs, ad_certpinCertBinary );
 	recs = attr_find( e->e_attrs, ad_certpinRevoked );
-	if ( certs == NULL && recs == NULL )
+	if ( attr_find( e->e_attrs, ad_certpinCertBinary ) == NULL && recs == NULL )
 		goto done;
+	if ( ci == NULL ) {
+		certpin_entry_release( op, db, e );
+		return cp_gate_closed( op, rs );
+	}
 	op->o_bd = db;
 	if ( !cp_del_may_succeed( op, db, e ) )
 		goto done;	/* the backend refuses it: write nothing */
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
+	rc = cp_derive( op, e, &d, err, sizeof( err ) );
+	if ( rc != LDAP_SUCCESS )
+		goto done;
 
 	/* The records: one per certificate revoked now, and the old ones. */
-	for ( i = 0; certs && i < certs->a_numvals; i++ ) {
-		cp_cert c;
+	for ( i = 0; i < d.cd_before.cs_n; i++ ) {
 		struct berval rec, rec2;
 
-		memset( &c, 0, sizeof( c ) );
-		c.cc_der = certs->a_vals[i];
-		certpin_sha256_hex( (unsigned char *)c.cc_der.bv_val, c.cc_der.bv_len, c.cc_sha256 );
-		a = attr_find( e->e_attrs, ad_certpinCertInfo );
-		for ( j = 0; a && j < a->a_numvals; j++ )
-			if ( cp_rec_is( &a->a_vals[j], c.cc_sha256 ) )
-				c.cc_info = a->a_vals[j];
-		cp_revoked_rec( op, &c, &rec );
+		cp_revoked_rec( op, &d.cd_before.cs_c[i], &rec );
 		cp_rec_with_entry( &rec, &e->e_name, &rec2 );
 		ch_free( rec.bv_val );
 		ber_bvarray_add( &add, &rec2 );
-		ncerts++;
 		Debug( LDAP_DEBUG_STATS, "%s certpin: deleting \"%s\" revokes certificate "
-			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val, c.cc_sha256 );
+			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val,
+			d.cd_before.cs_c[i].cc_sha256 );
 	}
 	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
 		struct berval rec2;
@@ -1096,6 +1524,10 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		}
 		mods = o.orm_modlist;
 
+		/* release the entries first: inside a transaction the write
+		 * below runs in the same database transaction */
+		certpin_entry_release( op, db, h );
+		h = NULL;
 		rc = cp_internal_modify( op, db, &hist, mods, &text );
 		slap_mods_free( mods, 1 );
 		if ( rc != LDAP_SUCCESS ) {
@@ -1110,22 +1542,18 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		}
 		Debug( LDAP_DEBUG_STATS, "%s certpin: revocation records of \"%s\" "
 			"(%d certificate(s) held) copied to \"%s\"\n", op->o_log_prefix,
-			op->o_req_ndn.bv_val, ncerts, hist.bv_val );
+			op->o_req_ndn.bv_val, d.cd_before.cs_n, hist.bv_val );
 	}
 
-	dc = op->o_tmpcalloc( 1, sizeof( cp_del_cb ), op->o_tmpmemctx );
-	dc->dc_db = db;
-	dc->dc_hist = hist;
+	cg = cp_gate_push( op );
+	cg->cg_revokes = d.cd_before.cs_n > 0;
+	cg->cg_db = db;
+	cg->cg_hist = hist;
 	BER_BVZERO( &hist );
-	dc->dc_added = add;
+	cg->cg_added = add;
 	add = NULL;
-	dc->dc_tps = tps;
+	cg->cg_tps = tps;
 	tps = NULL;
-	dc->dc_cb.sc_response = cp_del_response;
-	dc->dc_cb.sc_cleanup = cp_del_cleanup;
-	dc->dc_cb.sc_private = dc;
-	dc->dc_cb.sc_next = op->o_callback;
-	op->o_callback = &dc->dc_cb;
 
 done:
 	if ( h )
@@ -1137,15 +1565,147 @@ done:
 		op->o_tmpfree( hist.bv_val, op->o_tmpmemctx );
 	ber_bvarray_free( add );
 	ber_bvarray_free( tps );
+	cp_delta_free( op, &d );
 	if ( rc != LDAP_SUCCESS )
 		return certpin_refuse( op, rs, rc, err );
 	return SLAP_CB_CONTINUE;
 }
 
+/* ---- the frontend instance --------------------------------------------- */
+
+/* Does entry ndn of db hold any certpin attribute? */
+static int
+cp_entry_has_certpin( Operation *op, BackendDB *db, struct berval *ndn )
+{
+	Entry *e = NULL;
+	Attribute *a;
+	int has = 0;
+
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS )
+		return 0;
+	for ( a = e->e_attrs; a && !has; a = a->a_next )
+		has = certpin_is_certpin_at( a->a_desc );
+	certpin_entry_release( op, db, e );
+	return has;
+}
+
+/* Does the write op (into db) touch certpin data? */
+static int
+cp_touches( Operation *op, BackendDB *db )
+{
+	Modifications *m;
+	Attribute *a;
+	const char *name;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		for ( a = op->ora_e->e_attrs; a; a = a->a_next )
+			if ( certpin_is_certpin_at( a->a_desc ) )
+				return 1;
+		return cp_rdn_names_certpin( op, &op->o_req_dn, &name );
+	case LDAP_REQ_MODIFY:
+		for ( m = op->orm_modlist; m; m = m->sml_next ) {
+			if ( certpin_is_certpin_at( m->sml_desc ) )
+				return 1;
+			if ( m->sml_desc == slap_schema.si_ad_objectClass &&
+			     m->sml_op != LDAP_MOD_ADD )
+				return cp_entry_has_certpin( op, db, &op->o_req_ndn );
+		}
+		return 0;
+	case LDAP_REQ_MODRDN:
+		if ( cp_rdn_names_certpin( op, &op->orr_newrdn, &name ) )
+			return 1;
+		/* FALLTHRU */
+	case LDAP_REQ_DELETE:
+		return cp_entry_has_certpin( op, db, &op->o_req_ndn );
+	}
+	return 0;
+}
+
+typedef struct cp_txn_cb {
+	slap_callback	tc_cb;
+	int		tc_locked;
+} cp_txn_cb;
+
+static int
+cp_txn_response( Operation *op, SlapReply *rs )
+{
+	cp_txn_cb *tc = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_EXTENDED && rs->sr_type != REP_RESULT )
+		return SLAP_CB_CONTINUE;
+	if ( tc->tc_locked ) {
+		tc->tc_locked = 0;
+		certpin_uniq_unlock();
+	}
+	/* The transaction's writes are committed now (or none was): the
+	 * revocations among them take effect before the client hears. */
+	if ( rs->sr_err == LDAP_SUCCESS )
+		certpin_bind_revoked( op );
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_txn_cleanup( Operation *op, SlapReply *rs )
+{
+	cp_txn_cb *tc = op->o_callback->sc_private;
+
+	op->o_callback = NULL;	/* unlinks this callback */
+	if ( tc->tc_locked )
+		certpin_uniq_unlock();
+	op->o_tmpfree( tc, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+int
+certpin_write_frontend( Operation *op, SlapReply *rs )
+{
+	BackendDB *db;
+	char err[SLAP_TEXT_BUFLEN];
+
+	if ( op->o_tag == LDAP_REQ_EXTENDED ) {
+		static const struct berval txn_end = BER_BVC( "1.3.6.1.1.21.3" );
+
+		if ( !bvmatch( &op->ore_reqoid, &txn_end ) )
+			return SLAP_CB_CONTINUE;
+		{
+		cp_txn_cb *tc;
+		/* A commit runs its writes through the database's gate inside
+		 * one database transaction; certificates they add stay unique
+		 * until it has committed: the lock is held for all of it. */
+		tc = op->o_tmpcalloc( 1, sizeof( cp_txn_cb ), op->o_tmpmemctx );
+		tc->tc_cb.sc_response = cp_txn_response;
+		tc->tc_cb.sc_cleanup = cp_txn_cleanup;
+		tc->tc_cb.sc_private = tc;
+		tc->tc_cb.sc_next = op->o_callback;
+		op->o_callback = &tc->tc_cb;
+		certpin_uniq_lock();
+		tc->tc_locked = 1;
+		}
+		return SLAP_CB_CONTINUE;
+	}
+	if ( op->o_tag != LDAP_REQ_ADD && op->o_tag != LDAP_REQ_MODIFY &&
+	     op->o_tag != LDAP_REQ_MODRDN && op->o_tag != LDAP_REQ_DELETE )
+		return SLAP_CB_CONTINUE;
+	db = select_backend( &op->o_req_ndn, 0 );
+	if ( db == NULL || !certpin_db_needs_instance( db ) || certpin_db_instance( db ) )
+		return SLAP_CB_CONTINUE;
+	if ( !cp_touches( op, db ) )
+		return SLAP_CB_CONTINUE;
+	Debug( LDAP_DEBUG_ANY, "%s certpin: refused a write of certpin data into "
+		"\"%s\": that database has no certpin instance\n", op->o_log_prefix,
+		db->be_suffix ? db->be_suffix[0].bv_val : "" );
+	snprintf( err, sizeof( err ), "certpin: the database holding this entry has "
+		"no certpin instance (add olcOverlay=certpin to it); certpin data "
+		"cannot be written there" );
+	return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, err );
+}
+
 /* ---- internal writes (provisioning, PIN failures) ---------------------- */
 
 /* Apply mods (consumed) to entry ndn of db, directly on the database (not
- * through the frontend), as db's root DN with a fresh operation time and
+ * through the frontend; through its overlays, the write gate letting it
+ * through as certpin's own), as db's root DN with a fresh operation time and
  * the usual operational attributes.  Refused on a read-only replica.
  * Returns an LDAP result code; *text says why when it is not success. */
 int
@@ -1155,6 +1715,7 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	Operation op2 = *op;
 	SlapReply rs2 = { REP_RESULT };
 	slap_callback cb = { 0 };
+	OpExtra oex;
 
 	*text = NULL;
 	if ( db == NULL || db->be_modify == NULL ) {
@@ -1170,6 +1731,7 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	}
 	cb.sc_response = slap_null_cb;
 	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, ndn, ndn, &cb );
+	certpin_internal_mark( &op2, &oex );	/* the gate lets it through */
 	op2.o_managedsait = SLAP_CONTROL_NONE;
 	op2.o_relax = SLAP_CONTROL_NONE;
 	op2.o_dont_replicate = 0;
@@ -1209,8 +1771,7 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval *der, certpin_certinfo *info, const char *endpoint,
 	SlapReply *rs )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	certpin_info *ci = on->on_bi.bi_private;
+	certpin_info *ci = certpin_ci( op );
 	BackendInfo *bi = op->o_bd->bd_info;
 	BackendDB *obd = op->o_bd;
 	Modifications *mods = NULL;
@@ -1223,6 +1784,10 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	int rc, held = 0;
 
 	rs->sr_text = NULL;
+	if ( ci == NULL ) {
+		rs->sr_text = "certpin: not configured";
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
 	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
 		rs->sr_text = "certpin: no such entry";
 		return LDAP_NO_SUCH_OBJECT;
@@ -1248,8 +1813,11 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 		memcpy( hex, info->ci_sha256, sizeof( hex ) );
 	else
 		certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
-	rc = cp_check_new( op, db, ndn, hex, why, sizeof( why ) );
+	/* one certificate, one user: from the check until the write is done */
+	certpin_uniq_lock();
+	rc = cp_check_new( op, ndn, hex, why, sizeof( why ) );
 	if ( rc != LDAP_SUCCESS ) {
+		certpin_uniq_unlock();
 		ch_free( rec.bv_val );
 		rs->sr_text = "certpinCertificate: the issued certificate is "
 			"already on file or revoked";
@@ -1266,6 +1834,7 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertBinary, v );
 
 	rc = certpin_write_internal( op, db, ndn, mods, &text );
+	certpin_uniq_unlock();
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
 	if ( rc != LDAP_SUCCESS ) {
@@ -1277,3 +1846,4 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 		endpoint ? endpoint : "" );
 	return LDAP_SUCCESS;
 }
+

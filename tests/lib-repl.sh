@@ -4,7 +4,8 @@
 # repl_setup [N] configures N (default 3) slapd providers on 127.0.0.1, each
 # with its own ports, ldapi socket and MDB directory (lib.sh's srv_conf), its
 # own serverID, a syncrepl consumer for every peer, "multiprovider on" after
-# them, the syncprov overlay on the database, and certpin on its frontend.
+# them, the syncprov overlay on the database, and certpin on its frontend
+# and, as the last overlay, on every database (cn=accesslog too).
 # Replication binds as the root DN.  REPL_MODE=delta (the default) is
 # delta-syncrepl: each provider also logs its writes with the accesslog
 # overlay to cn=accesslog, and consumers replay them modification by
@@ -35,6 +36,11 @@ repl_setup() {
 		# lines appended here belong to it.
 		[ "$(grep '^database ' "$conf" | tail -n 1)" = "database mdb" ] ||
 			die "srv_conf no longer ends with the mdb database"
+		# ... and with its certpin instance, which must stay the last
+		# overlay: taken off here, put back after syncprov/accesslog.
+		[ "$(tail -n 1 "$conf")" = "overlay certpin" ] ||
+			die "srv_conf no longer ends with the database instance of certpin"
+		sed -i '$d' "$conf"
 		{
 			echo "moduleload syncprov"
 			[ "$REPL_MODE" = delta ] && echo "moduleload accesslog"
@@ -60,6 +66,7 @@ logdb cn=accesslog
 logops writes
 logsuccess TRUE
 logpurge 24:00 01+00:00
+overlay certpin
 
 database mdb
 suffix cn=accesslog
@@ -67,11 +74,15 @@ rootdn cn=accesslog
 directory $TESTDIR/srv$i/accesslog
 maxsize 104857600
 index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN eq
+index certpinThumbprint,certpinRevokedThumbprint eq
 access to * by dn.exact="$ROOTDN" read by * none
 overlay syncprov
 syncprov-nopresent TRUE
 syncprov-reloadhint TRUE
+overlay certpin
 LOG
+			else
+				echo "overlay certpin"
 			fi
 		} >> "$conf"
 	done

@@ -240,6 +240,11 @@ der_sha256() {
 # ---- slapd -----------------------------------------------------------------
 
 # srv_conf N [EXTRA_FRONTEND_LINES]: write $TESTDIR/srvN/slapd.conf
+# certpin is configured twice: on the frontend (with every certpin-*
+# directive, EXTRA_FRONTEND_LINES) and as the last line, the database
+# instance on the mdb database (the write gate).  Lines appended to the file
+# belong to the mdb database; an overlay appended after certpin runs before
+# it (slapd logs a warning): put such overlays before the last line.
 # Sets LDAP_N, LDAPS_N, LDAPI_N (URIs) as srv_uri reads them.
 # SRV_ACL (optional): access lines placed before the default ones, right
 # after the one giving the local root (ldapi EXTERNAL) manage access.
@@ -291,6 +296,7 @@ access to * by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth
 ${SRV_ACL:-}
 access to attrs=userPassword by anonymous auth by self write by * none
 access to * by self write by users read by * none
+overlay certpin
 CONF
 }
 

@@ -211,7 +211,7 @@ sed -e "s|certpin-ca-key .*|certpin-ca-key $PKI/foreignca.key|" "$TESTDIR/srv1/s
 check_rc_out 1 "slaptest: a CA key that does not belong to the certificate" "does not belong to" \
 	"$SLAPTEST" -f "$TESTDIR/srv2/slapd.conf"
 mkdir -p "$TESTDIR/srv3/db" "$TESTDIR/srv3/slapd.d"
-sed -e "s|$TESTDIR/srv1|$TESTDIR/srv3|g" -e "s|^overlay certpin|&\n\
+sed -e "s|$TESTDIR/srv1|$TESTDIR/srv3|g" -e "0,/^overlay certpin/s|^overlay certpin|&\n\
 certpin-validity 100\n\
 certpin-validity-min 10\n\
 certpin-validity-max 200\n\
