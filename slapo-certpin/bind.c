@@ -83,6 +83,10 @@ typedef struct cp_session {
 	const char	*ss_dead;	/* a revoker found it revoked: why */
 	int		ss_revoked;	/* its identity was taken by a revocation
 					 * (until the next bind) */
+	struct berval	ss_gone_ndn;	/* that identity (ch_malloc): operations
+					 * received before ss_gone_until that
+					 * still carry it lose it */
+	unsigned long	ss_gone_until;
 	unsigned long	ss_gen;		/* revocation generation last checked */
 	time_t		ss_checked;	/* when last checked */
 	Connection	*ss_conn;	/* slapd's connection (slots never move) */
@@ -269,6 +273,7 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 
 		for ( j = 0; c && j < CP_CHUNK; j++ ) {
 			ch_free( c[j].ss_ndn.bv_val );
+			ch_free( c[j].ss_gone_ndn.bv_val );
 			ch_free( c[j].ss_der.bv_val );
 		}
 		ch_free( c );
@@ -335,8 +340,11 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	s = cp_slot( bi, op->o_conn->c_conn_idx, 1 );
 	if ( s != NULL ) {
 		s->ss_used = 0;
-		if ( s->ss_connid != op->o_connid )
+		if ( s->ss_connid != op->o_connid ) {
 			s->ss_lost = 0;
+			ch_free( s->ss_gone_ndn.bv_val );
+			BER_BVZERO( &s->ss_gone_ndn );
+		}
 		s->ss_dead = NULL;
 		s->ss_revoked = 0;
 		s->ss_conn = op->o_conn;
@@ -358,6 +366,21 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 		s->ss_used = 1;
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+}
+
+/* Session s lost its identity to a revocation (cb_mutex held): operations
+ * of the connection already received, whose copy of the identity was taken
+ * before the connection became anonymous, lose it when they run. */
+static void
+cp_session_gone( cp_session *s )
+{
+	s->ss_revoked = 1;
+	s->ss_lost = 1;
+	if ( !bvmatch( &s->ss_gone_ndn, &s->ss_ndn ) ) {
+		ch_free( s->ss_gone_ndn.bv_val );
+		ber_dupbv( &s->ss_gone_ndn, &s->ss_ndn );
+	}
+	s->ss_gone_until = (unsigned long)-1;
 }
 
 /* The session of op's connection, or NULL: the fast path of every
@@ -382,12 +405,17 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 
 	if ( op->o_conn == NULL ||
 	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) == NULL ||
-	     s->ss_connid != op->o_connid || !( s->ss_used || s->ss_revoked ) )
+	     s->ss_connid != op->o_connid ||
+	     !( s->ss_used || s->ss_revoked || !BER_BVISNULL( &s->ss_gone_ndn ) ) )
 		return;
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_connid == op->o_connid ) {
 		s->ss_used = 0;
 		s->ss_revoked = 0;
+		/* operations received after this bind carry its identity */
+		if ( !BER_BVISNULL( &s->ss_gone_ndn ) &&
+		     op->o_opid < s->ss_gone_until )
+			s->ss_gone_until = op->o_opid;
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 }
@@ -911,8 +939,7 @@ certpin_bind_revoked( Operation *op )
 		s = cp_slot( bi, v[i].vi_idx, 0 );
 		if ( s != NULL && s->ss_used && s->ss_connid == v[i].vi_connid ) {
 			s->ss_dead = v[i].vi_why;
-			s->ss_revoked = 1;
-			s->ss_lost = 1;
+			cp_session_gone( s );
 		} else {
 			v[i].vi_done = 1;	/* re-bound or gone meanwhile */
 		}
@@ -1140,6 +1167,34 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 	unsigned long gen;
 	const char *why;
 
+	/* An operation received before its connection lost a certificate
+	 * identity, still carrying it. */
+	if ( op->o_conn != NULL && !BER_BVISEMPTY( &op->o_ndn ) &&
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) != NULL &&
+	     s->ss_connid == op->o_connid && !BER_BVISNULL( &s->ss_gone_ndn ) &&
+	     !s->ss_used ) {
+		int gone = 0;
+
+		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+		if ( s->ss_connid == op->o_connid && !s->ss_used &&
+		     op->o_opid < s->ss_gone_until &&
+		     dn_match( &op->o_ndn, &s->ss_gone_ndn ) ) {
+			ber_dupbv_x( &ndn, &s->ss_gone_ndn, op->o_tmpmemctx );
+			gone = 1;
+		}
+		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+		if ( gone ) {
+			if ( bi->cb_mode == CP_MODE_ENFORCE ) {
+				Debug( LDAP_DEBUG_STATS, "%s certpin: operation received "
+					"before the session of \"%s\" lost its identity runs "
+					"as anonymous\n", op->o_log_prefix, ndn.bv_val );
+				cp_session_revoked( op, &ndn );
+			}
+			op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+		}
+		return;
+	}
+
 	s = cp_session_of( bi, op );
 	if ( s == NULL )
 		return;
@@ -1172,10 +1227,8 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 			s->ss_checked = op->o_time;
 		} else {
 			s->ss_used = 0;
-			if ( bi->cb_mode == CP_MODE_ENFORCE ) {
-				s->ss_revoked = 1;
-				s->ss_lost = 1;
-			}
+			if ( bi->cb_mode == CP_MODE_ENFORCE )
+				cp_session_gone( s );
 		}
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );

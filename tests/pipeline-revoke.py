@@ -200,3 +200,4 @@ else:
     print("late_all=%d" % len(late))
     print("late_user=%d" % sum(1 for mid in late if ran_as.get(mid)))
     print("late_user_kinds=%s" % ",".join(sorted(set(kinds[mid] for mid in late if ran_as.get(mid)))))
+    print("late_user_ops=%s" % ",".join("%s/%d" % (dev, mid - 1) for mid in sorted(late) if ran_as.get(mid)))
