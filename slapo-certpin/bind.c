@@ -1,30 +1,44 @@
-/* bind.c - certpin's logon enforcement on SASL EXTERNAL binds
+/* bind.c - certpin's logon enforcement on certificate (SASL EXTERNAL) binds
  *
- * At every SASL EXTERNAL bind over TLS where the client presented a
- * certificate, once slapd has mapped the identity (authz-regexp), the bind
+ * At every SASL bind over TLS where the client presented a certificate,
+ * the mechanism name is classified the way Cyrus SASL will read it (slapd
+ * hands it over as a C string; Cyrus ignores case and one trailing "-PLUS"):
+ * a name Cyrus runs as EXTERNAL is checked, whatever its spelling; a name
+ * that is not a well-formed mechanism name (a NUL byte, odd characters) is
+ * refused; other mechanisms do not use the certificate and pass.  For the
+ * checked ones, once slapd has mapped the identity (authz-regexp), the bind
  * succeeds only if the mapped entry holds exactly that certificate (its
  * certpinThumbprint) and the certificate is inside its validity period.
  * Otherwise the bind fails with invalidCredentials and a short diagnostic;
  * the server log says why.  Binds without a client certificate (ldapi
- * peer credentials, simple binds, other mechanisms) are never touched.
+ * peer credentials, simple binds, TLS without a client certificate) are
+ * never touched.
  *
  * With strong mapping the certificate itself names the identity: the one
  * entry whose certpinThumbprint matches, whatever the subject says.
  *
  * Sessions: a connection that bound with a certificate is remembered by its
- * connection slot.  Every successful write that may revoke (entry delete,
- * modify of certpinCertificate or objectClass) bumps a generation counter;
- * the next operation of such a connection sees the counter moved, checks its
- * certificate again (one base lookup) and, if it is no longer on file, runs
- * as anonymous: the connection's identity is dropped.  The same check runs
- * every certpin-session-recheck seconds, for revocations that arrive by
- * replication.  Connections that did not bind with a certificate pay one
- * comparison per operation.
+ * connection slot, with the entry's entryUUID.  certpin_bind_revoked() is
+ * called after every committed write that may revoke (by the database
+ * instance's write gate, of any origin, replication included; by the
+ * frontend after a transaction commit): it bumps a generation counter, looks
+ * up the certificates of the sessions the write may concern and, for each
+ * one no longer on file, waits until every operation of that connection that
+ * was already under way has finished (never for its own thread; at most
+ * CP_DRAIN_MS, after which, and at once when the session runs a persistent
+ * sync search, the connection is shut down).  Any operation of a certificate
+ * session that starts later sees the counter moved, checks its certificate
+ * again (one base lookup; the same entry by entryUUID) and, if it is no
+ * longer on file, runs as anonymous: the connection's identity is dropped;
+ * a transaction it had open is not committed.  The same check runs every
+ * certpin-session-recheck seconds, as a backstop.  Connections that did not
+ * bind with a certificate pay one comparison per operation.
  */
 
 #include "certpin.h"
 
 #include <ac/string.h>
+#include <ac/time.h>
 
 /* Exported by libldap, declared in no installed header. */
 int ldap_pvt_tls_get_peercert( void *s, struct berval *der );
@@ -55,12 +69,29 @@ typedef struct cp_period {
  * validity period are kept for its next bind with the same certificate
  * (functions of the DER bytes alone: re-binds skip the hash and the date
  * parsing, never the lookup of the entry). */
+/* An entry's entryUUID, to tell it from a later entry of the same name. */
+typedef struct cp_uuid {
+	int		uu_known;
+	unsigned char	uu_val[16];
+} cp_uuid;
+
 typedef struct cp_session {
 	unsigned long	ss_connid;	/* the connection (also of the memo) */
 	int		ss_used;	/* bound with the certificate now */
+	int		ss_lost;	/* lost its certificate identity (since the
+					 * last transaction start) */
+	const char	*ss_dead;	/* a revoker found it revoked: why */
+	int		ss_revoked;	/* its identity was taken by a revocation
+					 * (until the next bind) */
+	struct berval	ss_gone_ndn;	/* that identity (ch_malloc): operations
+					 * received before ss_gone_until that
+					 * still carry it lose it */
+	unsigned long	ss_gone_until;
 	unsigned long	ss_gen;		/* revocation generation last checked */
 	time_t		ss_checked;	/* when last checked */
+	Connection	*ss_conn;	/* slapd's connection (slots never move) */
 	struct berval	ss_ndn;		/* the identity it bound as (ch_malloc) */
+	cp_uuid		ss_uuid;	/* and that entry's entryUUID */
 	char		ss_sha256[65];	/* its certificate's thumbprint */
 	struct berval	ss_der;		/* its certificate (ch_malloc) */
 	cp_period	ss_period;	/* and validity period */
@@ -79,6 +110,15 @@ typedef struct cp_bind_info {
 
 /* Bumped after every successful write that may have revoked a certificate. */
 static unsigned long certpin_revgen;
+
+/* The frontend instance's state: the one that sees binds and holds the
+ * sessions (the database instances' calls of certpin_bind_revoked find it
+ * here). */
+static cp_bind_info *cp_front;
+
+/* How long a revocation waits for the operations under way of a session it
+ * ended before shutting its connection down, in milliseconds. */
+#define CP_DRAIN_MS		2000
 
 #define CP_GEN_LOAD()	__atomic_load_n( &certpin_revgen, __ATOMIC_SEQ_CST )
 #define CP_GEN_BUMP()	__atomic_add_fetch( &certpin_revgen, 1, __ATOMIC_SEQ_CST )
@@ -192,7 +232,7 @@ ConfigTable certpin_bind_cfg[] = {
 	{ "certpin-session-recheck", "seconds", 2, 2, 0,
 	  ARG_INT|ARG_MAGIC|CP_BIND_RECHECK, certpin_bind_cf,
 	  "( " CERTPIN_OID_CFG_AT ".13 NAME 'olcCertpinSessionRecheck' "
-	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after local revocations' "
+	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after revocations' "
 	  "EQUALITY integerMatch "
 	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
@@ -212,6 +252,8 @@ certpin_bind_db_init( BackendDB *be, certpin_info *ci )
 	bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 	ldap_pvt_thread_mutex_init( &bi->cb_mutex );
 	ci->ci_bind = bi;
+	if ( SLAP_ISGLOBALOVERLAY( be ) )
+		__atomic_store_n( &cp_front, bi, __ATOMIC_RELEASE );
 	return 0;
 }
 
@@ -223,12 +265,15 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 
 	if ( bi == NULL )
 		return 0;
+	if ( __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE ) == bi )
+		__atomic_store_n( &cp_front, NULL, __ATOMIC_RELEASE );
 	for ( i = 0; bi->cb_chunks && i < bi->cb_nchunks; i++ ) {
 		cp_session *c = bi->cb_chunks[i];
 		int j;
 
 		for ( j = 0; c && j < CP_CHUNK; j++ ) {
 			ch_free( c[j].ss_ndn.bv_val );
+			ch_free( c[j].ss_gone_ndn.bv_val );
 			ch_free( c[j].ss_der.bv_val );
 		}
 		ch_free( c );
@@ -286,7 +331,8 @@ cp_slot( cp_bind_info *bi, int idx, int create )
  * revocation generation gen.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
-	const char *hex, unsigned long gen, struct berval *der, cp_period *vp )
+	const char *hex, unsigned long gen, struct berval *der, cp_period *vp,
+	cp_uuid *uuid )
 {
 	cp_session *s;
 
@@ -294,6 +340,15 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	s = cp_slot( bi, op->o_conn->c_conn_idx, 1 );
 	if ( s != NULL ) {
 		s->ss_used = 0;
+		if ( s->ss_connid != op->o_connid ) {
+			s->ss_lost = 0;
+			ch_free( s->ss_gone_ndn.bv_val );
+			BER_BVZERO( &s->ss_gone_ndn );
+		}
+		s->ss_dead = NULL;
+		s->ss_revoked = 0;
+		s->ss_conn = op->o_conn;
+		s->ss_uuid = *uuid;
 		if ( !bvmatch( &s->ss_ndn, ndn ) ) {
 			ch_free( s->ss_ndn.bv_val );
 			ber_dupbv( &s->ss_ndn, ndn );
@@ -311,6 +366,21 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 		s->ss_used = 1;
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+}
+
+/* Session s lost its identity to a revocation (cb_mutex held): operations
+ * of the connection already received, whose copy of the identity was taken
+ * before the connection became anonymous, lose it when they run. */
+static void
+cp_session_gone( cp_session *s )
+{
+	s->ss_revoked = 1;
+	s->ss_lost = 1;
+	if ( !bvmatch( &s->ss_gone_ndn, &s->ss_ndn ) ) {
+		ch_free( s->ss_gone_ndn.bv_val );
+		ber_dupbv( &s->ss_gone_ndn, &s->ss_ndn );
+	}
+	s->ss_gone_until = (unsigned long)-1;
 }
 
 /* The session of op's connection, or NULL: the fast path of every
@@ -331,13 +401,22 @@ cp_session_of( cp_bind_info *bi, Operation *op )
 static void
 cp_session_forget( cp_bind_info *bi, Operation *op )
 {
-	cp_session *s = cp_session_of( bi, op );
+	cp_session *s;
 
-	if ( s == NULL )
+	if ( op->o_conn == NULL ||
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) == NULL ||
+	     s->ss_connid != op->o_connid ||
+	     !( s->ss_used || s->ss_revoked || !BER_BVISNULL( &s->ss_gone_ndn ) ) )
 		return;
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
-	if ( s->ss_used && s->ss_connid == op->o_connid )
+	if ( s->ss_connid == op->o_connid ) {
 		s->ss_used = 0;
+		s->ss_revoked = 0;
+		/* operations received after this bind carry its identity */
+		if ( !BER_BVISNULL( &s->ss_gone_ndn ) &&
+		     op->o_opid < s->ss_gone_until )
+			s->ss_gone_until = op->o_opid;
+	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 }
 
@@ -422,10 +501,11 @@ cp_period_check( cp_period *vp, struct berval *der, time_t t )
 
 /* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
  * not (for the server log).  When vp is given and its period unknown, the
- * period comes from the entry's metadata record. */
+ * period comes from the entry's metadata record.  With want, the entry must
+ * be that one (entryUUID); got, when given, receives its entryUUID. */
 static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
-	cp_period *vp )
+	cp_period *vp, cp_uuid *want, cp_uuid *got )
 {
 	BackendDB *db;
 	Entry *e = NULL;
@@ -440,6 +520,20 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 		return "no database holds the mapped identity";
 	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS )
 		return "no such entry";
+
+	a = attr_find( e->e_attrs, slap_schema.si_ad_entryUUID );
+	if ( got != NULL ) {
+		got->uu_known = a != NULL && a->a_numvals > 0 &&
+			a->a_nvals[0].bv_len == sizeof( got->uu_val );
+		if ( got->uu_known )
+			memcpy( got->uu_val, a->a_nvals[0].bv_val, sizeof( got->uu_val ) );
+	}
+	if ( want != NULL && want->uu_known && ( a == NULL || a->a_numvals == 0 ||
+	     a->a_nvals[0].bv_len != sizeof( want->uu_val ) ||
+	     memcmp( a->a_nvals[0].bv_val, want->uu_val, sizeof( want->uu_val ) ) != 0 ) ) {
+		certpin_entry_release( op, db, e );
+		return "another entry now has that name";
+	}
 
 	a = attr_find( e->e_attrs, ad_certpinThumbprint );
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
@@ -543,6 +637,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	cp_bind_info *bi = bc->bc_bi;
 	struct berval owner = BER_BVNULL, *ndn = &op->orb_edn;
 	cp_period period = { 0, 0, 0 };
+	cp_uuid uuid = { 0 };
 	unsigned long gen;
 	const char *why;
 	char hex[65];
@@ -559,10 +654,10 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		why = cp_strong_owner( op, hex, &owner );
 		if ( why == NULL ) {
 			ndn = &owner;
-			why = cp_entry_holds( op, ndn, hex, &period );
+			why = cp_entry_holds( op, ndn, hex, &period, NULL, &uuid );
 		}
 	} else {
-		why = cp_entry_holds( op, ndn, hex, &period );
+		why = cp_entry_holds( op, ndn, hex, &period, NULL, &uuid );
 	}
 	if ( why == NULL )
 		why = cp_period_check( &period, &bc->bc_der, op->o_time );
@@ -583,7 +678,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	if ( why == NULL ) {
 		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
-		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
+		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period, &uuid );
 		return SLAP_CB_CONTINUE;
 	}
 
@@ -602,6 +697,41 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
+/* What Cyrus SASL makes of a mechanism name.  slapd passes it on as a C
+ * string (sasl_server_start), so it ends at its first NUL byte; Cyrus then
+ * drops one trailing "-PLUS" (any case) and compares the rest with each
+ * plugin's name without regard to case (_sasl_is_equal_mech).  Only the
+ * EXTERNAL plugin uses the TLS client certificate. */
+enum {
+	CP_MECH_OTHER = 0,	/* a mechanism that does not use the certificate */
+	CP_MECH_EXTERNAL,	/* Cyrus runs it as EXTERNAL */
+	CP_MECH_UNKNOWN		/* not a well-formed mechanism name */
+};
+
+static int
+cp_mech_class( struct berval *mech )
+{
+	ber_len_t i, n = mech->bv_len;
+
+	/* RFC 4422 names: letters, digits, "-" and "_" (Cyrus also takes
+	 * lower case).  Anything else, a NUL byte above all, means the name
+	 * slapd logs and checks is not the one Cyrus runs. */
+	for ( i = 0; i < n; i++ ) {
+		unsigned char c = mech->bv_val[i];
+
+		if ( !( ( c >= 'A' && c <= 'Z' ) || ( c >= 'a' && c <= 'z' ) ||
+		        ( c >= '0' && c <= '9' ) || c == '-' || c == '_' ) )
+			return CP_MECH_UNKNOWN;
+	}
+	if ( n > STRLENOF( "-PLUS" ) && strncasecmp( mech->bv_val +
+	     n - STRLENOF( "-PLUS" ), "-PLUS", STRLENOF( "-PLUS" ) ) == 0 )
+		n -= STRLENOF( "-PLUS" );
+	if ( n == STRLENOF( "EXTERNAL" ) &&
+	     strncasecmp( mech->bv_val, "EXTERNAL", n ) == 0 )
+		return CP_MECH_EXTERNAL;
+	return CP_MECH_OTHER;
+}
+
 int
 certpin_bind_op( Operation *op, SlapReply *rs )
 {
@@ -611,6 +741,7 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 	struct berval der = BER_BVNULL;
 	cp_bind_cb *bc;
 	void *ssl;
+	int mech;
 
 	/* Any bind ends what the connection was. */
 	cp_session_forget( bi, op );
@@ -618,13 +749,26 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 	if ( bi->cb_mode == CP_MODE_OFF || op->orb_method != LDAP_AUTH_SASL ||
 	     op->o_conn == NULL || op->o_conn->c_sb == NULL )
 		return SLAP_CB_CONTINUE;
-	if ( op->orb_mech.bv_len != STRLENOF( "EXTERNAL" ) ||
-	     strncasecmp( op->orb_mech.bv_val, "EXTERNAL", STRLENOF( "EXTERNAL" ) ) != 0 )
+	mech = cp_mech_class( &op->orb_mech );
+	if ( mech == CP_MECH_OTHER )
 		return SLAP_CB_CONTINUE;
 	ssl = ldap_pvt_tls_sb_ctx( op->o_conn->c_sb );
 	if ( ssl == NULL || ldap_pvt_tls_get_peercert( ssl, &der ) != 0 ||
 	     der.bv_val == NULL )
 		return SLAP_CB_CONTINUE;	/* no client certificate: not ours */
+	if ( mech == CP_MECH_UNKNOWN ) {
+		ber_memfree( der.bv_val );
+		Debug( LDAP_DEBUG_STATS, "%s certpin: %s SASL bind: the "
+			"mechanism name (%lu bytes) is not a well-formed name and "
+			"a client certificate is present\n",
+			op->o_log_prefix, bi->cb_mode == CP_MODE_AUDIT ?
+			"audit: would refuse" : "refused",
+			(unsigned long)op->orb_mech.bv_len );
+		if ( bi->cb_mode == CP_MODE_AUDIT )
+			return SLAP_CB_CONTINUE;
+		return certpin_refuse( op, rs, LDAP_AUTH_METHOD_NOT_SUPPORTED,
+			"SASL mechanism name not accepted" );
+	}
 
 	bc = op->o_tmpcalloc( 1, sizeof( cp_bind_cb ) + der.bv_len, op->o_tmpmemctx );
 	bc->bc_bi = bi;
@@ -641,19 +785,288 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* ---- every other operation --------------------------------------------- */
+/* ---- revocations ------------------------------------------------------- */
 
+/* Is o, on a client connection's c_ops, a sync search that goes on after
+ * its refresh (refreshAndPersist)?  During the refresh the sync control's
+ * mode bits, which share o_sync's byte (see syncprov.c), say so; after it
+ * syncprov runs on a copy of the operation (syncprov_detach_op) that it
+ * puts on c_ops with no request BER and o_do_not_cache set. */
+#define CP_SYNC_PERSIST	( LDAP_SYNC_RESERVED << SLAP_CONTROL_SHIFT )
+
+enum { CP_PERSIST_NO = 0, CP_PERSIST_REFRESH, CP_PERSIST_DETACHED };
+
+static int
+cp_op_persists( Operation *o )
+{
+	if ( o->o_tag != LDAP_REQ_SEARCH )
+		return CP_PERSIST_NO;
+	if ( o->o_ber == NULL && o->o_do_not_cache )
+		return CP_PERSIST_DETACHED;	/* its o_threadctx is a copy */
+	if ( o->o_sync & CP_SYNC_PERSIST )
+		return CP_PERSIST_REFRESH;
+	return CP_PERSIST_NO;
+}
+
+/* Shut down connection c (c_mutex held) when it runs a persistent sync
+ * search other than on this thread: such a search sends entries with the
+ * identity it started with, so it must end with that identity.  Shutting
+ * the socket down lets slapd's daemon close the connection the way it does
+ * when a client goes away (every operation abandoned).  Returns 1 if so. */
+static int
+cp_conn_end_persist( Connection *c, void *self )
+{
+	Operation *o;
+
+	LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
+		int p = cp_op_persists( o );
+
+		if ( p == CP_PERSIST_DETACHED ||
+		     ( p == CP_PERSIST_REFRESH && o->o_threadctx != self ) ) {
+			slapd_shutsock( c->c_sd );
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A certificate session the revoking write may concern. */
+typedef struct cp_victim {
+	int		vi_idx;		/* its connection slot */
+	unsigned long	vi_connid;
+	Connection	*vi_conn;
+	struct berval	vi_ndn;		/* o_tmpmemctx */
+	char		vi_hex[65];
+	cp_uuid		vi_uuid;
+	const char	*vi_why;	/* not NULL: its certificate is no longer on file */
+	unsigned long	vi_snap;	/* its operations numbered below began before */
+	int		vi_done;
+	int		vi_shut;
+} cp_victim;
+
+/* May the write op change whether the entry ndn holds its certificates?
+ * A modify of that entry, a delete or rename of it or of a superior;
+ * anything else (a transaction commit, an unknown caller): yes. */
+static int
+cp_may_concern( Operation *op, struct berval *ndn )
+{
+	if ( BER_BVISEMPTY( &op->o_req_ndn ) )
+		return 1;
+	switch ( op->o_tag ) {
+	case LDAP_REQ_MODIFY:
+		return dn_match( ndn, &op->o_req_ndn );
+	case LDAP_REQ_DELETE:
+	case LDAP_REQ_MODRDN:
+		return dnIsSuffix( ndn, &op->o_req_ndn );
+	}
+	return 1;
+}
+
+static long
+cp_elapsed_ms( struct timespec *t0 )
+{
+	struct timespec t;
+
+	clock_gettime( CLOCK_MONOTONIC, &t );
+	return ( t.tv_sec - t0->tv_sec ) * 1000L +
+		( t.tv_nsec - t0->tv_nsec ) / 1000000L;
+}
+
+/* Called after a write that may have revoked certificates has committed,
+ * before its result goes back (see certpin.h).  Every certificate session
+ * the write may concern is looked up again; those whose certificate is no
+ * longer on file are marked, their persistent sync searches end (their
+ * connection is shut down), and this waits until each of their operations
+ * that had already begun has finished (never for this thread's own), at
+ * most CP_DRAIN_MS: then their connection is shut down too, so that nothing
+ * more reaches the client with the old identity.  Operations that begin
+ * afterwards see the generation moved and run as anonymous. */
 void
 certpin_bind_revoked( Operation *op )
 {
+	cp_bind_info *bi = __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE );
+	cp_victim *v = NULL;
+	void *self = ldap_pvt_thread_pool_context();
+	struct timespec t0;
+	int nv = 0, av = 0, i, j, left;
+
 	CP_GEN_BUMP();
+	if ( bi == NULL || op == NULL || bi->cb_mode != CP_MODE_ENFORCE )
+		return;
+
+	/* The sessions this write may concern: a copy, taken under the lock. */
+	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+	for ( i = 0; bi->cb_chunks && i < bi->cb_nchunks; i++ ) {
+		cp_session *c = bi->cb_chunks[i];
+
+		for ( j = 0; c && j < CP_CHUNK; j++ ) {
+			cp_session *s = &c[j];
+
+			if ( !s->ss_used || s->ss_dead || s->ss_conn == NULL ||
+			     !cp_may_concern( op, &s->ss_ndn ) )
+				continue;
+			if ( nv == av ) {
+				av = av ? 2 * av : 8;
+				v = op->o_tmprealloc( v, av * sizeof( cp_victim ),
+					op->o_tmpmemctx );
+			}
+			memset( &v[nv], 0, sizeof( cp_victim ) );
+			v[nv].vi_idx = i * CP_CHUNK + j;
+			v[nv].vi_connid = s->ss_connid;
+			v[nv].vi_conn = s->ss_conn;
+			ber_dupbv_x( &v[nv].vi_ndn, &s->ss_ndn, op->o_tmpmemctx );
+			memcpy( v[nv].vi_hex, s->ss_sha256, sizeof( v[nv].vi_hex ) );
+			v[nv].vi_uuid = s->ss_uuid;
+			nv++;
+		}
+	}
+	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+	if ( nv == 0 )
+		return;
+
+	/* Which of them are no longer on file (the write has committed). */
+	left = 0;
+	for ( i = 0; i < nv; i++ ) {
+		cp_session *s;
+
+		v[i].vi_why = cp_entry_holds( op, &v[i].vi_ndn, v[i].vi_hex, NULL,
+			&v[i].vi_uuid, NULL );
+		if ( v[i].vi_why == NULL ) {
+			v[i].vi_done = 1;
+			continue;
+		}
+		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+		s = cp_slot( bi, v[i].vi_idx, 0 );
+		if ( s != NULL && s->ss_used && s->ss_connid == v[i].vi_connid ) {
+			s->ss_dead = v[i].vi_why;
+			cp_session_gone( s );
+		} else {
+			v[i].vi_done = 1;	/* re-bound or gone meanwhile */
+		}
+		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+		if ( v[i].vi_done )
+			continue;
+		left++;
+		Debug( LDAP_DEBUG_STATS, "%s certpin: revocation: the session "
+			"conn=%lu of \"%s\" loses its identity: certificate %s: %s\n",
+			op->o_log_prefix, v[i].vi_connid, v[i].vi_ndn.bv_val,
+			v[i].vi_hex, v[i].vi_why );
+	}
+
+	/* Their operations under way now: those that began before.  (An
+	 * operation enters c_ops, under c_mutex, before it runs.) */
+	for ( i = 0; left && i < nv; i++ ) {
+		Connection *c = v[i].vi_conn;
+		Operation *o;
+
+		if ( v[i].vi_done )
+			continue;
+		ldap_pvt_thread_mutex_lock( &c->c_mutex );
+		if ( c->c_connid != v[i].vi_connid ) {
+			v[i].vi_done = 1;
+		} else {
+			LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
+				if ( o->o_opid >= v[i].vi_snap )
+					v[i].vi_snap = o->o_opid + 1;
+			}
+		}
+		ldap_pvt_thread_mutex_unlock( &c->c_mutex );
+	}
+
+	/* Wait for them to finish, bounded. */
+	clock_gettime( CLOCK_MONOTONIC, &t0 );
+	while ( left ) {
+		struct timespec nap = { 0, 1000000 };	/* 1 ms */
+		int timeout;
+
+		left = 0;
+		for ( i = 0; i < nv; i++ ) {
+			Connection *c = v[i].vi_conn;
+			Operation *o;
+			int busy = 0;
+
+			if ( v[i].vi_done )
+				continue;
+			ldap_pvt_thread_mutex_lock( &c->c_mutex );
+			if ( c->c_connid == v[i].vi_connid ) {
+				if ( !v[i].vi_shut && cp_conn_end_persist( c, self ) ) {
+					v[i].vi_shut = 1;
+					Debug( LDAP_DEBUG_STATS, "%s certpin: revocation: "
+						"conn=%lu ran a persistent sync search as "
+						"\"%s\": connection shut down\n",
+						op->o_log_prefix, v[i].vi_connid,
+						v[i].vi_ndn.bv_val );
+				}
+				LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
+					/* never this thread's own (the caller, or
+					 * one not yet begun: it will check) */
+					if ( cp_op_persists( o ) || o->o_threadctx == self )
+						continue;
+					if ( o->o_opid < v[i].vi_snap )
+						busy++;
+				}
+			}
+			ldap_pvt_thread_mutex_unlock( &c->c_mutex );
+			if ( busy )
+				left++;
+			else
+				v[i].vi_done = 1;
+		}
+		if ( left == 0 )
+			break;
+		timeout = cp_elapsed_ms( &t0 ) >= CP_DRAIN_MS;
+		if ( timeout ) {
+			for ( i = 0; i < nv; i++ ) {
+				Connection *c = v[i].vi_conn;
+
+				if ( v[i].vi_done || v[i].vi_shut )
+					continue;
+				ldap_pvt_thread_mutex_lock( &c->c_mutex );
+				if ( c->c_connid == v[i].vi_connid )
+					slapd_shutsock( c->c_sd );
+				ldap_pvt_thread_mutex_unlock( &c->c_mutex );
+				Debug( LDAP_DEBUG_ANY, "%s certpin: revocation: "
+					"conn=%lu of \"%s\" still busy after %d ms: "
+					"connection shut down\n", op->o_log_prefix,
+					v[i].vi_connid, v[i].vi_ndn.bv_val, CP_DRAIN_MS );
+			}
+			break;
+		}
+		nanosleep( &nap, NULL );
+	}
+
+	for ( i = 0; i < nv; i++ )
+		op->o_tmpfree( v[i].vi_ndn.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( v, op->o_tmpmemctx );
 }
+
+int
+certpin_bind_session_cert( Operation *op, char hex[65] )
+{
+	cp_bind_info *bi = __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE );
+	cp_session *s;
+	int rc = 0;
+
+	if ( bi == NULL || op->o_conn == NULL ||
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) == NULL )
+		return 0;
+	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+	if ( s->ss_connid == op->o_connid && ( s->ss_used || s->ss_revoked ) ) {
+		memcpy( hex, s->ss_sha256, 65 );
+		rc = 1;
+	}
+	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+	return rc;
+}
+
+/* ---- every other operation --------------------------------------------- */
 
 static int
 cp_revgen_response( Operation *op, SlapReply *rs )
 {
-	if ( rs->sr_type == REP_RESULT && rs->sr_err == LDAP_SUCCESS )
-		CP_GEN_BUMP();
+	if ( ( rs->sr_type == REP_RESULT || rs->sr_type == REP_EXTENDED ) &&
+	     rs->sr_err == LDAP_SUCCESS )
+		certpin_bind_revoked( op );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -667,17 +1080,31 @@ cp_revgen_cleanup( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* May this write revoke a certificate (delete an entry, or remove
- * certpinCertificate values or the certpinUser class)? */
+/* May this write revoke a certificate (delete or rename an entry, or remove
+ * certpinCertificate values or the certpinUser class), and does no
+ * database instance report it?  Renames always may (a superior's); other
+ * writes only for a database without a certpin database instance (its
+ * write gate calls certpin_bind_revoked itself). */
 static int
 cp_may_revoke( Operation *op )
 {
 	Modifications *m;
+	BackendDB *db;
 
-	if ( op->o_tag == LDAP_REQ_DELETE )
-		return 1;
-	if ( op->o_tag != LDAP_REQ_MODIFY )
+	if ( op->o_tag != LDAP_REQ_DELETE && op->o_tag != LDAP_REQ_MODRDN &&
+	     op->o_tag != LDAP_REQ_MODIFY )
 		return 0;
+	db = select_backend( &op->o_req_ndn, 0 );
+	if ( db != NULL && ( SLAP_CONFIG( db ) || SLAP_MONITOR( db ) ) )
+		return 0;
+	/* A rename of a superior renames the users below it: the gate reports
+	 * renames of entries holding certificates only. */
+	if ( op->o_tag == LDAP_REQ_MODRDN )
+		return 1;
+	if ( db != NULL && overlay_is_inst( db, "certpin" ) )
+		return 0;
+	if ( op->o_tag != LDAP_REQ_MODIFY )
+		return 1;
 	for ( m = op->orm_modlist; m; m = m->sml_next ) {
 		if ( m->sml_op != LDAP_MOD_ADD &&
 		     ( m->sml_desc->ad_type == ad_certpinCertificate->ad_type ||
@@ -687,8 +1114,26 @@ cp_may_revoke( Operation *op )
 	return 0;
 }
 
+enum { CP_TXN_NONE = 0, CP_TXN_START, CP_TXN_END };
+
+static int
+cp_txn_kind( Operation *op )
+{
+	static const struct berval start = BER_BVC( LDAP_EXOP_TXN_START ),
+		end = BER_BVC( LDAP_EXOP_TXN_END );
+
+	if ( op->o_tag != LDAP_REQ_EXTENDED )
+		return CP_TXN_NONE;
+	if ( bvmatch( &op->ore_reqoid, &start ) )
+		return CP_TXN_START;
+	if ( bvmatch( &op->ore_reqoid, &end ) )
+		return CP_TXN_END;
+	return CP_TXN_NONE;
+}
+
 /* A session whose certificate was revoked: the connection, and this
- * operation, continue as anonymous. */
+ * operation, continue as anonymous; a persistent sync search it runs ends
+ * with the connection. */
 static void
 cp_session_revoked( Operation *op, struct berval *ndn )
 {
@@ -697,6 +1142,9 @@ cp_session_revoked( Operation *op, struct berval *ndn )
 	ldap_pvt_thread_mutex_lock( &c->c_mutex );
 	if ( dn_match( &c->c_ndn, ndn ) )
 		connection2anonymous( c );
+	if ( cp_conn_end_persist( c, ldap_pvt_thread_pool_context() ) )
+		Debug( LDAP_DEBUG_STATS, "%s certpin: the session's persistent "
+			"sync search ends: connection shut down\n", op->o_log_prefix );
 	ldap_pvt_thread_mutex_unlock( &c->c_mutex );
 	if ( !BER_BVISNULL( &op->o_dn ) ) {
 		op->o_dn.bv_val[0] = '\0';
@@ -708,57 +1156,80 @@ cp_session_revoked( Operation *op, struct berval *ndn )
 	}
 }
 
-int
-certpin_bind_op_any( Operation *op, SlapReply *rs )
+/* Check the session of op's connection, if it bound with a certificate. */
+static void
+cp_session_check( cp_bind_info *bi, Operation *op )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	certpin_info *ci = on->on_bi.bi_private;
-	cp_bind_info *bi = ci->ci_bind;
 	cp_session *s;
 	struct berval ndn;
+	cp_uuid uuid;
 	char hex[65];
 	unsigned long gen;
 	const char *why;
 
-	if ( cp_may_revoke( op ) ) {
-		slap_callback *sc = op->o_tmpcalloc( 1, sizeof( slap_callback ),
-			op->o_tmpmemctx );
+	/* An operation received before its connection lost a certificate
+	 * identity, still carrying it. */
+	if ( op->o_conn != NULL && !BER_BVISEMPTY( &op->o_ndn ) &&
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) != NULL &&
+	     s->ss_connid == op->o_connid && !BER_BVISNULL( &s->ss_gone_ndn ) &&
+	     !s->ss_used ) {
+		int gone = 0;
 
-		sc->sc_response = cp_revgen_response;
-		sc->sc_cleanup = cp_revgen_cleanup;
-		sc->sc_next = op->o_callback;
-		op->o_callback = sc;
+		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+		if ( s->ss_connid == op->o_connid && !s->ss_used &&
+		     op->o_opid < s->ss_gone_until &&
+		     dn_match( &op->o_ndn, &s->ss_gone_ndn ) ) {
+			ber_dupbv_x( &ndn, &s->ss_gone_ndn, op->o_tmpmemctx );
+			gone = 1;
+		}
+		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+		if ( gone ) {
+			if ( bi->cb_mode == CP_MODE_ENFORCE ) {
+				Debug( LDAP_DEBUG_STATS, "%s certpin: operation received "
+					"before the session of \"%s\" lost its identity runs "
+					"as anonymous\n", op->o_log_prefix, ndn.bv_val );
+				cp_session_revoked( op, &ndn );
+			}
+			op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+		}
+		return;
 	}
 
 	s = cp_session_of( bi, op );
 	if ( s == NULL )
-		return SLAP_CB_CONTINUE;
+		return;
 	gen = CP_GEN_LOAD();
 	if ( gen == s->ss_gen && ( bi->cb_recheck == 0 ||
 	     op->o_time - s->ss_checked < bi->cb_recheck ) )
-		return SLAP_CB_CONTINUE;
+		return;
 
 	/* Something may have been revoked since this connection was last
 	 * checked (here, or elsewhere and replicated: hence the periodic
-	 * check): is its certificate still on file? */
+	 * check): is its certificate still on file, on the same entry? */
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( !s->ss_used || s->ss_connid != op->o_connid ) {
 		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
-		return SLAP_CB_CONTINUE;
+		return;
 	}
 	ber_dupbv_x( &ndn, &s->ss_ndn, op->o_tmpmemctx );
 	memcpy( hex, s->ss_sha256, sizeof( hex ) );
+	uuid = s->ss_uuid;
+	why = s->ss_dead;
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
-	why = cp_entry_holds( op, &ndn, hex, NULL );
+	if ( why == NULL )
+		why = cp_entry_holds( op, &ndn, hex, NULL, &uuid, NULL );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {
 		if ( why == NULL ) {
 			s->ss_gen = gen;
 			s->ss_checked = op->o_time;
-		} else
+		} else {
 			s->ss_used = 0;
+			if ( bi->cb_mode == CP_MODE_ENFORCE )
+				cp_session_gone( s );
+		}
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
@@ -775,5 +1246,58 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 		}
 	}
 	op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+}
+
+int
+certpin_bind_op_any( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	certpin_info *ci = on->on_bi.bi_private;
+	cp_bind_info *bi = ci->ci_bind;
+	cp_session *s;
+	int txn, lost = 0;
+
+	/* Sessions live on the frontend instance only. */
+	if ( bi == NULL || bi != __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE ) )
+		return SLAP_CB_CONTINUE;
+
+	cp_session_check( bi, op );
+
+	/* A transaction's queued operations carry the identity they were
+	 * queued with: once the connection lost its certificate identity, none
+	 * of them is committed. */
+	txn = cp_txn_kind( op );
+	if ( txn != CP_TXN_NONE && op->o_conn != NULL &&
+	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) != NULL ) {
+		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+		if ( s->ss_connid == op->o_connid ) {
+			if ( txn == CP_TXN_START )
+				s->ss_lost = 0;
+			else
+				lost = s->ss_lost;
+		}
+		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+	}
+	if ( lost && bi->cb_mode == CP_MODE_ENFORCE ) {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: transaction end refused: the "
+			"connection lost its certificate identity after the "
+			"transaction began\n", op->o_log_prefix );
+		return certpin_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"certificate no longer on file: transaction not committed" );
+	}
+
+	/* After the write commits, sessions it revoked end at once.  (The
+	 * database instance's write gate reports the writes it sees, and
+	 * write.c the end of a transaction; this is for a database that has
+	 * no instance.) */
+	if ( cp_may_revoke( op ) ) {
+		slap_callback *sc = op->o_tmpcalloc( 1, sizeof( slap_callback ),
+			op->o_tmpmemctx );
+
+		sc->sc_response = cp_revgen_response;
+		sc->sc_cleanup = cp_revgen_cleanup;
+		sc->sc_next = op->o_callback;
+		op->o_callback = sc;
+	}
 	return SLAP_CB_CONTINUE;
 }

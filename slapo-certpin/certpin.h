@@ -189,12 +189,22 @@ int certpin_bind_op_any( Operation *op, SlapReply *rs );
 /* The entry that keeps the revocation records of deleted entries
  * (certpin-history), or NULL: each deleted entry's parent. */
 struct berval *certpin_bind_history( certpin_info *ci );
-/* Called by the write gate after the backend committed a write (any
- * origin) that removed certificates or renamed or deleted an entry holding
- * them, and by the frontend when a transaction commit succeeds; before the
- * result goes to the client.  Sessions bound with a certificate re-check
- * it. */
+/* Call after a write that may have revoked certificates (removed
+ * certificates, removed the certpinUser class, renamed or deleted an entry
+ * or a superior of one holding certificates) has COMMITTED, before its
+ * result goes back; any origin (client, transaction commit, syncrepl,
+ * internal).  When it returns, no operation of a session bound with a
+ * certificate that is no longer on file runs with that identity: it waits
+ * (at most two seconds, then shuts such a connection down) for the ones
+ * under way, never for the calling thread's own.  op: the write (its target
+ * narrows the sessions looked up; any op is accepted).  The frontend calls
+ * it itself after a successful transaction end, and for writes to a
+ * database that has no certpin database instance. */
 void certpin_bind_revoked( Operation *op );
+/* 1 and the thumbprint (64 hex digits and a NUL) when op's connection bound
+ * with a client certificate (also when a revocation has taken that identity
+ * since, until the next bind), else 0. */
+int certpin_bind_session_cert( Operation *op, char hex[65] );
 
 /* provision.c */
 int certpin_prov_db_init( BackendDB *be, certpin_info *ci );
