@@ -342,8 +342,12 @@ certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
 static int
 certpin_op_any( Operation *op, SlapReply *rs )
 {
-	int rc = certpin_bind_op_any( op, rs );
+	int rc;
 
+	/* pin branch, until the gate lands: a database instance only gates */
+	if ( op->o_bd != frontendDB && !SLAP_ISGLOBALOVERLAY( op->o_bd ) )
+		return SLAP_CB_CONTINUE;
+	rc = certpin_bind_op_any( op, rs );
 	if ( rc != SLAP_CB_CONTINUE )
 		return rc;
 	switch ( op->o_tag ) {
@@ -463,6 +467,7 @@ certpin_initialize( void )
 	certpin.on_bi.bi_op_search = certpin_op_any;
 	certpin.on_bi.bi_op_compare = certpin_op_any;
 	certpin.on_bi.bi_extended = certpin_op_any;
+	certpin.on_bi.bi_access_allowed = certpin_access;	/* pin.c */
 
 	certpin.on_bi.bi_cf_ocs = certpin_ocs;
 	code = config_register_schema( certpin_cfg, certpin_ocs );

@@ -8,8 +8,15 @@
  *     modify; the overlay checks the policy (minimum length, digits only)
  *     and stores only a hash made with one of slapd's password schemes
  *     (certpin-pin-hash, default {SSHA}).
- *   - certpinPIN is never returned to anyone (it is removed from search
- *     results, compares and filters on it are refused).
+ *   - certpinPIN is never readable, searchable or comparable, by anyone,
+ *     the root DN included, by any path (search, filters, assertions,
+ *     compare, pre/post-read, matched values, persistent and sync
+ *     searches, other overlays' entries): certpin_access(), the overlay's
+ *     bi_access_allowed on the frontend and on every database, denies it
+ *     before slapd's root-DN bypass.  The one exception is the replication
+ *     identity (certpin-replicator, default the database's root DN) on a
+ *     search carrying the sync control.  Accesslog's reqMod/reqOld values
+ *     that record a PIN are hidden the same way.
  *   - Wrong PINs are recorded in certpinPINFailure (times); after
  *     certpin-pin-max-failures within certpin-pin-failure-window seconds
  *     the PIN is locked until the window passes or an administrator
@@ -45,6 +52,8 @@ typedef struct cp_pin {
 	int		pp_window;	/* seconds wrong PINs are remembered */
 	AttributeDescription *pp_phone;	/* the users' phone numbers */
 	struct berval	pp_dummy;	/* verified against for unknown phones */
+	BerVarray	pp_repl;	/* certpin-replicator DNs, or NULL */
+	BerVarray	pp_nrepl;	/* the same, normalized */
 	ldap_pvt_thread_mutex_t pp_mutex; /* one proof at a time */
 } cp_pin;
 
@@ -65,7 +74,8 @@ enum {
 	CP_PIN_DIGITS,
 	CP_PIN_MAXFAIL,
 	CP_PIN_WINDOW,
-	CP_PIN_PHONE
+	CP_PIN_PHONE,
+	CP_PIN_REPL
 };
 
 static int
@@ -87,6 +97,12 @@ certpin_pin_cf( ConfigArgs *c )
 		case CP_PIN_MAXFAIL: c->value_int = pp->pp_maxfail; break;
 		case CP_PIN_WINDOW: c->value_int = pp->pp_window; break;
 		case CP_PIN_PHONE: c->value_ad = pp->pp_phone; break;
+		case CP_PIN_REPL:
+			if ( pp->pp_repl == NULL )
+				return 1;
+			value_add( &c->rvalue_vals, pp->pp_repl );
+			value_add( &c->rvalue_nvals, pp->pp_nrepl );
+			break;
 		}
 		return 0;
 	case LDAP_MOD_DELETE:
@@ -101,6 +117,31 @@ certpin_pin_cf( ConfigArgs *c )
 		case CP_PIN_WINDOW: pp->pp_window = CP_PIN_DEFAULT_WINDOW; break;
 		case CP_PIN_PHONE:
 			slap_str2ad( CP_PIN_DEFAULT_PHONE, &pp->pp_phone, &(const char *){ NULL } );
+			break;
+		case CP_PIN_REPL:
+			if ( c->valx < 0 || pp->pp_repl == NULL ) {
+				ber_bvarray_free( pp->pp_repl );
+				ber_bvarray_free( pp->pp_nrepl );
+				pp->pp_repl = pp->pp_nrepl = NULL;
+			} else {
+				int i = c->valx, n;
+
+				for ( n = 0; pp->pp_repl[n].bv_val; n++ )
+					;
+				if ( i >= n )
+					break;
+				ber_memfree( pp->pp_repl[i].bv_val );
+				ber_memfree( pp->pp_nrepl[i].bv_val );
+				for ( ; i < n; i++ ) {
+					pp->pp_repl[i] = pp->pp_repl[i + 1];
+					pp->pp_nrepl[i] = pp->pp_nrepl[i + 1];
+				}
+				if ( n == 1 ) {
+					ber_bvarray_free( pp->pp_repl );
+					ber_bvarray_free( pp->pp_nrepl );
+					pp->pp_repl = pp->pp_nrepl = NULL;
+				}
+			}
 			break;
 		}
 		return 0;
@@ -133,6 +174,12 @@ certpin_pin_cf( ConfigArgs *c )
 		return 0;
 	case CP_PIN_PHONE:
 		pp->pp_phone = c->value_ad;
+		return 0;
+	case CP_PIN_REPL:
+		ber_bvarray_add( &pp->pp_repl, &c->value_dn );
+		ber_bvarray_add( &pp->pp_nrepl, &c->value_ndn );
+		BER_BVZERO( &c->value_dn );
+		BER_BVZERO( &c->value_ndn );
 		return 0;
 	case CP_PIN_DIGITS:
 		pp->pp_digits = c->value_int;
@@ -187,11 +234,18 @@ ConfigTable certpin_pin_cfg[] = {
 	  "DESC 'Attribute holding the users phone numbers' "
 	  "EQUALITY caseIgnoreMatch "
 	  "SYNTAX OMsDirectoryString SINGLE-VALUE )", NULL, NULL },
+	{ "certpin-replicator", "dn", 2, 2, 0,
+	  ARG_DN|ARG_QUOTE|ARG_MAGIC|CP_PIN_REPL, certpin_pin_cf,
+	  "( " CERTPIN_OID_CFG_AT ".46 NAME 'olcCertpinReplicator' "
+	  "DESC 'Identities whose sync searches receive the PIN hashes (default: the root DN)' "
+	  "EQUALITY distinguishedNameMatch "
+	  "SYNTAX OMsDN )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 const char certpin_pin_cfg_names[] = "olcCertpinPINHash $ olcCertpinPINMinLength $ "
 	"olcCertpinPINDigitsOnly $ olcCertpinPINMaxFailures $ "
-	"olcCertpinPINFailureWindow $ olcCertpinPhoneAttribute";
+	"olcCertpinPINFailureWindow $ olcCertpinPhoneAttribute $ "
+	"olcCertpinReplicator";
 
 int
 certpin_pin_db_init( BackendDB *be, certpin_info *ci )
@@ -224,6 +278,8 @@ certpin_pin_db_destroy( BackendDB *be, certpin_info *ci )
 	if ( pp ) {
 		ldap_pvt_thread_mutex_destroy( &pp->pp_mutex );
 		ch_free( pp->pp_hash );
+		ber_bvarray_free( pp->pp_repl );
+		ber_bvarray_free( pp->pp_nrepl );
 		if ( pp->pp_dummy.bv_val )
 			ber_memfree( pp->pp_dummy.bv_val );
 		ch_free( pp );
@@ -498,70 +554,24 @@ cp_filter_has_pin( Filter *f )
 	return 0;
 }
 
-static int
-cp_pin_strip_cb( Operation *op, SlapReply *rs )
-{
-	Attribute *a, **ap;
-
-	if ( rs->sr_type != REP_SEARCH || rs->sr_entry == NULL )
-		return SLAP_CB_CONTINUE;
-	for ( a = rs->sr_entry->e_attrs; a; a = a->a_next )
-		if ( a->a_desc->ad_type == ad_certpinPIN->ad_type )
-			break;
-	if ( a == NULL )
-		return SLAP_CB_CONTINUE;
-	rs_entry2modifiable( op, rs, (slap_overinst *)op->o_callback->sc_private );
-	for ( ap = &rs->sr_entry->e_attrs; *ap; ) {
-		a = *ap;
-		if ( a->a_desc->ad_type == ad_certpinPIN->ad_type ) {
-			*ap = a->a_next;
-			a->a_next = NULL;
-			attr_free( a );
-			continue;
-		}
-		ap = &a->a_next;
-	}
-	return SLAP_CB_CONTINUE;
-}
-
-static int
-cp_pin_cleanup_cb( Operation *op, SlapReply *rs )
-{
-	if ( rs->sr_type == REP_RESULT || op->o_abandon ||
-	     rs->sr_err == SLAPD_ABANDON ) {
-		slap_callback *cb = op->o_callback;
-
-		op->o_callback = cb->sc_next;
-		op->o_tmpfree( cb, op->o_tmpmemctx );
-	}
-	return SLAP_CB_CONTINUE;
-}
-
+/* Client searches whose filter names certpinPIN, and compares of it, are
+ * refused with a message.  This is a diagnostic, not the protection (that
+ * is certpin_access, which also covers assertion controls, other overlays'
+ * searches and every other path): without it a filter on certpinPIN would
+ * silently match nothing, and an administrator looking for the users who
+ * have a PIN would conclude that none has one. */
 int
 certpin_pin_search( Operation *op, SlapReply *rs )
 {
-	slap_callback *cb;
-
 	if ( cp_filter_has_pin( op->ors_filter ) )
 		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
-			"certpinPIN cannot be used in search filters" );
-	/* Replication (the sync control) by the database's root DN carries
-	 * the hashes to replicas. */
-	if ( op->o_sync > SLAP_CONTROL_IGNORED && !BER_BVISEMPTY( &op->o_ndn ) ) {
-		BackendDB *db = select_backend( &op->o_req_ndn, 0 );
-
-		if ( db && be_isroot_dn( db, &op->o_ndn ) )
-			return SLAP_CB_CONTINUE;
-	}
-	cb = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
-	cb->sc_response = cp_pin_strip_cb;
-	cb->sc_cleanup = cp_pin_cleanup_cb;
-	cb->sc_private = op->o_bd->bd_info;
-	cb->sc_next = op->o_callback;
-	op->o_callback = cb;
+			"certpinPIN cannot be used in search filters (it is never "
+			"searchable; certpin-pin info shows who has a PIN)" );
 	return SLAP_CB_CONTINUE;
 }
 
+/* The same diagnostic for compares (certpin_access denies them anyway,
+ * insufficientAccess). */
 int
 certpin_pin_compare( Operation *op, SlapReply *rs )
 {
@@ -569,6 +579,145 @@ certpin_pin_compare( Operation *op, SlapReply *rs )
 		return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinPIN cannot be compared" );
 	return SLAP_CB_CONTINUE;
+}
+
+/* ---- the access gate ----------------------------------------------------- */
+
+/* pin.c's state of the frontend instance (the one that holds the
+ * configuration), or NULL when the frontend has no certpin. */
+static cp_pin *
+cp_pin_frontend( void )
+{
+	slap_overinfo *oi;
+	slap_overinst *on;
+
+	if ( frontendDB == NULL || !overlay_is_over( frontendDB ) )
+		return NULL;
+	oi = frontendDB->bd_info->bi_private;
+	for ( on = oi->oi_list; on; on = on->on_next ) {
+		if ( strcmp( on->on_bi.bi_type, "certpin" ) == 0 ) {
+			certpin_info *ci = on->on_bi.bi_private;
+
+			return ci ? ci->ci_pin : NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Is desc accesslog's reqMod or reqOld (values "attr:op value" and
+ * "attr: value")? */
+static int
+cp_pin_is_logattr( AttributeDescription *desc )
+{
+	struct berval *n = &desc->ad_type->sat_cname;
+
+	return n->bv_len == STRLENOF( "reqMod" ) &&
+		( strncasecmp( n->bv_val, "reqMod", n->bv_len ) == 0 ||
+		  strncasecmp( n->bv_val, "reqOld", n->bv_len ) == 0 );
+}
+
+/* Does the logged value v ("name[;options]:...") record certpinPIN? */
+static int
+cp_pin_logged_value( struct berval *v )
+{
+	struct berval name;
+	AttributeType *at;
+	ber_len_t i;
+
+	for ( i = 0; i < v->bv_len && v->bv_val[i] != ':' && v->bv_val[i] != ';'; i++ )
+		;
+	if ( i == v->bv_len || i == 0 )
+		return 0;
+	name.bv_val = v->bv_val;
+	name.bv_len = i;
+	at = at_bvfind( &name );
+	return at != NULL && at == ad_certpinPIN->ad_type;
+}
+
+/* Does attribute desc of e hold a value that records certpinPIN? */
+static int
+cp_pin_logged( Entry *e, AttributeDescription *desc )
+{
+	Attribute *a;
+	unsigned i;
+
+	for ( a = attrs_find( e->e_attrs, desc ); a;
+	      a = attrs_find( a->a_next, desc ) ) {
+		for ( i = 0; i < a->a_numvals; i++ )
+			if ( cp_pin_logged_value( &a->a_vals[i] ) )
+				return 1;
+	}
+	return 0;
+}
+
+/* Is op a sync search (or syncprov's playback of one: o_sync is then
+ * "ignored") by the replication identity?  For certpinPIN itself the
+ * default identity is the root DN of the database holding e; for the
+ * values an accesslog database records, the root DN of any database (the
+ * consumers of delta-syncrepl read the log as the root DN of the database
+ * they replicate, not of the log). */
+static int
+cp_pin_replicator( Operation *op, cp_pin *pp, Entry *e, int logged )
+{
+	BackendDB *be;
+	int i;
+
+	if ( op->o_tag != LDAP_REQ_SEARCH || slap_cids.sc_LDAPsync == 0 ||
+	     op->o_sync == SLAP_CONTROL_NONE || BER_BVISEMPTY( &op->o_ndn ) )
+		return 0;
+	if ( pp->pp_nrepl ) {
+		for ( i = 0; pp->pp_nrepl[i].bv_val; i++ )
+			if ( dn_match( &pp->pp_nrepl[i], &op->o_ndn ) )
+				return 1;
+		return 0;
+	}
+	if ( !logged ) {
+		be = select_backend( &e->e_nname, 0 );
+		return be != NULL && be_isroot_dn( be, &op->o_ndn );
+	}
+	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
+		if ( SLAP_CONFIG( be ) || SLAP_MONITOR( be ) )
+			continue;
+		if ( be_isroot_dn( be, &op->o_ndn ) )
+			return 1;
+	}
+	return 0;
+}
+
+/* bi_access_allowed of both instances.  slapd asks the overlays of the
+ * operation's database (or, for databases without overlays and inside a
+ * backend, the frontend's) before slap_access_allowed() grants the root DN
+ * everything: denying here holds for everyone.  Levels below write are
+ * denied for certpinPIN; writes go on to the ACLs (and to pin.c's rules:
+ * administrators only, hashed).  On an accesslog database, reqMod and
+ * reqOld of an entry that records a PIN are denied whole: slapd caches one
+ * answer per attribute while it sends an entry, so a per-value answer
+ * would not hold; the entry's other attributes stay readable. */
+int
+certpin_access( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp )
+{
+	slap_access_t level = ACL_LEVEL( access );
+	cp_pin *pp;
+	int logged = 0;
+
+	if ( level >= ACL_WRITE_ || desc == NULL || e == NULL || ad_certpinPIN == NULL )
+		return SLAP_CB_CONTINUE;
+	if ( desc->ad_type != ad_certpinPIN->ad_type ) {
+		if ( !cp_pin_is_logattr( desc ) || !cp_pin_logged( e, desc ) )
+			return SLAP_CB_CONTINUE;
+		logged = 1;
+	}
+	pp = cp_pin_frontend();
+	if ( pp && level == ACL_READ && cp_pin_replicator( op, pp, e, logged ) )
+		return SLAP_CB_CONTINUE;
+	Debug( LDAP_DEBUG_ACL, "%s certpin: %s access to %s of \"%s\" denied: "
+		"PINs are never readable\n", op->o_log_prefix, access2str( access ),
+		desc->ad_cname.bv_val, e->e_name.bv_val ? e->e_name.bv_val : "" );
+	if ( maskp )
+		ACL_INIT( *maskp );
+	return 0;
 }
 
 /* ---- proving a user by phone and PIN ----------------------------------- */
