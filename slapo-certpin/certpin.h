@@ -46,6 +46,12 @@ extern AttributeDescription *ad_certpinRevoked;
 extern AttributeDescription *ad_certpinPIN;
 extern AttributeDescription *ad_certpinPINFailure;
 extern AttributeDescription *ad_certpinRevokedThumbprint;
+/* pin.c's PIN state (operational attributes) */
+extern AttributeDescription *ad_certpinPINChanged;
+extern AttributeDescription *ad_certpinPINExpires;
+extern AttributeDescription *ad_certpinPINLock;
+extern AttributeDescription *ad_certpinPINHistory;
+extern AttributeDescription *ad_certpinPINLockout;
 extern ObjectClass *oc_certpinUser;
 extern ObjectClass *oc_certpinHistory;
 
