@@ -598,16 +598,6 @@ used:
 	return LDAP_CONSTRAINT_VIOLATION;
 }
 
-static int
-cp_hist_cmp( const void *a, const void *b )
-{
-	const struct berval *x = a, *y = b;
-	int c = memcmp( y->bv_val, x->bv_val,
-		x->bv_len < y->bv_len ? x->bv_len : y->bv_len );
-
-	return c;	/* newest first */
-}
-
 /* The values of the maintained attributes after the PIN hash was set
  * (hash NULL: the PIN was removed).  Each *vp NULL means "none". */
 static void
@@ -644,10 +634,11 @@ cp_pin_state( cp_pin *pp, cp_prior *pr, struct berval *hash, BerVarray *changed,
 			hash->bv_val );
 		ber_bvarray_add( hist, &v );
 	}
+	/* the values are kept newest first (slapd keeps the order of an
+	 * attribute's values; the time is for people, two PINs may share a
+	 * second) */
 	for ( n = 0; pr->pr_hist && pr->pr_hist[n].bv_val; n++ )
 		;
-	if ( n > 1 )
-		qsort( pr->pr_hist, n, sizeof( struct berval ), cp_hist_cmp );
 	for ( i = 0; i < n && i + 1 < pp->pp_history; i++ )
 		value_add_one( hist, &pr->pr_hist[i] );
 }

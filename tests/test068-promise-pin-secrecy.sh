@@ -66,7 +66,7 @@ CONF
 }
 
 pki_standard
-conf_pin 1 standard
+conf_pin 1 standard "certpin-pin-history 2"
 conf_pin 2 debian "certpin-replicator \"$REPL\""
 for s in 1 2; do
 	srv_start "$s"
