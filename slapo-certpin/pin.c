@@ -535,7 +535,7 @@ cp_pin_common( cp_prior *pr, struct berval *pin )
 	const char *s = pin->bv_val;
 	int p, up = 1, down = 1, digits = 1;
 
-	for ( p = 1; p <= 3 && (ber_len_t)( 2 * p ) <= n; p++ ) {
+	for ( p = 1; p <= 3 && 2 * (ber_len_t)p <= n; p++ ) {
 		for ( i = p; i < n && s[i] == s[i - p]; i++ )
 			;
 		if ( i == n )
