@@ -42,7 +42,7 @@ pinfile() { printf '%s\n' "$1" > "$TESTDIR/pin.in"; chmod 600 "$TESTDIR/pin.in";
 prove() { issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P "$1"; }
 attr() { root_search -b "$1" -s base "$2" | sed -n "s/^$2: //p"; }
 info_json() { pin info -o json "$@" 2>/dev/null; }
-ALLPINS="735194 846205 957316 628417"
+ALLPINS="735194 846205 957316 628417 402957 502957"
 
 # ---- set ---------------------------------------------------------------------
 check_rc_out 0 "set ken's PIN from a file" "1 of 1 user changed" pin set --pin-file "$(pinfile 735194)" "$KEN"
@@ -64,6 +64,38 @@ check_rc_out 1 "no terminal and no --pin-file: a clear error" "terminal" \
 	setsid "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" set "$KEN" </dev/null
 check_rc_out 1 "--pin-file - without an identity argument" "identity as an argument" \
 	pin set --pin-file - </dev/null
+# the prompt: a pseudo-terminal types the PIN twice (python3's pty)
+cat > "$TESTDIR/typepin.py" <<'PY'
+import os, pty, sys, time
+pins = sys.argv[1:3]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[3], sys.argv[3:])
+out, i = b"", 0
+while True:
+    try:
+        data = os.read(fd, 1024)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    if i < 2 and out.count(b"PIN") > i:
+        time.sleep(0.1)
+        os.write(fd, pins[i].encode() + b"\n")
+        i += 1
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
+check_rc_out 0 "set from the terminal prompt, typed twice" "1 of 1 user changed" \
+	"$PY" "$TESTDIR/typepin.py" 402957 402957 "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" set "$KEN"
+check_rc_out 0 "the typed PIN proves ken" "^issued" prove 402957
+check_rc_out 1 "two different PINs typed: nothing changed" "differ" \
+	"$PY" "$TESTDIR/typepin.py" 402957 502957 "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" set "$KEN"
+check_eq "the PIN typed is not echoed" 0 "$("$PY" "$TESTDIR/typepin.py" 402957 502957 "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" set "$KEN" | grep -c 402957)"
+check_rc_out 1 "--confirm without a terminal: a clear error" "needs a terminal" \
+	setsid "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" lock --confirm "$KEN" </dev/null
 check_rc_out 50 "ken may not set his own PIN" "administrators only" \
 	pin_as "$KEN" pw-kenmyer set --pin-file "$(pinfile 957316)" "$KEN"
 check_rc_out 0 "a member of certpin-admin-group may" "1 of 1 user changed" \
@@ -85,11 +117,11 @@ check_out "the phone number's refusal says why" "phone number" \
 check_rc_out 19 "history: the current PIN again is refused" "last 2" \
 	pin set --pin-file "$(pinfile 957316)" "$KEN"
 check_rc_out 19 "history: the previous one too" "last 2" \
-	pin set --pin-file "$(pinfile 846205)" "$KEN"
+	pin set --pin-file "$(pinfile 402957)" "$KEN"
 check_eq "the refusals changed nothing" "$before" "$(snapshot "$KEN")"
 check "a third PIN is accepted" pin set --pin-file "$(pinfile 628417)" "$KEN"
-check "now the oldest of the last 2 is forgotten: 846205 is accepted again" \
-	pin set --pin-file "$(pinfile 846205)" "$KEN"
+check "now the oldest of the last 2 is forgotten: 402957 is accepted again" \
+	pin set --pin-file "$(pinfile 402957)" "$KEN"
 check_eq "certpinPINHistory is never readable, even by the root DN" "" \
 	"$(root_search -b "$KEN" -s base certpinPINHistory '*' '+' | grep -i '^certpinPINHistory')"
 check_eq "but holds two hashes" 2 \

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -670,7 +671,8 @@ main( int argc, char **argv )
 	}
 	if ( p.cmd == CMD_SET && !p.generate && !cp_opt.dont )
 		pin_read();
-	p.progress = cp_progress_ok() && p.all && p.format != FMT_TABLE;
+	/* progress on a terminal that does not also show the output */
+	p.progress = cp_progress_ok() && p.all && !isatty( STDOUT_FILENO );
 
 	ld = cp_tool_connect();
 	rc = cp_idconf_finish( &ic, ld );
