@@ -56,8 +56,9 @@ check_rc_out 0 "the PIN proves ken" "^issued" prove 735194
 check_rc_out 0 "set from standard input, ken named by display name" "1 of 1 user changed" \
 	sh -c "printf '846205\n' | \"$PIN\" -x -D '$ROOTDN' -w '$ROOTPW' -H '$LDAPI' set --pin-file - 'Ken Myer'"
 check_rc_out 0 "the new PIN proves ken" "^issued" prove 846205
-check_rc_out 1 "a PIN on the command line is no PIN (--pin abbreviates --pin-file: a file name)" "No such file|unrecognized" \
+check_rc_out 1 "a PIN on the command line is refused" "never given on the command line" \
 	pin set --pin 957316 "$KEN"
+check_eq "and not repeated" 0 "$(pin set --pin=957316 "$KEN" 2>&1 | grep -c 957316)"
 check_rc_out 1 "a PIN given as an operand: refused, one identity only" "one identity" \
 	pin set "$KEN" 957316
 check_rc_out 1 "no terminal and no --pin-file: a clear error" "terminal" \

@@ -38,7 +38,7 @@ enum { FMT_TABLE, FMT_LDIF, FMT_JSON };
 enum { CMD_SET = 1, CMD_LOCK, CMD_UNLOCK, CMD_INFO };
 enum {
 	OPT_PIN_FILE = 0x100, OPT_GENERATE, OPT_LENGTH, OPT_REASON, OPT_ALL,
-	OPT_CONFIRM, OPT_CONFIG, OPT_FORMAT
+	OPT_CONFIRM, OPT_CONFIG, OPT_FORMAT, OPT_PIN
 };
 
 #define PIN_GEN_TRIES	10	/* generated PINs the server may refuse */
@@ -46,6 +46,8 @@ enum {
 
 static struct option pin_long[] = {
 	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
+	/* so that "--pin 1234" is refused, not taken for --pin-file */
+	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "generate", no_argument, NULL, OPT_GENERATE },
 	{ "length", required_argument, NULL, OPT_LENGTH },
 	{ "reason", required_argument, NULL, OPT_REASON },
@@ -128,6 +130,11 @@ pin_opt( int c, char *arg )
 			cp_usage_error( "--pin-file previously specified" );
 		p.pin_file = arg;
 		return 1;
+	case OPT_PIN:
+		/* wipe it from argv as -w is, and never repeat it */
+		memset( arg, '*', strlen( arg ) );
+		cp_usage_error( "a PIN is never given on the command line: use "
+			"--pin-file FILE, --pin-file - (standard input) or the prompt" );
 	case OPT_GENERATE:	p.generate = 1; return 1;
 	case OPT_LENGTH:
 		l = strtol( arg, &end, 10 );
