@@ -826,15 +826,12 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 		}
 		if ( at == ad_certpinPINFailure->ad_type && m->sml_desc == ad_certpinPINFailure &&
 		     m->sml_op == LDAP_MOD_DELETE && m->sml_values == NULL ) {
-			/* an administrator unlocks: idempotent, and the
-			 * lockout goes with the failures */
+			/* an administrator unlocks (the write gate lets the
+			 * delete through): the lockout goes with the failures */
 			if ( admin < 0 )
 				admin = cp_pin_admin( op );
-			if ( admin ) {
-				m->sml_op = LDAP_MOD_REPLACE;
-				m->sml_flags |= SLAP_MOD_INTERNAL;
+			if ( admin )
 				unlock = 1;
-			}
 			continue;
 		}
 		if ( at != ad_certpinPIN->ad_type && at != ad_certpinPINLock->ad_type )
@@ -926,8 +923,29 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 		cp_pin_state_mods( op, pp, &pr, hash.bv_val ? &hash : NULL );
 	}
 	if ( unlock ) {
-		for ( mp = &op->orm_modlist; *mp; mp = &(*mp)->sml_next )
-			;
+		BackendDB *db = certpin_select_db( op, &op->o_req_ndn );
+		Entry *e = NULL;
+		int has = 1;
+
+		/* unlocking an entry without failures is no error: its delete
+		 * of certpinPINFailure is dropped (the modify keeps at least the
+		 * lockout's replace) */
+		if ( db && certpin_entry_get( op, db, &op->o_req_ndn, &e ) == LDAP_SUCCESS ) {
+			has = attr_find( e->e_attrs, ad_certpinPINFailure ) != NULL;
+			certpin_entry_release( op, db, e );
+		}
+		for ( mp = &op->orm_modlist; *mp; ) {
+			m = *mp;
+			if ( !has && m->sml_desc == ad_certpinPINFailure &&
+			     m->sml_op == LDAP_MOD_DELETE && m->sml_values == NULL &&
+			     !( m->sml_flags & SLAP_MOD_INTERNAL ) ) {
+				*mp = m->sml_next;
+				slap_mod_free( &m->sml_mod, 0 );
+				ch_free( m );
+				continue;
+			}
+			mp = &m->sml_next;
+		}
 		*mp = certpin_mod_new( LDAP_MOD_REPLACE, ad_certpinPINLockout, NULL );
 	}
 	cp_prior_free( &pr );

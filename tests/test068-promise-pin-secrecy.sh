@@ -39,6 +39,9 @@ conf_pin() {
 	else
 		logacl="access to * by users read by * none"
 	fi
+	# srv_conf may end with the database instance of certpin: it must stay
+	# the last overlay, so it is put back after the others below
+	[ "$(tail -n 1 "$d/slapd.conf")" = "overlay certpin" ] && sed -i '$d' "$d/slapd.conf"
 	mkdir -p "$d/accesslog"
 	cat >> "$d/slapd.conf" <<CONF
 index entryCSN,entryUUID eq
