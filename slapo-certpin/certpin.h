@@ -51,6 +51,12 @@ extern AttributeDescription *ad_certpinRevoked;
 extern AttributeDescription *ad_certpinPIN;
 extern AttributeDescription *ad_certpinPINFailure;
 extern AttributeDescription *ad_certpinRevokedThumbprint;
+/* pin.c's PIN state (operational attributes) */
+extern AttributeDescription *ad_certpinPINChanged;
+extern AttributeDescription *ad_certpinPINExpires;
+extern AttributeDescription *ad_certpinPINLock;
+extern AttributeDescription *ad_certpinPINHistory;
+extern AttributeDescription *ad_certpinPINLockout;
 extern ObjectClass *oc_certpinUser;
 extern ObjectClass *oc_certpinHistory;
 
@@ -219,6 +225,12 @@ int certpin_pin_db_init( BackendDB *be, certpin_info *ci );
 int certpin_pin_db_destroy( BackendDB *be, certpin_info *ci );
 int certpin_pin_search( Operation *op, SlapReply *rs );
 int certpin_pin_compare( Operation *op, SlapReply *rs );
+/* bi_access_allowed of both instances: certpinPIN (and accesslog values
+ * recording it) is never readable, searchable or comparable except by the
+ * replication identity on a sync search. */
+int certpin_access( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state,
+	slap_mask_t *maskp );
 int certpin_pin_add( Operation *op, SlapReply *rs );
 int certpin_pin_modify( Operation *op, SlapReply *rs );
 /* May the requester delete certpinPINFailure (unlock) on op's target? */

@@ -25,6 +25,11 @@ AttributeDescription *ad_certpinRevoked;
 AttributeDescription *ad_certpinPIN;
 AttributeDescription *ad_certpinPINFailure;
 AttributeDescription *ad_certpinRevokedThumbprint;
+AttributeDescription *ad_certpinPINChanged;
+AttributeDescription *ad_certpinPINExpires;
+AttributeDescription *ad_certpinPINLock;
+AttributeDescription *ad_certpinPINHistory;
+AttributeDescription *ad_certpinPINLockout;
 ObjectClass *oc_certpinUser;
 ObjectClass *oc_certpinHistory;
 
@@ -66,6 +71,35 @@ static struct {
 	  "DESC 'Lowercase hex SHA-256 of each certificate a certpinRevoked record names; maintained by the certpin overlay' "
 	  "EQUALITY caseIgnoreIA5Match "
 	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{64} )", &ad_certpinRevokedThumbprint },
+	/* pin.c's PIN state: maintained by the overlay (certpinPINLock: written by
+	 * administrators, recorded by the overlay) */
+	{ "( " CERTPIN_OID_AT ".10 NAME 'certpinPINChanged' "
+	  "DESC 'When the PIN was last set; maintained by the certpin overlay' "
+	  "EQUALITY generalizedTimeMatch "
+	  "ORDERING generalizedTimeOrderingMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 "
+	  "SINGLE-VALUE )", &ad_certpinPINChanged },
+	{ "( " CERTPIN_OID_AT ".11 NAME 'certpinPINExpires' "
+	  "DESC 'When the PIN stops proving the user (certpin-pin-lifetime); maintained by the certpin overlay' "
+	  "EQUALITY generalizedTimeMatch "
+	  "ORDERING generalizedTimeOrderingMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 "
+	  "SINGLE-VALUE )", &ad_certpinPINExpires },
+	{ "( " CERTPIN_OID_AT ".12 NAME 'certpinPINLock' "
+	  "DESC 'Administrator lock of the PIN (time, by, reason); written by administrators, recorded by the certpin overlay' "
+	  "EQUALITY caseExactMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 "
+	  "SINGLE-VALUE )", &ad_certpinPINLock },
+	{ "( " CERTPIN_OID_AT ".13 NAME 'certpinPINHistory' "
+	  "DESC 'Hashes of the last PINs (certpin-pin-history); maintained by the certpin overlay; never readable' "
+	  "EQUALITY octetStringMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 )", &ad_certpinPINHistory },
+	{ "( " CERTPIN_OID_AT ".14 NAME 'certpinPINLockout' "
+	  "DESC 'Until when wrong PINs lock the PIN; maintained by the certpin overlay' "
+	  "EQUALITY generalizedTimeMatch "
+	  "ORDERING generalizedTimeOrderingMatch "
+	  "SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 "
+	  "SINGLE-VALUE )", &ad_certpinPINLockout },
 	{ NULL, NULL }
 };
 
@@ -77,7 +111,9 @@ static struct {
 	  "DESC 'A user to whom client certificates may be issued' "
 	  "SUP top AUXILIARY "
 	  "MAY ( certpinCertificate $ certpinThumbprint $ certpinCertInfo $ "
-	  "certpinPIN $ certpinPINFailure ) )",
+	  "certpinPIN $ certpinPINFailure $ certpinPINChanged $ "
+	  "certpinPINExpires $ certpinPINLock $ certpinPINHistory $ "
+	  "certpinPINLockout ) )",
 	  &oc_certpinUser },
 	{ "( " CERTPIN_OID_OC ".2 NAME 'certpinHistory' "
 	  "DESC 'An entry that keeps revocation records; added by the certpin overlay' "
@@ -492,17 +528,6 @@ certpin_is_admin( Operation *op, BackendDB *db )
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
 	return rc == 0;
-}
-
-/* ---- the access gate --------------------------------------------------- */
-
-/* pin.c provides the real one; this default decides nothing. */
-__attribute__(( weak )) int
-certpin_access( Operation *op, Entry *e, AttributeDescription *desc,
-	struct berval *val, slap_access_t access, AccessControlState *state,
-	slap_mask_t *maskp )
-{
-	return SLAP_CB_CONTINUE;
 }
 
 /* ---- certpin's own internal operations ---------------------------------- */

@@ -22,7 +22,7 @@ schema_of() {	# URI [bind args]: our definitions as the server publishes them
 		grep -i "NAME 'certpin" | sed 's/^[a-zA-Z]*: //' | sort
 }
 builtin=$(schema_of "$(srv_uri 1 ldapi)" -x)
-check_eq "the module registers 7 attribute types and 2 classes" 9 "$(printf '%s\n' "$builtin" | grep -c .)"
+check_eq "the module registers 12 attribute types and 2 classes" 14 "$(printf '%s\n' "$builtin" | grep -c .)"
 
 mkdir -p "$TESTDIR/srv2/db"
 sed -e "/moduleload .*certpin/d" -e "/^overlay certpin/d" \

@@ -21,7 +21,7 @@ PILAR="uid=pilar,$PEOPLE"
 JDOE="uid=jdoe,$PEOPLE"
 LDAP=$(srv_uri 1 ldap)
 LDAPS=$(srv_uri 1 ldaps)
-set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set phone and PIN"
+set_phone_pin "$KEN" "+1 (425) 555-0100" 461937 || die "cannot set phone and PIN"
 
 check_out "certpinIssue is advertised in the root DSE" "^supportedExtension: $ISSUE_OID\$" \
 	ldapsearch -LLL -x -H "$LDAP" -b "" -s base supportedExtension
@@ -60,7 +60,7 @@ logon_as "and over StartTLS" 1 pilar1 "$PILAR" starttls
 # ---- (b) anonymous device, phone and PIN over TLS ------------------------------
 csr ken1
 check_rc_out 0 "a device gets ken's certificate with phone and PIN over ldaps" "^issued" \
-	issue -H "$LDAPS" -r "$PKI/ken1.csr.der" -p " 1.425.555.0100 " -P 123456 -e "CP-7960 #1" \
+	issue -H "$LDAPS" -r "$PKI/ken1.csr.der" -p " 1.425.555.0100 " -P 461937 -e "CP-7960 #1" \
 	-o "$PKI/ken1.crt"
 check_eq "phone digits compare whatever the formatting; the default validity is 4320 hours" \
 	4320 "$(cert_hours "$PKI/ken1.crt")"
@@ -69,12 +69,12 @@ check_out "recorded with the device's endpoint" "endpoint=CP-7960 #1" root_searc
 logon_as "and logs on as ken" 1 ken1 "$KEN"
 csr ken2
 check_rc_out 0 "the same over StartTLS" "^issued" \
-	issue -H "$LDAP" -Z -r "$PKI/ken2.csr.der" -p "+14255550100" -P 123456 -o "$PKI/ken2.crt"
+	issue -H "$LDAP" -Z -r "$PKI/ken2.csr.der" -p "+14255550100" -P 461937 -o "$PKI/ken2.crt"
 check_eq "ken now holds two certificates" 2 \
 	"$(root_search -b "$KEN" -s base certpinThumbprint | grep -c '^certpinThumbprint:')"
 before=$(snapshot "$KEN")
 check_rc_out 13 "a PIN without TLS: confidentialityRequired" "over TLS only" \
-	issue -H "$LDAP" -r "$PKI/ken2.csr.der" -p "+14255550100" -P 123456
+	issue -H "$LDAP" -r "$PKI/ken2.csr.der" -p "+14255550100" -P 461937
 check_rc_out 50 "anonymous without phone and PIN: insufficientAccess" "bind first" \
 	issue -H "$LDAPS" -r "$PKI/ken2.csr.der"
 check_rc_out 53 "a phone without a PIN is refused" "go together" \

@@ -42,7 +42,7 @@ check "the root DN sets ken's PIN with ldapmodify" root_modify -f <(pin_ldif "$K
 check "a member of certpin-admin-group sets jdoe's PIN" as_admin -f <(pin_ldif "$JDOE" 246810 add)
 check "and twin's (the same phone as jdoe)" as_admin -f <(pin_ldif "uid=twin,$PEOPLE" 246810)
 check "adding a PIN where one exists replaces it" as_admin -f <(pin_ldif "$KEN" 135791 add)
-check_eq "ken holds one PIN" 1 "$(/usr/sbin/slapcat -f "$TESTDIR/srv1/slapd.conf" -a "(uid=kenmyer)" 2>/dev/null | grep -c '^certpinPIN')"
+check_eq "ken holds one PIN" 1 "$(/usr/sbin/slapcat -f "$TESTDIR/srv1/slapd.conf" -a "(uid=kenmyer)" 2>/dev/null | grep -c '^certpinPIN:')"
 before=$(snapshot "$KEN")
 check_rc_out 50 "ken may not set his own PIN" "set by administrators only" \
 	ldapmodify -x -D "$KEN" -w pw-kenmyer -H "$LDAP" -f <(pin_ldif "$KEN" 999999)
@@ -97,15 +97,15 @@ check_out "slapcat shows ken's PIN as an {SSHA} hash" "^certpinPIN: \{SSHA\}[A-Z
 check_eq "and the added user's too" 2 "$(printf '%s\n' "$cat" | grep -c '^certpinPIN: {SSHA}')"
 check_eq "no clear PIN anywhere in the database" 0 "$(printf '%s\n' "$cat" | grep -c -e 135791 -e 000111)"
 check_eq "the root DN does not read it ('*', '+' and by name)" "" \
-	"$(root_search -b "$PEOPLE" '(uid=kenmyer)' '*' '+' certpinPIN | grep -i certpinPIN)"
+	"$(root_search -b "$PEOPLE" '(uid=kenmyer)' '*' '+' certpinPIN | grep -i '^certpinPIN:')"
 check_eq "ken does not read his own" "" \
-	"$(ldapsearch -LLL -x -D "$KEN" -w pw-kenmyer -H "$LDAP" -b "$KEN" -s base '*' certpinPIN | grep -i certpinPIN)"
+	"$(ldapsearch -LLL -x -D "$KEN" -w pw-kenmyer -H "$LDAP" -b "$KEN" -s base '*' certpinPIN | grep -i '^certpinPIN[:;]')"
 check_eq "an administrator (whom the ACLs let read it) does not read it" "" \
-	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
+	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -b "$KEN" -s base certpinPIN | grep -i '^certpinPIN[:;]')"
 check_eq "nor with attributes only" "" \
-	"$(root_search -A -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
+	"$(root_search -A -b "$KEN" -s base certpinPIN | grep -i '^certpinPIN[:;]')"
 check_eq "an administrator (whom the ACLs let read it) does not read it with the sync control either" "" \
-	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -E sync=ro -b "$KEN" -s base certpinPIN | grep -i certpinPIN)"
+	"$(ldapsearch -LLL -x -D "$ADMIN" -w pw-certadmin -H "$LDAP" -E sync=ro -b "$KEN" -s base certpinPIN | grep -i '^certpinPIN[:;]')"
 check_out "replication by the root DN (sync control) carries the hash" "^certpinPIN: \{SSHA\}" \
 	root_search -E sync=ro -b "$KEN" -s base certpinPIN
 check_out "but the rest of the entry is returned" "^uid: kenmyer\$" root_search -b "$KEN" -s base '*'

@@ -39,11 +39,11 @@ check_eq "provider 2 issued nothing (replication does not issue again)" 0 "$(iss
 check_eq "provider 3 issued nothing" 0 "$(issued 3)"
 
 # ---- a PIN set on provider 3 proves the user on provider 2 ---------------------
-SRV=3 set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set phone and PIN"
+SRV=3 set_phone_pin "$KEN" "+1 (425) 555-0100" 461937 || die "cannot set phone and PIN"
 check "the phone and PIN hash replicate" repl_wait_same "$KEN" $BOUND
 csr ken1
 check_rc_out 0 "provider 2 issues kenmyer a certificate for phone and PIN (ldaps, anonymous)" "^issued" \
-	issue -H "$(srv_uri 2 ldaps)" -r "$PKI/ken1.csr.der" -p "+14255550100" -P 123456 \
+	issue -H "$(srv_uri 2 ldaps)" -r "$PKI/ken1.csr.der" -p "+14255550100" -P 461937 \
 	-e "CP-7960" -o "$PKI/ken1.crt"
 check "kenmyer is the same on every provider" repl_wait_same "$KEN" $BOUND
 for i in 1 3; do

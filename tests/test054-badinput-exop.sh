@@ -24,7 +24,7 @@ add: telephoneNumber
 telephoneNumber: +1 (425) 555-0100
 -
 replace: certpinPIN
-certpinPIN: 123456
+certpinPIN: 461937
 LDIF
 record_cert kenmyer "$PKI/kenmyer.der" >/dev/null || die "cannot record ken's certificate"
 csr good
@@ -86,10 +86,10 @@ bad_cmd "identity: a filter injection" "" "-" \
 	issue -H "$LDAP" -D "$ROOTDN" -w "$ROOTPW" -r "$PKI/good.csr.der" -i "uid=*)(uid=kenmyer"
 BAD_ALLOW='^(certpinPINFailure|entryCSN|modifyTimestamp|modifiersName|contextCSN):' \
 	bad_cmd "PIN: the wrong PIN (only a PIN failure is recorded)" "unknown phone number or wrong PIN" 49 issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "+1 (425) 555-0100" -P 654321
-bad_cmd "PIN: an unknown phone" "" 49 issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "+1 (999) 555-0199" -P 123456
+bad_cmd "PIN: an unknown phone" "" 49 issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "+1 (999) 555-0199" -P 461937
 bad_cmd "PIN: a phone without a PIN" "" "-" issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "+1 (425) 555-0100"
-bad_cmd "PIN: a filter injection in the phone" "" 49 issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "*" -P 123456
-bad_cmd "PIN: proof without TLS" "" 13 issue -H "$LDAP" -r "$PKI/good.csr.der" -p "+1 (425) 555-0100" -P 123456
+bad_cmd "PIN: a filter injection in the phone" "" 49 issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "*" -P 461937
+bad_cmd "PIN: proof without TLS" "" 13 issue -H "$LDAP" -r "$PKI/good.csr.der" -p "+1 (425) 555-0100" -P 461937
 bad_cmd "PIN: 2 KB of PIN" "" "-" issue -H "$LDAP" -Z -r "$PKI/good.csr.der" -p "+1 (425) 555-0100" \
 	-P "$(head -c 2048 /dev/zero | tr '\0' 7)"
 bad_cmd "validity: 10 years" "outside the policy" 53 as_pilar -r "$PKI/good.csr.der" -V 87600
