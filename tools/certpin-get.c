@@ -250,6 +250,7 @@ get_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	dn = ldap_get_dn( ld, e );
 	vals = ldap_get_values_len( ld, e, g.revoked ? "certpinRevoked" : "certpinCertInfo" );
 	if ( vals == NULL && it != NULL && dn &&
+	     cp_has_class( ld, e, g.revoked ? "certpinHistory" : "certpinUser" ) &&
 	     cp_attr_hidden( ld, dn, g.revoked ? "certpinRevoked" : "certpinCertInfo" ) ) {
 		/* not "no certificates": the server does not let us see them */
 		cp_hidden_error( dn, g.revoked ? "the server hides this user's "
@@ -325,7 +326,7 @@ get_probe( LDAP *ld, cp_idconf *ic, char *attr )
 	size_t len;
 	int rc;
 
-	len = strlen( ic->ic_filter ) + 40;
+	len = strlen( ic->ic_filter ) + 80;
 	filter = malloc( len );
 	if ( filter == NULL ) {
 		perror( cp_opt.prog );
@@ -362,7 +363,7 @@ get_probe( LDAP *ld, cp_idconf *ic, char *attr )
 int
 main( int argc, char **argv )
 {
-	char *attrs[] = { NULL, NULL };
+	char *attrs[] = { NULL, "objectClass", NULL };
 	cp_idconf ic;
 	cp_items its;
 	LDAP *ld;

@@ -461,7 +461,7 @@ typedef struct rev_plan {
 } rev_plan;
 
 static const char *rev_attrs[] = { "certpinCertificate;binary", "certpinCertInfo",
-	"certpinRevoked", NULL };
+	"certpinRevoked", "objectClass", NULL };
 
 static void
 rev_plan_free( rev_plan *pl )
@@ -1073,8 +1073,9 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	}
 	/* not "nothing to do" when the server hides what there is */
 	if ( pl.n == 0 && ( ( r.mode == MODE_REVOKE && pl.info ) ||
-	     cp_attr_hidden( ld, dn, r.mode == MODE_REVOKE ? "certpinCertInfo" :
-			"certpinRevoked" ) ) ) {
+	     ( cp_has_class( ld, e, r.mode == MODE_REVOKE ? "certpinUser" : "certpinHistory" ) &&
+	       cp_attr_hidden( ld, dn, r.mode == MODE_REVOKE ? "certpinCertInfo" :
+			"certpinRevoked" ) ) ) ) {
 		cp_hidden_error( dn, r.mode == MODE_REVOKE ? "the server hides this "
 			"user's certificates from the bound identity" : "the server hides "
 			"this user's revocation records from the bound identity" );

@@ -1279,10 +1279,14 @@ out:
 			ld = cld;	/* PIN path: the user, if the logon worked */
 		if ( ld != NULL )
 			ct_revoke( ld, resolved ? user_dn : identity, &der );
-		else
-			fprintf( stderr, "%s: warning: the test certificate stays on the "
-				"user's entry (an anonymous PIN session cannot revoke it); "
-				"revoke it with certpin-revoke\n", cp_opt.prog );
+		else {
+			snprintf( ct.left, sizeof( ct.left ), "the test certificate stays "
+				"on the user's entry" );
+			if ( !co.nagios )
+				fprintf( stderr, "%s: warning: the test certificate stays on the "
+					"user's entry (an anonymous PIN session cannot revoke it); "
+					"revoke it with certpin-revoke\n", cp_opt.prog );
+		}
 	} else if ( issued ) {
 		ct_step( "Keeping the test certificate (--keep)" );
 	}

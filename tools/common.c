@@ -1122,11 +1122,8 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 
 	memset( its, 0, sizeof( *its ) );
 	if ( first < argc ) {
-		if ( cp_opt.infile ) {
-			fprintf( stderr, "%s: identities given both as arguments and with -f\n",
-				cp_opt.prog );
-			exit( EXIT_FAILURE );
-		}
+		if ( cp_opt.infile )
+			cp_usage_error( "identities given both as arguments and with -f" );
 		its->it_src = "argument";
 		for ( i = first; i < argc; i++ )
 			cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 );
@@ -1230,6 +1227,19 @@ cp_attr_hidden( LDAP *ld, const char *dn, const char *attr )
 
 	rc = ldap_compare_ext_s( ld, dn, attr, &v, NULL, NULL );
 	return rc == LDAP_INSUFFICIENT_ACCESS;
+}
+
+int
+cp_has_class( LDAP *ld, LDAPMessage *e, const char *oc )
+{
+	struct berval **v = ldap_get_values_len( ld, e, "objectClass" );
+	size_t n = strlen( oc );
+	int i, hit = 0;
+
+	for ( i = 0; v && v[i] && !hit; i++ )
+		hit = v[i]->bv_len == n && strncasecmp( v[i]->bv_val, oc, n ) == 0;
+	ldap_value_free_len( v );
+	return hit;
 }
 
 void

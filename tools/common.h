@@ -238,6 +238,11 @@ int cp_progress_ok( void );
  * "no certificates" is never said when the truth is "not allowed to see". */
 int cp_attr_hidden( LDAP *ld, const char *dn, const char *attr );
 
+/* Does entry e (read with objectClass) hold that class?  Only entries of
+ * the classes certificates and records need are asked about (one round
+ * trip each). */
+int cp_has_class( LDAP *ld, LDAPMessage *e, const char *oc );
+
 /* The message for that: prog: "DN": Insufficient access (50), with what. */
 void cp_hidden_error( const char *dn, const char *what );
 
