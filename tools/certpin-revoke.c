@@ -636,7 +636,8 @@ rev_prunable( struct berval *rec )
 }
 
 /* Choose what to do; returns -1 on a (reported) non-fatal error, -2 on
- * bad input. */
+ * bad input, -3 when the server hides the values from the bound identity
+ * (not "nothing to do": a compare answers insufficientAccess). */
 static int
 rev_plan_make( LDAP *ld, LDAPMessage *e, cp_item *it, const char *dn, rev_plan *pl )
 {
@@ -645,6 +646,11 @@ rev_plan_make( LDAP *ld, LDAPMessage *e, cp_item *it, const char *dn, rev_plan *
 	int nwant = 0, i, j, bad = 0;
 
 	rev_plan_load( ld, e, pl );
+	if ( pl->n == 0 && ( ( r.mode == MODE_REVOKE && pl->info ) ||
+	     ( cp_has_class( ld, e, r.mode == MODE_REVOKE ? "certpinUser" : "certpinHistory" ) &&
+	       cp_attr_hidden( ld, dn, r.mode == MODE_REVOKE ? "certpinCertInfo" :
+			"certpinRevoked" ) ) ) )
+		return -3;
 	for ( j = 0; j < r.ntp; j++ )
 		want[nwant++] = r.tp[j];
 	if ( it && it->ci_thumb ) {
@@ -1067,19 +1073,15 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	}
 	rev_set_get( &r.users, dn, NULL );
 	rc = rev_plan_make( ld, e, it, dn, &pl );
-	if ( rc < 0 ) {
-		rev_fail( rc == -2 ? CP_ID_EINPUT : LDAP_NO_SUCH_ATTRIBUTE );
-		goto done;
-	}
-	/* not "nothing to do" when the server hides what there is */
-	if ( pl.n == 0 && ( ( r.mode == MODE_REVOKE && pl.info ) ||
-	     ( cp_has_class( ld, e, r.mode == MODE_REVOKE ? "certpinUser" : "certpinHistory" ) &&
-	       cp_attr_hidden( ld, dn, r.mode == MODE_REVOKE ? "certpinCertInfo" :
-			"certpinRevoked" ) ) ) ) {
+	if ( rc == -3 ) {
 		cp_hidden_error( dn, r.mode == MODE_REVOKE ? "the server hides this "
 			"user's certificates from the bound identity" : "the server hides "
 			"this user's revocation records from the bound identity" );
 		rev_fail( LDAP_INSUFFICIENT_ACCESS );
+		goto done;
+	}
+	if ( rc < 0 ) {
+		rev_fail( rc == -2 ? CP_ID_EINPUT : LDAP_NO_SUCH_ATTRIBUTE );
 		goto done;
 	}
 	if ( cp_opt.dont )
