@@ -797,12 +797,11 @@ cp_watchdog_fire( int sig )
 {
 	static const char msg[] = ": Timed out (-5)\n\tadditional info: "
 		"no answer from the server while connecting (see -o nettimeout)\n";
-	ssize_t r;
 
 	(void)sig;
-	r = write( STDERR_FILENO, cp_opt.prog, strlen( cp_opt.prog ) );
-	r = write( STDERR_FILENO, msg, sizeof( msg ) - 1 );
-	(void)r;
+	if ( write( STDERR_FILENO, cp_opt.prog, strlen( cp_opt.prog ) ) >= 0 &&
+	     write( STDERR_FILENO, msg, sizeof( msg ) - 1 ) >= 0 )
+		_exit( LDAP_TIMEOUT & 0xff );
 	_exit( LDAP_TIMEOUT & 0xff );
 }
 
