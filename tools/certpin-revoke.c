@@ -368,7 +368,12 @@ rev_progress( int final )
 		return;
 	if ( final )
 		fprintf( stderr, "\r\033[K" );
-	else if ( r.done_items % 100 == 0 )
+	else if ( r.done_items % 100 != 0 )
+		return;
+	else if ( r.all )
+		fprintf( stderr, "\r%s: %ld users, %ld %s %s", cp_opt.prog, r.done_items,
+			r.revoked, rev_noun( r.revoked ), rev_done_word() );
+	else
 		fprintf( stderr, "\r%s: %ld/%ld users, %ld %s %s",
 			cp_opt.prog, r.done_items, r.items, r.revoked, rev_noun( r.revoked ),
 			rev_done_word() );

@@ -924,8 +924,8 @@ main( int argc, char **argv )
 	if ( cp_opt.dont ) {
 		if ( cp_opt.verbose ) {
 			if ( !co.cert_file )
-				printf( "!certpinIssue for %s on %s\n", identity, uri );
-			printf( "!SASL EXTERNAL bind and WhoAmI on %s\n", uri );
+				printf( "!certpinIssue for %s on %s\n", cp_esc( identity ), cp_esc( uri ) );
+			printf( "!SASL EXTERNAL bind and WhoAmI on %s\n", cp_esc( uri ) );
 			if ( !co.cert_file && !co.keep )
 				printf( "!revoke the test certificate\n" );
 		}
