@@ -41,11 +41,13 @@ fake_server() {
 }
 fake_stop() { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true; }
 
-# elapsed CMD...: run CMD, set RC, OUT (stdout+stderr) and SECS (wall clock)
+# elapsed CMD...: run CMD (a program, not a function), killed after 60 s
+# so that a tool that hangs fails the check instead of the whole run; set
+# RC, OUT (stdout+stderr) and SECS (wall clock)
 elapsed() {
 	local t0 t1
 	t0=$(date +%s%N)
-	OUT=$("$@" 2>&1) && RC=0 || RC=$?
+	OUT=$(timeout -k 5 60 "$@" 2>&1) && RC=0 || RC=$?
 	t1=$(date +%s%N)
 	SECS=$(( (t1 - t0) / 1000000000 ))
 }

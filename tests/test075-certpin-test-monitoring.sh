@@ -22,7 +22,7 @@ ADM="-D $CERTADMIN -y $TESTDIR/pw.adm"
 nrec() { root_search -b "$KEN" -s base certpinRevoked | grep -c '^certpinRevoked:' || true; }
 nrthumb() { root_search -b "$KEN" -s base certpinRevokedThumbprint | grep -c '^certpinRevokedThumbprint:' || true; }
 # nag ARGS...: certpin-test --nagios; sets OUT (stdout), ERR, RC
-nag() { OUT=$("$CTEST" --nagios "$@" 2>"$TESTDIR/nag.err") && RC=0 || RC=$?; ERR=$(cat "$TESTDIR/nag.err"); }
+nag() { OUT=$(timeout -k 5 60 "$CTEST" --nagios "$@" 2>"$TESTDIR/nag.err") && RC=0 || RC=$?; ERR=$(cat "$TESTDIR/nag.err"); }
 LINE_RE='^CERTPIN (OK|WARNING|CRITICAL|UNKNOWN) - [^|]*( \| latency=[0-9]+\.[0-9]{3}s;[0-9.]+;[0-9.]+)?$'
 
 # ---- OK, and nothing left behind ---------------------------------------------------------
