@@ -845,11 +845,21 @@ cp_ld_new( const char *uri, LDAP **ldp )
 		/* connecting, and every wait for an answer (ldap_result() and
 		 * the synchronous calls), end after the timeout: a server that
 		 * accepts and never answers does not hang the tool */
-		struct timeval tv = { cp_timeout(), 0 };
+		struct timeval tv = { cp_timeout(), 0 }, *conf;
+		int opts[2] = { LDAP_OPT_NETWORK_TIMEOUT, LDAP_OPT_TIMEOUT }, i;
 
-		if ( ldap_set_option( *ldp, LDAP_OPT_NETWORK_TIMEOUT, &tv ) != LDAP_OPT_SUCCESS ||
-		     ldap_set_option( *ldp, LDAP_OPT_TIMEOUT, &tv ) != LDAP_OPT_SUCCESS )
-			return LDAP_LOCAL_ERROR;
+		for ( i = 0; i < 2; i++ ) {
+			/* without -o nettimeout, a value from ldap.conf stands */
+			conf = NULL;
+			if ( cp_opt.nettimeout < 0 &&
+			     ldap_get_option( *ldp, opts[i], &conf ) == LDAP_OPT_SUCCESS &&
+			     conf != NULL ) {
+				ldap_memfree( conf );
+				continue;
+			}
+			if ( ldap_set_option( *ldp, opts[i], &tv ) != LDAP_OPT_SUCCESS )
+				return LDAP_LOCAL_ERROR;
+		}
 	}
 	return LDAP_SUCCESS;
 }

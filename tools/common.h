@@ -30,7 +30,8 @@
  *   -j         the same as --output=json
  *   -V         version
  * nettimeout bounds connecting and, as libldap's LDAP_OPT_TIMEOUT, every
- * wait for an answer (default CP_TIMEOUT seconds; "none" waits for ever);
+ * wait for an answer (default CP_TIMEOUT seconds unless ldap.conf sets
+ * NETWORK_TIMEOUT / TIMEOUT; "none" waits for ever);
  * connecting, StartTLS and the bind together are bounded by
  * CP_WATCHDOG timeouts (libldap does not bound a TLS handshake).
  * With no -x/-Y, a -D selects a simple bind, otherwise SASL with the
