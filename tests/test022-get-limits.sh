@@ -14,7 +14,7 @@ record_cert jdoe "$PKI/jdoe.der" >/dev/null || die "record jdoe"
 want=$(for c in kenmyer pilar jdoe; do der_sha256 "$PKI/$c.der"; done | LC_ALL=C sort)
 
 # all_as_admin: certpin-get --all as the certificate administrator
-all_as_admin() { "$GET" -x -D "$CERTADMIN" -w pw-certadmin -H "$(srv_uri 1 ldapi)" --all -o json; }
+all_as_admin() { "$GET" -x -D "$CERTADMIN" -w pw-certadmin -H "$(srv_uri 1 ldapi)" --all --output=json; }
 tps() { jq -r '.[].Thumbprint' | tr 'A-F' 'a-f' | LC_ALL=C sort; }
 
 # a size limit of 2 stands in for the default 500
@@ -24,7 +24,7 @@ sed -i 's/^database mdb$/&\nsizelimit 2/' "$conf"
 grep -q '^sizelimit 2$' "$conf" || die "cannot set the size limit"
 srv_start 1
 check_eq "the database's root DN lists all three certificates" "$want" \
-	"$("$GET" -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" --all -o json | tps)"
+	"$("$GET" -x -D "$ROOTDN" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" --all --output=json | tps)"
 check_rc_out 4 "the administrator stops at the size limit" "Size limit exceeded" all_as_admin
 
 srv_stop 1

@@ -57,7 +57,7 @@ rec=$(root_search -b "$KEN" -s base certpinCertInfo | sed -n 's/^certpinCertInfo
 	grep "sha256=$(pem_sha256 r3.pem)")
 check_eq "the endpoint id is in the certificate's record" desk-phone-7 "$(field "$rec" endpoint)"
 snap=$(snapshot "$KEN")
-check_rc_out 1 "-k rsa:1024 refused before anything is asked" "2048" \
+check_rc_out 2 "-k rsa:1024 refused before anything is asked" "2048" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer -k rsa:1024 --out weak
 check_eq "no files for the refused key" "" "$(ls weak* 2>/dev/null)"
 check_eq "entry unchanged after the refused key" "$snap" "$(snapshot "$KEN")"
@@ -139,9 +139,9 @@ snap=$(snapshot "$KEN")
 check_rc_out 13 "no PIN is sent without TLS" "refusing to send a PIN without TLS" \
 	"$ISSUE" $TRUST -H "$URI_L" --phone "$PHONE" --pin-file "$TESTDIR/pin.good" --out clear
 check_eq "no files, entry unchanged without TLS" "$snap" "$(snapshot "$KEN")$(ls clear* 2>/dev/null)"
-check_rc_out 1 "--pin-file without --phone is a usage error" "needs --phone" \
+check_rc_out 2 "--pin-file without --phone is a usage error" "needs --phone" \
 	"$ISSUE" $TRUST -H "$URI_S" --pin-file "$TESTDIR/pin.good" --out x
-check_rc_out 1 "--phone with an identity is a usage error" "give no identity" \
+check_rc_out 2 "--phone with an identity is a usage error" "give no identity" \
 	"$ISSUE" $TRUST -H "$URI_S" --phone "$PHONE" --pin-file "$TESTDIR/pin.good" "$KEN"
 
 # ---- refusals from the server -------------------------------------------------------------
@@ -160,7 +160,7 @@ check_eq "no files, entry unchanged after the refusals" "$snap" "$(snapshot "$KE
 check "--validity 8 (the policy's minimum)" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --validity 8 --out v8
 check_eq "the certificate is valid for 8 hours" 8 "$(cert_hours v8.crt)"
-check_rc_out 1 "--validity must be a number" "not a number of hours" \
+check_rc_out 2 "--validity must be a number" "not a number of hours" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --validity 8h --out v
 check_rc_out 255 "the server's certificate must be trusted" "Can't contact LDAP server" \
 	"$ISSUE" -o TLS_CACERT="$PKI/foreignca.crt" -H "$URI_S" -D "$KEN" -w pw-kenmyer --out untrusted

@@ -48,8 +48,15 @@ check_eq "Result: Success" Success "$(result Result "$OUT")"
 check_out "Latency as hh:mm:ss.fffffff" "$LAT" printf '%s\n' "$OUT"
 check_eq "empty Error and Diagnosis" "|" "$(result Error "$OUT")|$(result Diagnosis "$OUT")"
 check_eq "the test certificate is gone from the entry" "$n0" "$(nthumbs "$KEN")"
-check_eq "and revoked with reason certpin-test" "$((r0 + 1))" \
-	"$(root_search -b "$KEN" -s base certpinRevoked | grep -c 'reason=certpin-test')"
+# the record of its revocation is removed again when the bind may (Relax
+# Rules: an administrator, or here where the ACL still lets users write
+# certpinRevoked), else it stays with reason certpin-test and the run says so
+r1=$(root_search -b "$KEN" -s base certpinRevoked | grep -c 'reason=certpin-test' || true)
+if printf '%s\n' "$OUT" | grep -q "note: the revocation record of the test certificate .* stays"; then
+	check_eq "its revocation record stays with reason certpin-test, as the run says" "$((r0 + 1))" "$r1"
+else
+	check_eq "its revocation record is gone too: nothing of the test stays" "$r0" "$r1"
+fi
 
 # -v: every step as it happens
 ct_run -v $TRUST -H "$URI_L" -ZZ -y "$TESTDIR/pw.ken" -k rsa "$KEN"
@@ -73,13 +80,13 @@ check_eq "--keep leaves the test certificate on the entry" "$((n0 + 1))" "$(nthu
 rec=$(root_search -b "$KEN" -s base certpinCertInfo | grep -c 'endpoint=certpin-test\$' || true)
 check_eq "the kept certificate has the endpoint id certpin-test" 1 "$rec"
 
-# -o json
-ct_run -o json $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" "$KEN"
-check_eq "-o json: exit 0" 0 "$RC"
-check_eq "-o json: one object with the five fields" \
+# --output=json
+ct_run --output=json $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" "$KEN"
+check_eq "--output=json: exit 0" 0 "$RC"
+check_eq "--output=json: one object with the five fields" \
 	"$URI_S|Success|null|null" \
 	"$(printf '%s' "$OUT" | jq -r '[.Target, .Result, (.Error|tostring), (.Diagnosis|tostring)] | join("|")')"
-check_out "-o json: Latency" '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}$' \
+check_out "--output=json: Latency" '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}$' \
 	printf '%s\n' "$(printf '%s' "$OUT" | jq -r .Latency)"
 
 # ---- success: an administrator, the user named by UPN --------------------------------
@@ -171,8 +178,8 @@ fails "a server that accepts and never answers: timed out (the watchdog)" \
 check "the test ended in time" test $(( $(date +%s) - start )) -le 10
 kill "$HANG" 2>/dev/null
 wait "$HANG" 2>/dev/null
-ct_run -o json $TRUST -H "$URI_S" -w not-the-password "$KEN"
-check_eq "-o json failure: Result, Error and Diagnosis set" "1|Failure|true|true" \
+ct_run -j $TRUST -H "$URI_S" -w not-the-password "$KEN"
+check_eq "-j failure: Result, Error and Diagnosis set" "1|Failure|true|true" \
 	"$RC|$(printf '%s' "$OUT" | jq -r '[.Result, (.Error|test("wrong password")), (.Diagnosis|length > 0)] | map(tostring) | join("|")')"
 
 # ---- usage errors: exit 2, nothing done --------------------------------------------------------

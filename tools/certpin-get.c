@@ -7,8 +7,13 @@
  * it (certpinCertInfo), or with --revoked the revocation history
  * (certpinRevoked).  Filters: --issued-after/--issued-before (on
  * PublicationTime), --expires-before/--expires-after (on ExpirationTime),
- * all strict comparisons, dates in ISO 8601 UTC.  Output: a table, -o ldif,
- * or -o json.  Records are read only through lib/certinfo.c.
+ * all strict comparisons, dates in ISO 8601 UTC.  Output: a table,
+ * --output=ldif, or --output=json (-j).  Records are read only through
+ * lib/certinfo.c.  Every value printed in the table passes through
+ * cp_esc()/cp_esc_dn(); LDIF base64-encodes what is not printable; JSON
+ * escapes.  When a user's entry shows no certificate, a compare asks
+ * whether the server hides them (insufficientAccess) rather than saying
+ * there are none.
  */
 
 #include "config.h"
@@ -21,11 +26,15 @@
 #include "common.h"
 #include "identity.h"
 
-enum { FMT_TABLE, FMT_LDIF, FMT_JSON };
+enum { FMT_TABLE = CP_FMT_TEXT, FMT_LDIF = CP_FMT_LDIF, FMT_JSON = CP_FMT_JSON };
+
+/* --all found nothing: entries of certpinUser checked for hidden
+ * certificates before saying so */
+#define GET_PROBE	10
 
 enum {
 	OPT_ALL = 0x100, OPT_REVOKED, OPT_ISSUED_AFTER, OPT_ISSUED_BEFORE,
-	OPT_EXPIRES_BEFORE, OPT_EXPIRES_AFTER, OPT_CONFIG, OPT_FORMAT
+	OPT_EXPIRES_BEFORE, OPT_EXPIRES_AFTER, OPT_CONFIG
 };
 
 static struct option get_long[] = {
@@ -36,7 +45,6 @@ static struct option get_long[] = {
 	{ "expires-before", required_argument, NULL, OPT_EXPIRES_BEFORE },
 	{ "expires-after", required_argument, NULL, OPT_EXPIRES_AFTER },
 	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -49,8 +57,6 @@ typedef struct get_bound {
 static struct {
 	int		all;
 	int		revoked;
-	int		format;
-	int		format_set;
 	char		*config;
 	get_bound	issued_after, issued_before, expires_before, expires_after;
 	/* running state */
@@ -76,7 +82,7 @@ get_usage( FILE *fp )
 "  --expires-before DATE   ExpirationTime earlier than DATE\n"
 "  --expires-after DATE    ExpirationTime later than DATE\n"
 "                          DATE: YYYY-MM-DD[THH:MM[:SS][Z]], UTC\n"
-"  -o table|ldif|json      output format (default table); also --format\n"
+"  --output=table|ldif|json output format (default table); -j: json\n"
 "  --config FILE           identity configuration (default $CERTPIN_CONF,\n"
 "                          /etc/ldap/certpin.conf)\n" );
 }
@@ -93,22 +99,8 @@ get_bound_set( get_bound *b, const char *opt, const char *arg )
 }
 
 static int
-get_format( const char *s )
-{
-	if ( strcasecmp( s, "table" ) == 0 )
-		return FMT_TABLE;
-	if ( strcasecmp( s, "ldif" ) == 0 )
-		return FMT_LDIF;
-	if ( strcasecmp( s, "json" ) == 0 )
-		return FMT_JSON;
-	return -1;
-}
-
-static int
 get_opt( int c, char *arg )
 {
-	int f;
-
 	switch ( c ) {
 	case OPT_ALL:		g.all = 1; return 1;
 	case OPT_REVOKED:	g.revoked = 1; return 1;
@@ -120,21 +112,6 @@ get_opt( int c, char *arg )
 		if ( g.config )
 			cp_usage_error( "--config previously specified" );
 		g.config = arg;
-		return 1;
-	case OPT_FORMAT:
-	case CP_OPT_GENERAL:
-		if ( c == CP_OPT_GENERAL && strncasecmp( arg, "format=", 7 ) == 0 )
-			arg += 7;
-		f = get_format( arg );
-		if ( f < 0 ) {
-			if ( c == CP_OPT_GENERAL )
-				return 0;	/* maybe an ldap.conf option */
-			cp_usage_error( "unknown output format \"%s\" (table, ldif, json)", arg );
-		}
-		if ( g.format_set && g.format != f )
-			cp_usage_error( "output format previously specified" );
-		g.format = f;
-		g.format_set = 1;
 		return 1;
 	}
 	return 0;
@@ -192,16 +169,29 @@ get_print( get_row *r )
 		f[n].name = "Reason"; f[n++].value = nz( r->reason );
 	}
 
-	switch ( g.format ) {
+	switch ( cp_opt.format ) {
 	case FMT_TABLE:
-		if ( g.shown == 0 )
-			printf( "%-20s %-20s %-64s %s\n",
-				g.revoked ? "RevocationTime" : "PublicationTime",
-				"ExpirationTime", "Thumbprint", "Identity" );
-		printf( "%-20s %-20s %-64s %s\n",
-			g.revoked ? ( r->revoked[0] ? r->revoked : "-" ) :
-				( r->published[0] ? r->published : "-" ),
-			r->expires[0] ? r->expires : "-", r->ci.ci_sha256, r->dn );
+		/* what the directory holds is untrusted: escaped for the terminal */
+		if ( g.revoked ) {
+			if ( g.shown == 0 )
+				printf( "%-20s %-20s %-64s %-20s %-40s %s\n", "RevocationTime",
+					"ExpirationTime", "Thumbprint", "Reason", "RevokedBy",
+					"Identity" );
+			printf( "%-20s %-20s %-64s %-20s %-40s %s\n",
+				r->revoked[0] ? r->revoked : "-",
+				r->expires[0] ? r->expires : "-", cp_esc( r->ci.ci_sha256 ),
+				nz( r->reason ) ? cp_esc( r->reason ) : "-",
+				nz( r->by ) ? cp_esc_dn( r->by ) : "-", cp_esc_dn( r->dn ) );
+		} else {
+			if ( g.shown == 0 )
+				printf( "%-20s %-20s %-64s %-16s %s\n", "PublicationTime",
+					"ExpirationTime", "Thumbprint", "Endpoint", "Identity" );
+			printf( "%-20s %-20s %-64s %-16s %s\n",
+				r->published[0] ? r->published : "-",
+				r->expires[0] ? r->expires : "-", cp_esc( r->ci.ci_sha256 ),
+				nz( r->ci.ci_endpoint ) ? cp_esc( r->ci.ci_endpoint ) : "-",
+				cp_esc_dn( r->dn ) );
+		}
 		break;
 	case FMT_LDIF:
 		if ( g.shown )
@@ -259,6 +249,17 @@ get_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	g.users++;
 	dn = ldap_get_dn( ld, e );
 	vals = ldap_get_values_len( ld, e, g.revoked ? "certpinRevoked" : "certpinCertInfo" );
+	if ( vals == NULL && it != NULL && dn &&
+	     cp_has_class( ld, e, g.revoked ? "certpinHistory" : "certpinUser" ) &&
+	     cp_attr_hidden( ld, dn, g.revoked ? "certpinRevoked" : "certpinCertInfo" ) ) {
+		/* not "no certificates": the server does not let us see them */
+		cp_hidden_error( dn, g.revoked ? "the server hides this user's "
+			"revocation records from the bound identity" : "the server "
+			"hides this user's certificates from the bound identity" );
+		g.err = LDAP_INSUFFICIENT_ACCESS;
+		ldap_memfree( dn );
+		return !cp_opt.contoerr;
+	}
 	for ( i = 0; vals && vals[i]; i++ ) {
 		get_row r;
 		char when[CERTPIN_GENTIME_LEN + 1];
@@ -267,7 +268,7 @@ get_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 
 		memset( &r, 0, sizeof( r ) );
 		if ( certpin_certinfo_parse( vals[i]->bv_val, vals[i]->bv_len, &r.ci ) != 0 ) {
-			cp_warn( "%s: ignoring a malformed record", dn );
+			cp_warn( "%s: ignoring a malformed record", cp_esc_dn( dn ) );
 			continue;
 		}
 		if ( it && it->ci_thumb && strcasecmp( it->ci_thumb, r.ci.ci_sha256 ) != 0 ) {
@@ -314,16 +315,62 @@ get_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	return 0;
 }
 
+/* --all found nothing: is that so, or does the server hide them?  Look at
+ * a few users enabled for certificates: one whose certificates are hidden
+ * makes the answer "insufficient access". */
+static void
+get_probe( LDAP *ld, cp_idconf *ic, char *attr )
+{
+	char *attrs[] = { attr, NULL }, *filter, *dn;
+	LDAPMessage *res = NULL, *e;
+	size_t len;
+	int rc;
+
+	len = strlen( ic->ic_filter ) + 80;
+	filter = malloc( len );
+	if ( filter == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	snprintf( filter, len, "(&%s(|(objectClass=certpinUser)"
+		"(objectClass=certpinHistory)))", ic->ic_filter );
+	rc = ldap_search_ext_s( ld, ic->ic_base, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
+		NULL, NULL, NULL, GET_PROBE, &res );
+	free( filter );
+	if ( rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED ) {
+		ldap_msgfree( res );
+		return;
+	}
+	for ( e = ldap_first_entry( ld, res ); e; e = ldap_next_entry( ld, e ) ) {
+		dn = ldap_get_dn( ld, e );
+		if ( dn && cp_attr_hidden( ld, dn, attr ) ) {
+			char info[1024];
+
+			snprintf( info, sizeof( info ), "no %s visible: the server hides "
+				"them from the bound identity (e.g. those of \"%s\")",
+				g.revoked ? "revocation records" : "certificates", cp_esc_dn( dn ) );
+			cp_perror( cp_opt.prog, LDAP_INSUFFICIENT_ACCESS, NULL, NULL );
+			fprintf( stderr, "\tadditional info: %s\n", info );
+			g.err = LDAP_INSUFFICIENT_ACCESS;
+			ldap_memfree( dn );
+			break;
+		}
+		ldap_memfree( dn );
+	}
+	ldap_msgfree( res );
+}
+
 int
 main( int argc, char **argv )
 {
-	char *attrs[] = { NULL, NULL };
+	char *attrs[] = { NULL, "objectClass", NULL };
 	cp_idconf ic;
 	cp_items its;
 	LDAP *ld;
 	int first, rc;
 
 	cp_tool_init( "certpin-get", "", get_long, get_opt, get_usage );
+	cp_tool_formats( CP_FMT_MASK( FMT_LDIF ) | CP_FMT_MASK( FMT_JSON ), "table" );
 	first = cp_tool_args( argc, argv );
 	if ( g.revoked && ( g.issued_after.gb_set || g.issued_before.gb_set ) )
 		cp_usage_error( "--issued-after/--issued-before do not apply to --revoked" );
@@ -349,10 +396,12 @@ main( int argc, char **argv )
 			attrs, get_entry, NULL );
 		if ( rc )
 			g.err = rc;
+		else if ( g.users == 0 )
+			get_probe( ld, &ic, attrs[0] );
 	} else {
 		cp_id_resolve( ld, &ic, &its, attrs, get_entry, NULL );
 	}
-	if ( g.format == FMT_JSON )
+	if ( cp_opt.format == FMT_JSON )
 		fputs( g.shown ? "\n]\n" : "[]\n", stdout );
 	if ( cp_opt.verbose )
 		fprintf( stderr, "%s: %ld %s for %d user%s\n", cp_opt.prog, g.shown,

@@ -72,7 +72,8 @@ issue_usage( FILE *fp )
 "  --validity HOURS requested validity (default: the server's)\n"
 "  --endpoint ID    device / endpoint id recorded with the certificate\n"
 "  --config FILE    identity resolution settings (default: $CERTPIN_CONF,\n"
-"                   " CP_ID_DEFAULT_CONF ")\n",
+"                   " CP_ID_DEFAULT_CONF ")\n"
+"  --output=text|json  how to report the certificate; -j: json\n",
 		cp_opt.prog );
 }
 
@@ -129,7 +130,7 @@ issue_exists( const char *path )
 	struct stat st;
 
 	if ( lstat( path, &st ) == 0 ) {
-		cp_warn( "%s: file exists (use --force to replace it)", path );
+		cp_warn( "%s: file exists (use --force to replace it)", cp_esc( path ) );
 		return 1;
 	}
 	return 0;
@@ -143,6 +144,21 @@ issue_bind_given( void )
 		cp_opt.want_bindpw || cp_opt.sasl_mech || cp_opt.sasl_authc_id;
 }
 
+/* One "Name: value" line, or one JSON member. */
+static void
+issue_field( int *n, const char *name, const char *value, int dn )
+{
+	if ( cp_opt.format == CP_FMT_JSON ) {
+		fputs( ( *n )++ ? ",\n  " : "{\n  ", stdout );
+		cp_json_string( stdout, name );
+		fputs( ": ", stdout );
+		cp_json_string( stdout, value );
+		return;
+	}
+	/* the server's names are untrusted: escaped for the terminal */
+	printf( "%s: %s\n", name, dn ? cp_esc_dn( value ) : cp_esc( value ) );
+}
+
 /* Print what the server sent: subject, thumbprint, expiry. */
 static void
 issue_report( const struct berval *der, const char *cert, const char *key,
@@ -150,25 +166,28 @@ issue_report( const struct berval *der, const char *cert, const char *key,
 {
 	certpin_certinfo ci;
 	char err[256], iso[CERTPIN_ISOTIME_LEN + 1];
+	int n = 0;
 
 	if ( certpin_certinfo_from_der( (const unsigned char *)der->bv_val,
 		der->bv_len, &ci, err, sizeof( err ) ) == 0 )
 	{
 		if ( certpin_gentime_iso( ci.ci_notafter, iso ) )
 			strcpy( iso, ci.ci_notafter );
-		printf( "Subject: %s\n", ci.ci_subject );
-		printf( "Issuer: %s\n", ci.ci_issuer );
-		printf( "SerialNumber: %s\n", ci.ci_serial );
-		printf( "Thumbprint: %s\n", ci.ci_sha256 );
-		printf( "NotAfter: %s\n", iso );
+		issue_field( &n, "Subject", ci.ci_subject, 1 );
+		issue_field( &n, "Issuer", ci.ci_issuer, 1 );
+		issue_field( &n, "SerialNumber", ci.ci_serial, 0 );
+		issue_field( &n, "Thumbprint", ci.ci_sha256, 0 );
+		issue_field( &n, "NotAfter", iso, 0 );
 		certpin_certinfo_free( &ci );
 	} else {
-		cp_warn( "the issued certificate does not parse: %s", err );
+		cp_warn( "the issued certificate does not parse: %s", cp_esc( err ) );
 	}
-	printf( "Certificate: %s\n", cert );
+	issue_field( &n, "Certificate", cert, 0 );
 	if ( key )
-		printf( "Key: %s\n", key );
-	printf( "CA: %s\n", ca );
+		issue_field( &n, "Key", key, 0 );
+	issue_field( &n, "CA", ca, 0 );
+	if ( cp_opt.format == CP_FMT_JSON )
+		fputs( "\n}\n", stdout );
 }
 
 int
@@ -194,6 +213,7 @@ main( int argc, char **argv )
 	io.out = "certpin";
 
 	cp_tool_init( "certpin-issue", "k:", issue_long, issue_opt, issue_usage );
+	cp_tool_formats( CP_FMT_MASK( CP_FMT_JSON ), "text" );
 	first = cp_tool_args( argc, argv );
 
 	/* ---- what was asked: refuse contradictions before anything runs ---- */
@@ -227,7 +247,7 @@ main( int argc, char **argv )
 	/* ---- the PIN, before anything touches the network ---- */
 	if ( io.ro.phone ) {
 		if ( certpin_pin_read( io.ro.pin_file, &pin, err, sizeof( err ) ) ) {
-			cp_warn( "%s", err );
+			cp_warn( "%s", cp_esc( err ) );
 			goto done;
 		}
 	}
@@ -237,7 +257,7 @@ main( int argc, char **argv )
 		if ( cp_opt.verbose )
 			fprintf( stderr, "reading the certificate request %s\n", io.csr_file );
 		if ( certpin_csr_read( io.csr_file, &csr, err, sizeof( err ) ) ) {
-			cp_warn( "%s", err );
+			cp_warn( "%s", cp_esc( err ) );
 			goto done;
 		}
 	} else {
@@ -248,7 +268,7 @@ main( int argc, char **argv )
 		if ( key == NULL || certpin_csr_make( key, first < argc ? argv[first] : io.ro.phone,
 			&csr, err, sizeof( err ) ) )
 		{
-			cp_warn( "%s", err );
+			cp_warn( "%s", cp_esc( err ) );
 			goto done;
 		}
 	}
@@ -257,9 +277,10 @@ main( int argc, char **argv )
 		if ( cp_opt.verbose ) {
 			printf( "!certpinIssue for %s%s%s\n",
 				io.ro.phone ? "phone " : first < argc ? "" : "the bound user",
-				io.ro.phone ? io.ro.phone : "", first < argc ? argv[first] : "" );
-			printf( "!write %s, %s%s%s\n", cert_path, ca_path,
-				key_path ? " and " : "", key_path ? key_path : "" );
+				io.ro.phone ? cp_esc( io.ro.phone ) : "",
+				first < argc ? cp_esc( argv[first] ) : "" );
+			printf( "!write %s, %s%s%s\n", cp_esc( cert_path ), cp_esc( ca_path ),
+				key_path ? " and " : "", key_path ? cp_esc( key_path ) : "" );
 		}
 		rc = EXIT_SUCCESS;
 		goto done;
@@ -283,7 +304,7 @@ main( int argc, char **argv )
 		( key_path && certpin_out_open( &out_key, key_path, 0600, io.force,
 			err, sizeof( err ) ) ) )
 	{
-		cp_warn( "%s", err );
+		cp_warn( "%s", cp_esc( err ) );
 		rc = EXIT_FAILURE;
 		goto done;
 	}
@@ -294,12 +315,12 @@ main( int argc, char **argv )
 	}
 	if ( first < argc ) {
 		if ( cp_opt.verbose )
-			fprintf( stderr, "resolving \"%s\"\n", argv[first] );
+			fprintf( stderr, "resolving \"%s\"\n", cp_esc( argv[first] ) );
 		rc = certpin_user_find( ld, io.ro.config, argv[first], 0, &user_dn, NULL );
 		if ( rc != LDAP_SUCCESS )
 			goto done;
 		if ( cp_opt.verbose )
-			fprintf( stderr, "user: %s\n", user_dn );
+			fprintf( stderr, "user: %s\n", cp_esc_dn( user_dn ) );
 	}
 
 	req.ir_csr = csr;
@@ -331,7 +352,7 @@ main( int argc, char **argv )
 		certpin_out_commit( &out_cert, err, sizeof( err ) ) ||
 		certpin_out_commit( &out_ca, err, sizeof( err ) ) )
 	{
-		cp_warn( "%s", err );
+		cp_warn( "%s", cp_esc( err ) );
 		cp_warn( "the certificate was issued and recorded but not saved: "
 			"revoke it (certpin-revoke) and ask again" );
 		rc = EXIT_FAILURE;

@@ -14,8 +14,20 @@
  *	Latency   : 00:00:00.2130376
  *	Error     : ...
  *	Diagnosis : ...
- * or one JSON object with -o json.  Exit status 0 when the logon works,
- * 1 when the test failed, 2 for usage errors.
+ * or one JSON object with --output=json (-j).  Exit status 0 when the
+ * logon works, 1 when the test failed, 2 for usage errors.
+ *
+ * The test certificate is revoked at the end, and its revocation record
+ * removed again (Relax Rules, as certpin-revoke --undo) when the bind may:
+ * an administrator's.  Otherwise the record stays, with the reason
+ * "certpin-test" (certpin-revoke --prune --reason certpin-test removes
+ * them), and the run says so.
+ *
+ * --nagios: a check for the monitoring plugins (Nagios, Icinga, ...): one
+ * line "CERTPIN OK - logon as DN in 25 ms | latency=0.025s;0.5;2", exit 0
+ * OK, 1 WARNING (latency above --warning, or something left behind), 2
+ * CRITICAL (the logon failed, or latency above --critical), 3 UNKNOWN
+ * (usage and setup errors).
  */
 
 #include "config.h"
@@ -42,6 +54,16 @@
 #define CT_EXIT_FAILED	1
 #define CT_EXIT_USAGE	2
 
+/* The monitoring plugins' states (exit codes). */
+#define CT_NAGIOS_OK		0
+#define CT_NAGIOS_WARNING	1
+#define CT_NAGIOS_CRITICAL	2
+#define CT_NAGIOS_UNKNOWN	3
+#define CT_NAGIOS_WARN_DEFAULT	0.5	/* seconds */
+#define CT_NAGIOS_CRIT_DEFAULT	2.0
+
+#define CT_REASON	"certpin-test"	/* the reason of its revocations */
+
 #define CT_ENDPOINT	"certpin-test"
 #define CT_TIMEOUT	30	/* seconds, without -o nettimeout */
 #define CT_WATCHDOG	3	/* the whole test: this many timeouts */
@@ -49,7 +71,8 @@
 enum { CT_BIND_NONE, CT_BIND_SIMPLE, CT_BIND_SASL };
 
 enum {
-	OPT_CERT = CERTPIN_OPT_TOOL, OPT_KEY, OPT_KEEP
+	OPT_CERT = CERTPIN_OPT_TOOL, OPT_KEY, OPT_KEEP, OPT_NAGIOS, OPT_WARNING,
+	OPT_CRITICAL
 };
 
 static const struct option ct_long[] = {
@@ -57,6 +80,9 @@ static const struct option ct_long[] = {
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "nagios", no_argument, NULL, OPT_NAGIOS },
+	{ "warning", required_argument, NULL, OPT_WARNING },
+	{ "critical", required_argument, NULL, OPT_CRITICAL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -65,14 +91,17 @@ static struct {
 	char	*cert_file;
 	char	*key_file;
 	int	keep;
-	int	json;
-} co;
+	int	nagios;		/* --nagios */
+	double	warn, crit;	/* --warning, --critical: seconds, < 0 unset */
+} co = { .warn = -1, .crit = -1 };
 
 /* The outcome. */
 static struct {
 	int	failed;
 	char	error[1024];
 	char	diag[2048];
+	char	user[1024];	/* the DN the certificate logged on as */
+	char	left[256];	/* what stays behind, when something does */
 } ct;
 
 static struct timespec ct_t0, ct_t1;
@@ -106,7 +135,12 @@ ct_usage( FILE *fp )
 "  --validity HOURS requested validity of the test certificate\n"
 "  --endpoint ID    endpoint id of the test certificate (default " CT_ENDPOINT ")\n"
 "  --config FILE    identity resolution settings\n"
-"  -o json          print the result as JSON\n"
+"  --output=json    print the result as JSON (-j)\n"
+"Monitoring (Nagios, Icinga, monitoring-plugins):\n"
+"  --nagios         one status line with performance data; exit 0 OK,\n"
+"                   1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
+"  --warning SECS   WARNING above this latency (default 0.5)\n"
+"  --critical SECS  CRITICAL above this latency (default 2)\n"
 "Exit status: 0 the logon works, 1 the test failed, 2 usage error.\n",
 		cp_opt.prog );
 }
@@ -126,16 +160,23 @@ ct_opt( int c, char *arg )
 	case OPT_KEEP:
 		co.keep = 1;
 		return 1;
-	case CP_OPT_GENERAL:
-		if ( !strcasecmp( arg, "json" ) ) {
-			co.json = 1;
-			return 1;
-		}
-		if ( !strcasecmp( arg, "text" ) ) {
-			co.json = 0;
-			return 1;
-		}
-		return 0;
+	case OPT_NAGIOS:
+		co.nagios = 1;
+		return 1;
+	case OPT_WARNING:
+	case OPT_CRITICAL: {
+		double *t = c == OPT_WARNING ? &co.warn : &co.crit;
+		char *end;
+
+		if ( *t >= 0 )
+			cp_usage_error( "--%s previously specified", c == OPT_WARNING ?
+				"warning" : "critical" );
+		*t = strtod( arg, &end );
+		if ( end == arg || *end || !( *t > 0 ) || *t > 86400 )
+			cp_usage_error( "--%s: \"%s\" is not a latency in seconds (e.g. 0.5)",
+				c == OPT_WARNING ? "warning" : "critical", cp_esc( arg ) );
+		return 1;
+	}
 	}
 	return 0;
 }
@@ -150,7 +191,7 @@ ct_step( const char *fmt, ... )
 	vsnprintf( ct_where, sizeof( ct_where ), fmt, ap );
 	va_end( ap );
 	if ( cp_opt.verbose )
-		fprintf( stderr, "VERBOSE: %s\n", ct_where );
+		fprintf( stderr, "VERBOSE: %s\n", cp_esc( ct_where ) );
 }
 
 /* The watchdog: libldap bounds connecting and each operation
@@ -272,13 +313,72 @@ ct_latency( char *out, size_t len )
 		s % 60, ticks % 10000000LL );
 }
 
+/* For the monitoring line: escaped, and no '|' (it starts the
+ * performance data). */
+static const char *
+ct_nagios_text( const char *s )
+{
+	static char buf[4096];
+	char *p;
+
+	snprintf( buf, sizeof( buf ), "%s", cp_esc( s ) );
+	for ( p = buf; *p; p++ )
+		if ( *p == '|' )
+			*p = '/';
+	return buf;
+}
+
+/* usage and setup errors in --nagios mode: UNKNOWN, on standard output */
 static void
+ct_nagios_usage( const char *msg )
+{
+	printf( "CERTPIN UNKNOWN - %s\n", ct_nagios_text( msg ) );
+	fflush( stdout );
+}
+
+/* Print the result; returns the exit status. */
+static int
 ct_report( const char *target )
 {
 	char lat[32];
 
 	ct_latency( lat, sizeof( lat ) );
-	if ( co.json ) {
+	if ( co.nagios ) {
+		double secs = (double)( ct_t1.tv_sec - ct_t0.tv_sec ) +
+			(double)( ct_t1.tv_nsec - ct_t0.tv_nsec ) / 1e9;
+		long ms = (long)( secs * 1000 + 0.5 );
+		int state = CT_NAGIOS_OK;
+		char text[3072];
+
+		if ( secs < 0 )
+			secs = 0;
+		if ( ct.failed ) {
+			state = CT_NAGIOS_CRITICAL;
+			snprintf( text, sizeof( text ), "%s", ct.error );
+		} else {
+			snprintf( text, sizeof( text ), "logon as %s in %ld ms", ct.user, ms );
+			if ( secs > co.crit ) {
+				state = CT_NAGIOS_CRITICAL;
+				snprintf( text + strlen( text ), sizeof( text ) - strlen( text ),
+					" (above %g s)", co.crit );
+			} else if ( secs > co.warn ) {
+				state = CT_NAGIOS_WARNING;
+				snprintf( text + strlen( text ), sizeof( text ) - strlen( text ),
+					" (above %g s)", co.warn );
+			}
+		}
+		if ( *ct.left ) {
+			if ( state == CT_NAGIOS_OK )
+				state = CT_NAGIOS_WARNING;
+			snprintf( text + strlen( text ), sizeof( text ) - strlen( text ),
+				"; %s", ct.left );
+		}
+		printf( "CERTPIN %s - %s | latency=%.3fs;%g;%g\n",
+			state == CT_NAGIOS_OK ? "OK" : state == CT_NAGIOS_WARNING ? "WARNING" :
+			"CRITICAL", ct_nagios_text( text ), secs, co.warn, co.crit );
+		return state;
+	}
+	if ( cp_opt.format == CP_FMT_JSON ) {
 		fputs( "{\"Target\":", stdout );
 		ct_json_str( target );
 		printf( ",\"Result\":\"%s\",\"Latency\":\"%s\",\"Error\":",
@@ -286,14 +386,18 @@ ct_report( const char *target )
 		ct_json_str( ct.error );
 		fputs( ",\"Diagnosis\":", stdout );
 		ct_json_str( ct.diag );
+		fputs( ",\"LeftBehind\":", stdout );
+		ct_json_str( ct.left );
 		fputs( "}\n", stdout );
-		return;
+		return ct.failed ? CT_EXIT_FAILED : CT_EXIT_OK;
 	}
-	printf( "Target    : %s\n", target );
+	/* names and messages from the directory are escaped for the terminal */
+	printf( "Target    : %s\n", cp_esc( target ) );
 	printf( "Result    : %s\n", ct.failed ? "Failure" : "Success" );
 	printf( "Latency   : %s\n", lat );
-	printf( "Error     :%s%s\n", *ct.error ? " " : "", ct.error );
-	printf( "Diagnosis :%s%s\n", *ct.diag ? " " : "", ct.diag );
+	printf( "Error     :%s%s\n", *ct.error ? " " : "", cp_esc( ct.error ) );
+	printf( "Diagnosis :%s%s\n", *ct.diag ? " " : "", cp_esc( ct.diag ) );
+	return ct.failed ? CT_EXIT_FAILED : CT_EXIT_OK;
 }
 
 /* ---- connections ------------------------------------------------------------------ */
@@ -529,8 +633,59 @@ ct_save( const struct berval *cert, EVP_PKEY *key )
 	return 0;
 }
 
+/* Remove the revocation record the revocation of the test certificate
+ * left (Relax Rules: only an administrator may).  0, or the LDAP error. */
+static int
+ct_unrecord( LDAP *ld, const char *dn, const char *hex )
+{
+	char *attrs[] = { "certpinRevoked", NULL }, *info = NULL;
+	LDAPMessage *res = NULL, *e;
+	struct berval **vals = NULL, *dvals[2] = { NULL, NULL };
+	LDAPMod mdel, *mods[2] = { &mdel, NULL };
+	LDAPControl relax, *ctrls[2] = { &relax, NULL };
+	certpin_certinfo ci;
+	int rc, i;
+
+	rc = ldap_search_ext_s( ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+		NULL, NULL, NULL, 1, &res );
+	e = rc == LDAP_SUCCESS ? ldap_first_entry( ld, res ) : NULL;
+	if ( e )
+		vals = ldap_get_values_len( ld, e, "certpinRevoked" );
+	for ( i = 0; vals && vals[i] && !dvals[0]; i++ ) {
+		if ( certpin_certinfo_parse( vals[i]->bv_val, vals[i]->bv_len, &ci ) == 0 ) {
+			if ( strcmp( ci.ci_sha256, hex ) == 0 )
+				dvals[0] = vals[i];
+			certpin_certinfo_free( &ci );
+		}
+	}
+	if ( dvals[0] == NULL ) {
+		rc = rc == LDAP_SUCCESS ? LDAP_NO_SUCH_ATTRIBUTE : rc;
+		goto done;
+	}
+	memset( &relax, 0, sizeof( relax ) );
+	relax.ldctl_oid = LDAP_CONTROL_RELAX;
+	relax.ldctl_iscritical = 1;
+	mdel.mod_op = LDAP_MOD_DELETE | LDAP_MOD_BVALUES;
+	mdel.mod_type = "certpinRevoked";
+	mdel.mod_bvalues = dvals;
+	ct_step( "Removing the revocation record of the test certificate" );
+	rc = ldap_modify_ext_s( ld, dn, mods, ctrls, NULL );
+	if ( rc != LDAP_SUCCESS ) {
+		info = ct_ld_info( ld, &rc );
+		ct_step( "Cannot remove the record: %s", ct_ldaperr( rc, info ) );
+		ldap_memfree( info );
+	} else {
+		ct_step( "Record removed: nothing of the test stays on the entry" );
+	}
+done:
+	ldap_value_free_len( vals );
+	ldap_msgfree( res );
+	return rc;
+}
+
 /* Delete the test certificate from the user's entry (the overlay keeps a
- * revocation record with the reason). */
+ * revocation record with the reason), then remove the record when the
+ * bind may; say what stays. */
 static int
 ct_revoke( LDAP *ld, const char *dn, const struct berval *der )
 {
@@ -541,7 +696,7 @@ ct_revoke( LDAP *ld, const char *dn, const struct berval *der )
 	int rc;
 
 	certpin_sha256_hex( (const unsigned char *)der->bv_val, der->bv_len, hex );
-	snprintf( reason, sizeof( reason ), "sha256=%s$reason=certpin-test", hex );
+	snprintf( reason, sizeof( reason ), "sha256=%s$reason=" CT_REASON, hex );
 	mdel.mod_op = LDAP_MOD_DELETE | LDAP_MOD_BVALUES;
 	mdel.mod_type = "certpinCertificate;binary";
 	mdel.mod_bvalues = dvals;
@@ -552,13 +707,27 @@ ct_revoke( LDAP *ld, const char *dn, const struct berval *der )
 	rc = ldap_modify_ext_s( ld, dn, mods, NULL, NULL );
 	if ( rc != LDAP_SUCCESS ) {
 		info = ct_ld_info( ld, &rc );
-		fprintf( stderr, "%s: warning: could not revoke the test certificate "
-			"(thumbprint %s): %s\n\trevoke it with certpin-revoke\n",
-			cp_opt.prog, hex, ct_ldaperr( rc, info ) );
+		snprintf( ct.left, sizeof( ct.left ), "the test certificate %s stays on "
+			"the user's entry", hex );
+		if ( !co.nagios )
+			fprintf( stderr, "%s: warning: could not revoke the test certificate "
+				"(thumbprint %s): %s\n\trevoke it with certpin-revoke\n",
+				cp_opt.prog, hex, cp_esc( ct_ldaperr( rc, info ) ) );
 		ldap_memfree( info );
 		return rc;
 	}
 	ct_step( "Revoked" );
+	if ( ct_unrecord( ld, dn, hex ) != LDAP_SUCCESS ) {
+		snprintf( ct.left, sizeof( ct.left ), "the revocation record of the test "
+			"certificate stays (bind as an administrator, or test a device "
+			"certificate with --cert/--key)" );
+		if ( !co.nagios )
+			fprintf( stderr, "%s: note: the revocation record of the test "
+				"certificate %s stays on the user's entry (reason " CT_REASON
+				"): an administrator removes such records with\n"
+				"\tcertpin-revoke --prune --reason " CT_REASON " --all\n",
+				cp_opt.prog, hex );
+	}
 	return LDAP_SUCCESS;
 }
 
@@ -652,10 +821,35 @@ main( int argc, char **argv )
 	memset( &req, 0, sizeof( req ) );
 	memset( &res, 0, sizeof( res ) );
 	signal( SIGPIPE, SIG_IGN );	/* a server closing a refused TLS session */
-	/* 1 means "the test failed": usage errors exit 2 */
+	/* 1 means "the test failed": usage errors exit 2, or in --nagios mode
+	 * 3 (UNKNOWN), known before the options are parsed */
 	cp_usage_status = CT_EXIT_USAGE;
+	for ( first = 1; first < argc && strcmp( argv[first], "--" ); first++ ) {
+		if ( !strcmp( argv[first], "--nagios" ) ) {
+			cp_usage_status = CT_NAGIOS_UNKNOWN;
+			cp_usage_hook = ct_nagios_usage;
+		}
+	}
 	cp_tool_init( "certpin-test", "k:", ct_long, ct_opt, ct_usage );
+	cp_tool_formats( CP_FMT_MASK( CP_FMT_JSON ), "text" );
 	first = cp_tool_args( argc, argv );
+	if ( co.nagios ) {
+		if ( cp_opt.format_set )
+			cp_usage_error( "--nagios prints its own line: no --output" );
+		if ( cp_opt.dont )
+			cp_usage_error( "--nagios and -n: a check must run" );
+		if ( co.keep )
+			cp_usage_error( "--nagios cleans up after itself: no --keep" );
+		if ( co.warn < 0 )
+			co.warn = co.crit > 0 && co.crit < CT_NAGIOS_WARN_DEFAULT ? co.crit :
+				CT_NAGIOS_WARN_DEFAULT;
+		if ( co.crit < 0 )
+			co.crit = co.warn > CT_NAGIOS_CRIT_DEFAULT ? co.warn : CT_NAGIOS_CRIT_DEFAULT;
+		if ( co.warn > co.crit )
+			cp_usage_error( "--warning %g is above --critical %g", co.warn, co.crit );
+	} else if ( co.warn >= 0 || co.crit >= 0 ) {
+		cp_usage_error( "--warning and --critical are thresholds of --nagios" );
+	}
 
 	/* ---- what was asked ---- */
 	uri = cp_opt.ldapuri;
@@ -706,22 +900,22 @@ main( int argc, char **argv )
 	/* ---- secrets and files, before the clock starts ---- */
 	if ( co.cert_file ) {
 		if ( certpin_cert_read( co.cert_file, &der, err, sizeof( err ) ) )
-			cp_usage_error( "%s", err );
+			cp_usage_error( "%s", cp_esc( err ) );
 		key = certpin_key_read( co.key_file, err, sizeof( err ) );
 		if ( key == NULL )
-			cp_usage_error( "%s", err );
+			cp_usage_error( "%s", cp_esc( err ) );
 	}
 	if ( co.ro.phone ) {
 		if ( certpin_pin_read( co.ro.pin_file, &pin, err, sizeof( err ) ) )
-			cp_usage_error( "%s", err );
+			cp_usage_error( "%s", cp_esc( err ) );
 	}
 	if ( cp_opt.pw_file ) {
 		/* the whole file, as ldapsearch -y */
 		if ( certpin_secret_read( cp_opt.pw_file, 0, &pw, err, sizeof( err ) ) )
-			cp_usage_error( "%s", err );
+			cp_usage_error( "%s", cp_esc( err ) );
 	} else if ( cp_opt.want_bindpw ) {
 		if ( certpin_secret_prompt( "LDAP Password", &pw, err, sizeof( err ) ) )
-			cp_usage_error( "%s", err );
+			cp_usage_error( "%s", cp_esc( err ) );
 	} else if ( cp_opt.passwd.bv_val ) {
 		pw = cp_opt.passwd;
 		cp_opt.passwd.bv_val = NULL;
@@ -730,8 +924,8 @@ main( int argc, char **argv )
 	if ( cp_opt.dont ) {
 		if ( cp_opt.verbose ) {
 			if ( !co.cert_file )
-				printf( "!certpinIssue for %s on %s\n", identity, uri );
-			printf( "!SASL EXTERNAL bind and WhoAmI on %s\n", uri );
+				printf( "!certpinIssue for %s on %s\n", cp_esc( identity ), cp_esc( uri ) );
+			printf( "!SASL EXTERNAL bind and WhoAmI on %s\n", cp_esc( uri ) );
 			if ( !co.cert_file && !co.keep )
 				printf( "!revoke the test certificate\n" );
 		}
@@ -753,9 +947,9 @@ main( int argc, char **argv )
 			CT_WATCHDOG * t );
 		ct_fail( d, "%s: timed out", ct_where );
 		ct_cleanup_files();
-		ct_report( uri );
+		rc = ct_report( uri );
 		fflush( NULL );
-		_exit( CT_EXIT_FAILED );
+		_exit( rc );
 	}
 	signal( SIGALRM, ct_alarm );
 	ct_jmp_armed = 1;
@@ -1062,6 +1256,7 @@ main( int argc, char **argv )
 		free( got );
 	}
 	ct_step( "The certificate logs on as the user" );
+	snprintf( ct.user, sizeof( ct.user ), "%s", resolved ? user_dn : identity );
 	if ( issued && !co.keep && revoke_ld == NULL ) {
 		/* PIN path: the user, now bound, revokes the test certificate */
 		revoke_ld = cld;
@@ -1084,10 +1279,14 @@ out:
 			ld = cld;	/* PIN path: the user, if the logon worked */
 		if ( ld != NULL )
 			ct_revoke( ld, resolved ? user_dn : identity, &der );
-		else
-			fprintf( stderr, "%s: warning: the test certificate stays on the "
-				"user's entry (an anonymous PIN session cannot revoke it); "
-				"revoke it with certpin-revoke\n", cp_opt.prog );
+		else {
+			snprintf( ct.left, sizeof( ct.left ), "the test certificate stays "
+				"on the user's entry" );
+			if ( !co.nagios )
+				fprintf( stderr, "%s: warning: the test certificate stays on the "
+					"user's entry (an anonymous PIN session cannot revoke it); "
+					"revoke it with certpin-revoke\n", cp_opt.prog );
+		}
 	} else if ( issued ) {
 		ct_step( "Keeping the test certificate (--keep)" );
 	}
@@ -1098,7 +1297,7 @@ out:
 		ldap_unbind_ext_s( pld, NULL, NULL );
 	alarm( 0 );
 	ct_jmp_armed = 0;
-	ct_report( uri );
+	rc = ct_report( uri );
 
 	ber_bvfree( authzid );
 	ldap_memfree( info );
@@ -1114,5 +1313,5 @@ out:
 		ber_memfree( der.bv_val );
 	free( user_dn );
 	free( bound_as );
-	return ct.failed ? CT_EXIT_FAILED : CT_EXIT_OK;
+	return rc;
 }

@@ -29,7 +29,7 @@
 /* Exported by libldap 2.5 (ldap_pvt.h), not in the installed headers. */
 extern int ldap_pvt_conf_option( char *cmd, char *opt, int userconf );
 
-int cp_usage_status = EXIT_FAILURE;
+int cp_usage_status = CP_EXIT_USAGE;
 
 cp_common cp_opt = {
 	.authmethod = -1,
@@ -37,6 +37,12 @@ cp_common cp_opt = {
 	.nettimeout = -1,
 	.ldif_wrap = 76,
 };
+
+static unsigned cp_formats = CP_FMT_MASK( CP_FMT_TEXT );
+static const char *cp_text_name = "text";
+
+/* Long options of the common parser (codes no tool uses). */
+enum { CP_OPT_OUTPUT = 0x20000, CP_OPT_FORMAT };
 
 static const char *cp_private_short = "";
 static const struct option *cp_private_long;
@@ -52,6 +58,135 @@ cp_tool_init( const char *prog, const char *private_short,
 	cp_private_long = private_long;
 	cp_private = fn;
 	cp_private_usage = usage;
+}
+
+void
+cp_tool_formats( unsigned mask, const char *text_name )
+{
+	cp_formats = mask | CP_FMT_MASK( CP_FMT_TEXT );
+	if ( text_name )
+		cp_text_name = text_name;
+}
+
+int
+cp_timeout( void )
+{
+	if ( cp_opt.nettimeout < 0 )
+		return CP_TIMEOUT;
+	return cp_opt.nettimeout;
+}
+
+/* ---- escaping ---------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left) and its code
+ * point, or 0 when p does not start one (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+static size_t
+cp_utf8( const unsigned char *p, size_t n, unsigned long *cp )
+{
+	size_t len, i;
+	unsigned long c;
+
+	if ( p[0] < 0x80 ) {
+		*cp = p[0];
+		return 1;
+	}
+	if ( p[0] >= 0xc2 && p[0] <= 0xdf ) {
+		len = 2;
+		c = p[0] & 0x1f;
+	} else if ( p[0] >= 0xe0 && p[0] <= 0xef ) {
+		len = 3;
+		c = p[0] & 0x0f;
+	} else if ( p[0] >= 0xf0 && p[0] <= 0xf4 ) {
+		len = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if ( n < len )
+		return 0;
+	for ( i = 1; i < len; i++ ) {
+		if ( ( p[i] & 0xc0 ) != 0x80 )
+			return 0;
+		c = ( c << 6 ) | ( p[i] & 0x3f );
+	}
+	if ( ( len == 3 && c < 0x800 ) || ( len == 4 && ( c < 0x10000 || c > 0x10ffff ) ) ||
+	     ( c >= 0xd800 && c <= 0xdfff ) )
+		return 0;
+	*cp = c;
+	return len;
+}
+
+static int
+cp_is_control( unsigned long c )
+{
+	return c < 0x20 || c == 0x7f || ( c >= 0x80 && c <= 0x9f );
+}
+
+static const char *
+cp_esc_any( const char *s, size_t n, int dn )
+{
+	static char *slot[CP_ESC_SLOTS];
+	static size_t cap[CP_ESC_SLOTS];
+	static int next;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, need;
+	char *out;
+	int k;
+
+	if ( s == NULL )
+		return "";
+	k = next;
+	next = ( next + 1 ) % CP_ESC_SLOTS;
+	need = 4 * n + 1;
+	if ( cap[k] < need ) {
+		char *b = realloc( slot[k], need );
+
+		if ( b == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+		slot[k] = b;
+		cap[k] = need;
+	}
+	out = slot[k];
+	while ( i < n ) {
+		unsigned long c = 0;
+		size_t len = cp_utf8( p + i, n - i, &c );
+
+		if ( len == 0 || cp_is_control( c ) ) {
+			/* one byte; a C1 character is two: escape both */
+			size_t j, m = len ? len : 1;
+
+			for ( j = 0; j < m; j++ )
+				o += sprintf( out + o, dn ? "\\%02X" : "\\x%02x", p[i + j] );
+			i += m;
+			continue;
+		}
+		memcpy( out + o, p + i, len );
+		o += len;
+		i += len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *
+cp_esc( const char *s )
+{
+	return cp_esc_any( s, s ? strlen( s ) : 0, 0 );
+}
+
+const char *
+cp_esc_dn( const char *s )
+{
+	return cp_esc_any( s, s ? strlen( s ) : 0, 1 );
+}
+
+const char *
+cp_esc_len( const char *s, size_t len )
+{
+	return cp_esc_any( s, len, 0 );
 }
 
 /* ---- messages -------------------------------------------------------------- */
@@ -71,12 +206,13 @@ cp_warn( const char *fmt, ... )
 void
 cp_perror( const char *what, int err, const char *matched, const char *info )
 {
+	/* "what" is built by the tools from escaped parts */
 	fprintf( stderr, "%s: %s (%d)\n", what ? what : cp_opt.prog,
 		ldap_err2string( err ), err );
 	if ( matched && *matched )
-		fprintf( stderr, "\tmatched DN: %s\n", matched );
+		fprintf( stderr, "\tmatched DN: %s\n", cp_esc_dn( matched ) );
 	if ( info && *info )
-		fprintf( stderr, "\tadditional info: %s\n", info );
+		fprintf( stderr, "\tadditional info: %s\n", cp_esc( info ) );
 }
 
 int
@@ -121,12 +257,15 @@ static const char *const cp_common_help[] = {
 	"  -f file    read identities from file (default: standard input)\n",
 	"  -H URI     LDAP Uniform Resource Identifier(s)\n",
 	"  -I         use SASL Interactive mode\n",
+	"  -j         JSON output (--output=json)\n",
 	"  -n         show what would be done but don't actually do it\n",
 	"  -N         do not use reverse DNS to canonicalize SASL host name\n",
 	"  -O props   SASL security properties\n",
 	"  -o <opt>[=<optparam>] any libldap ldap.conf options, plus\n"
 	"             ldif_wrap=<width> (in columns, or \"no\" for no wrapping)\n"
-	"             nettimeout=<timeout> (in seconds, or \"none\" or \"max\")\n",
+	"             nettimeout=<timeout> (in seconds, or \"none\" or \"max\";\n"
+	"             default 30: also the longest wait for any answer)\n",
+	"  --output=<format> output format (--format); see above\n",
 	"  -Q         use SASL Quiet mode\n",
 	"  -R realm   SASL realm\n",
 	"  -U authcid SASL authentication identity\n",
@@ -154,16 +293,21 @@ cp_usage( FILE *fp )
 		fputs( cp_common_help[i], fp );
 }
 
+cp_usage_fn_msg *cp_usage_hook;
+
 void
 cp_usage_error( const char *fmt, ... )
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf( stderr, "%s: ", cp_opt.prog );
 	va_start( ap, fmt );
-	vfprintf( stderr, fmt, ap );
+	vsnprintf( msg, sizeof( msg ), fmt, ap );
 	va_end( ap );
-	fprintf( stderr, "\nTry `%s --help' for more information.\n", cp_opt.prog );
+	if ( cp_usage_hook )
+		cp_usage_hook( msg );
+	fprintf( stderr, "%s: %s\n", cp_opt.prog, msg );
+	fprintf( stderr, "Try `%s --help' for more information.\n", cp_opt.prog );
 	exit( cp_usage_status );
 }
 
@@ -172,21 +316,16 @@ cp_usage_error( const char *fmt, ... )
 static void
 cp_want_sasl( int c )
 {
-	if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SASL ) {
-		fprintf( stderr, "%s: -%c incompatible with previous "
-			"authentication choice\n", cp_opt.prog, c );
-		exit( cp_usage_status );
-	}
+	if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SASL )
+		cp_usage_error( "-%c incompatible with previous authentication choice", c );
 	cp_opt.authmethod = LDAP_AUTH_SASL;
 }
 
 static void
 cp_once( char **slot, int c, char *arg )
 {
-	if ( *slot != NULL ) {
-		fprintf( stderr, "%s: -%c previously specified\n", cp_opt.prog, c );
-		exit( cp_usage_status );
-	}
+	if ( *slot != NULL )
+		cp_usage_error( "-%c previously specified", c );
 	*slot = arg;
 }
 
@@ -202,6 +341,30 @@ cp_int_arg( const char *s, int *out )
 		return -1;
 	*out = (int)v;
 	return 0;
+}
+
+/* --output=FORMAT, -j */
+static void
+cp_set_format( const char *f )
+{
+	int fmt;
+
+	if ( !strcasecmp( f, "text" ) || !strcasecmp( f, cp_text_name ) )
+		fmt = CP_FMT_TEXT;
+	else if ( !strcasecmp( f, "ldif" ) )
+		fmt = CP_FMT_LDIF;
+	else if ( !strcasecmp( f, "json" ) )
+		fmt = CP_FMT_JSON;
+	else
+		fmt = -1;
+	if ( fmt < 0 || !( cp_formats & CP_FMT_MASK( fmt ) ) )
+		cp_usage_error( "unknown output format \"%s\" (%s%s%s)", f, cp_text_name,
+			cp_formats & CP_FMT_MASK( CP_FMT_LDIF ) ? ", ldif" : "",
+			cp_formats & CP_FMT_MASK( CP_FMT_JSON ) ? ", json" : "" );
+	if ( cp_opt.format_set && cp_opt.format != fmt )
+		cp_usage_error( "output format previously specified" );
+	cp_opt.format = fmt;
+	cp_opt.format_set = 1;
 }
 
 /* -o name[=value] */
@@ -224,20 +387,16 @@ cp_general_option( char *arg )
 			*p = '_';
 
 	if ( strcasecmp( name, "nettimeout" ) == 0 ) {
-		if ( cp_opt.nettimeout != -1 ) {
-			fprintf( stderr, "nettimeout option previously specified\n" );
-			exit( cp_usage_status );
-		}
+		if ( cp_opt.nettimeout != -1 )
+			cp_usage_error( "nettimeout option previously specified" );
 		if ( value == NULL || *value == '\0' )
 			cp_usage_error( "nettimeout: option value expected" );
 		if ( strcasecmp( value, "none" ) == 0 )
 			cp_opt.nettimeout = 0;
 		else if ( strcasecmp( value, "max" ) == 0 )
 			cp_opt.nettimeout = 0x7fffffff;
-		else if ( cp_int_arg( value, &cp_opt.nettimeout ) ) {
-			fprintf( stderr, "Unable to parse network timeout \"%s\"\n", value );
-			exit( cp_usage_status );
-		}
+		else if ( cp_int_arg( value, &cp_opt.nettimeout ) )
+			cp_usage_error( "Unable to parse network timeout \"%s\"", cp_esc( value ) );
 		return;
 	}
 	if ( strcasecmp( name, "ldif_wrap" ) == 0 ) {
@@ -245,19 +404,28 @@ cp_general_option( char *arg )
 			cp_opt.ldif_wrap = 76;
 		else if ( strcasecmp( value, "no" ) == 0 )
 			cp_opt.ldif_wrap = 0;
-		else if ( cp_int_arg( value, &cp_opt.ldif_wrap ) ) {
-			fprintf( stderr, "Unable to parse ldif_wrap=\"%s\"\n", value );
-			exit( cp_usage_status );
-		}
+		else if ( cp_int_arg( value, &cp_opt.ldif_wrap ) )
+			cp_usage_error( "Unable to parse ldif_wrap=\"%s\"", cp_esc( value ) );
+		return;
+	}
+	/* the old spellings of the output format: no ldap.conf option has
+	 * these names, so they cannot collide; kept, with a note */
+	if ( strcasecmp( name, "format" ) == 0 || ( value == NULL &&
+	     ( !strcasecmp( name, "json" ) || !strcasecmp( name, "ldif" ) ||
+	       !strcasecmp( name, "table" ) || !strcasecmp( name, "text" ) ) ) ) {
+		const char *f = strcasecmp( name, "format" ) == 0 ? value : name;
+
+		if ( f == NULL || *f == '\0' )
+			cp_usage_error( "format: option value expected" );
+		cp_set_format( f );
+		fprintf( stderr, "%s: -o %s is deprecated: use --output=%s%s\n", cp_opt.prog,
+			arg, f, strcasecmp( f, "json" ) ? "" : " or -j" );
 		return;
 	}
 	if ( cp_private && cp_private( CP_OPT_GENERAL, arg ) )
 		return;
-	if ( ldap_pvt_conf_option( name, value, 1 ) ) {
-		fprintf( stderr, "Invalid general option name: %s\n", name );
-		cp_usage( stderr );
-		exit( cp_usage_status );
-	}
+	if ( ldap_pvt_conf_option( name, value, 1 ) )
+		cp_usage_error( "invalid general option name: %s", cp_esc( name ) );
 }
 
 static int
@@ -271,7 +439,10 @@ cp_tool_args( int argc, char **argv )
 {
 	static const struct option common_long[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, CP_OPT_OUTPUT },
+		{ "format", required_argument, NULL, CP_OPT_FORMAT },
 	};
+	const int ncommon = (int)( sizeof( common_long ) / sizeof( common_long[0] ) );
 	struct option *longopts;
 	char *shortopts;
 	int nlong = 0, i, c, version = 0;
@@ -279,7 +450,7 @@ cp_tool_args( int argc, char **argv )
 	if ( cp_private_long )
 		while ( cp_private_long[nlong].name )
 			nlong++;
-	longopts = calloc( nlong + 2, sizeof( struct option ) );
+	longopts = calloc( nlong + ncommon + 1, sizeof( struct option ) );
 	shortopts = malloc( strlen( CP_COMMON_SHORT ) + strlen( cp_private_short ) + 2 );
 	if ( longopts == NULL || shortopts == NULL ) {
 		perror( cp_opt.prog );
@@ -287,7 +458,8 @@ cp_tool_args( int argc, char **argv )
 	}
 	for ( i = 0; i < nlong; i++ )
 		longopts[i] = cp_private_long[i];
-	longopts[nlong] = common_long[0];
+	for ( i = 0; i < ncommon; i++ )
+		longopts[nlong + i] = common_long[i];
 	/* leading ':' is not used: getopt prints its own message, as OpenLDAP */
 	strcpy( shortopts, CP_COMMON_SHORT );
 	strcat( shortopts, cp_private_short );
@@ -295,12 +467,14 @@ cp_tool_args( int argc, char **argv )
 	while ( ( c = getopt_long( argc, argv, shortopts, longopts, NULL ) ) != -1 ) {
 		/* private letters and long options first, common letters are
 		 * never offered to the tool */
+		if ( c == CP_OPT_OUTPUT || c == CP_OPT_FORMAT ) {
+			cp_set_format( optarg );
+			continue;
+		}
 		if ( !cp_is_common( c ) && c != '?' ) {
 			if ( cp_private && cp_private( c, optarg ) )
 				continue;
-			fprintf( stderr, "%s: unrecognized option -%c\n", cp_opt.prog, c );
-			cp_usage( stderr );
-			exit( cp_usage_status );
+			cp_usage_error( "unrecognized option -%c", c );
 		}
 		switch ( c ) {
 		case 'c':
@@ -321,6 +495,9 @@ cp_tool_args( int argc, char **argv )
 			exit( EXIT_SUCCESS );
 		case 'H':
 			cp_once( &cp_opt.ldapuri, c, optarg );
+			break;
+		case 'j':
+			cp_set_format( "json" );
 			break;
 		case 'I':
 			cp_want_sasl( c );
@@ -358,10 +535,8 @@ cp_tool_args( int argc, char **argv )
 			version++;
 			break;
 		case 'w':
-			if ( cp_opt.passwd.bv_val != NULL ) {
-				fprintf( stderr, "%s: -w previously specified\n", cp_opt.prog );
-				exit( cp_usage_status );
-			}
+			if ( cp_opt.passwd.bv_val != NULL )
+				cp_usage_error( "-w previously specified" );
 			cp_opt.passwd.bv_val = strdup( optarg );
 			cp_opt.passwd.bv_len = strlen( optarg );
 			/* wipe the password from the process arguments */
@@ -371,11 +546,8 @@ cp_tool_args( int argc, char **argv )
 			cp_opt.want_bindpw++;
 			break;
 		case 'x':
-			if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SIMPLE ) {
-				fprintf( stderr, "%s: incompatible with previous "
-					"authentication choice\n", cp_opt.prog );
-				exit( cp_usage_status );
-			}
+			if ( cp_opt.authmethod != -1 && cp_opt.authmethod != LDAP_AUTH_SIMPLE )
+				cp_usage_error( "-x incompatible with previous authentication choice" );
 			cp_opt.authmethod = LDAP_AUTH_SIMPLE;
 			break;
 		case 'X':
@@ -393,6 +565,8 @@ cp_tool_args( int argc, char **argv )
 			cp_opt.use_tls++;
 			break;
 		default:	/* '?': getopt said why */
+			if ( cp_usage_hook )
+				cp_usage_hook( "invalid option" );
 			fprintf( stderr, "Try `%s --help' for more information.\n", cp_opt.prog );
 			exit( cp_usage_status );
 		}
@@ -406,23 +580,16 @@ cp_tool_args( int argc, char **argv )
 		if ( version > 1 )
 			exit( EXIT_SUCCESS );
 	}
-	if ( ( cp_opt.pw_file || cp_opt.want_bindpw ) && cp_opt.passwd.bv_val != NULL ) {
-		fprintf( stderr, "%s: -%c incompatible with -w\n",
-			cp_opt.prog, cp_opt.pw_file ? 'y' : 'W' );
-		exit( cp_usage_status );
-	}
-	if ( cp_opt.pw_file && cp_opt.want_bindpw ) {
-		fprintf( stderr, "%s: -y incompatible with -W\n", cp_opt.prog );
-		exit( cp_usage_status );
-	}
+	if ( ( cp_opt.pw_file || cp_opt.want_bindpw ) && cp_opt.passwd.bv_val != NULL )
+		cp_usage_error( "-%c incompatible with -w", cp_opt.pw_file ? 'y' : 'W' );
+	if ( cp_opt.pw_file && cp_opt.want_bindpw )
+		cp_usage_error( "-y incompatible with -W" );
 	if ( cp_opt.authmethod == -1 )
 		cp_opt.authmethod = cp_opt.binddn ? LDAP_AUTH_SIMPLE : LDAP_AUTH_SASL;
 	if ( cp_opt.authmethod == LDAP_AUTH_SASL &&
 	     ( cp_opt.passwd.bv_val || cp_opt.pw_file || cp_opt.want_bindpw ) &&
-	     cp_opt.sasl_mech && strcasecmp( cp_opt.sasl_mech, "EXTERNAL" ) == 0 ) {
-		fprintf( stderr, "%s: -Y EXTERNAL takes no password\n", cp_opt.prog );
-		exit( cp_usage_status );
-	}
+	     cp_opt.sasl_mech && strcasecmp( cp_opt.sasl_mech, "EXTERNAL" ) == 0 )
+		cp_usage_error( "-Y EXTERNAL takes no password" );
 	return optind;
 }
 
@@ -597,11 +764,11 @@ cp_sasl_interact( LDAP *ld, unsigned flags, void *defaults, void *in )
 			return LDAP_OTHER;
 		if ( it->challenge && ( it->id == SASL_CB_ECHOPROMPT ||
 		     it->id == SASL_CB_NOECHOPROMPT ) )
-			fprintf( stderr, "Challenge: %s\n", it->challenge );
+			fprintf( stderr, "Challenge: %s\n", cp_esc( it->challenge ) );
 		if ( dflt )
-			fprintf( stderr, "Default: %s\n", dflt );
+			fprintf( stderr, "Default: %s\n", cp_esc( dflt ) );
 		snprintf( prompt, sizeof( prompt ), "%s: ",
-			it->prompt ? it->prompt : "Interact" );
+			it->prompt ? cp_esc( it->prompt ) : "Interact" );
 		ans = cp_tty_read( prompt, noecho );
 		if ( ans == NULL )
 			return LDAP_UNAVAILABLE;
@@ -618,6 +785,42 @@ cp_sasl_interact( LDAP *ld, unsigned flags, void *defaults, void *in )
 }
 
 /* ---- connection ------------------------------------------------------------------ */
+
+/* libldap bounds connecting and each wait for an answer, but not a TLS
+ * handshake (ldaps:// or StartTLS) with a server that accepts and never
+ * answers: connecting, StartTLS and the bind together are bounded by
+ * CP_WATCHDOG timeouts.  The message is written with write(2) (async-signal
+ * safe); the exit status is that of LDAP_TIMEOUT, as after any other
+ * timeout. */
+static void
+cp_watchdog_fire( int sig )
+{
+	static const char msg[] = ": Timed out (-5)\n\tadditional info: "
+		"no answer from the server while connecting (see -o nettimeout)\n";
+
+	(void)sig;
+	if ( write( STDERR_FILENO, cp_opt.prog, strlen( cp_opt.prog ) ) >= 0 &&
+	     write( STDERR_FILENO, msg, sizeof( msg ) - 1 ) >= 0 )
+		_exit( LDAP_TIMEOUT & 0xff );
+	_exit( LDAP_TIMEOUT & 0xff );
+}
+
+static void
+cp_watchdog( int on )
+{
+	if ( cp_timeout() <= 0 )
+		return;
+	if ( on ) {
+		unsigned t = (unsigned)cp_timeout() > 0x7fffffffU / CP_WATCHDOG ?
+			0x7fffffffU : (unsigned)cp_timeout() * CP_WATCHDOG;
+
+		signal( SIGALRM, cp_watchdog_fire );
+		alarm( t );
+	} else {
+		alarm( 0 );
+		signal( SIGALRM, SIG_DFL );
+	}
+}
 
 static void
 cp_ld_fatal( LDAP *ld, const char *what, int rc )
@@ -638,6 +841,26 @@ cp_ld_new( const char *uri, LDAP **ldp )
 	if ( ldap_set_option( *ldp, LDAP_OPT_PROTOCOL_VERSION, &version ) != LDAP_OPT_SUCCESS ||
 	     ldap_set_option( *ldp, LDAP_OPT_REFERRALS, LDAP_OPT_OFF ) != LDAP_OPT_SUCCESS )
 		return LDAP_LOCAL_ERROR;
+	if ( cp_timeout() > 0 ) {
+		/* connecting, and every wait for an answer (ldap_result() and
+		 * the synchronous calls), end after the timeout: a server that
+		 * accepts and never answers does not hang the tool */
+		struct timeval tv = { cp_timeout(), 0 }, *conf;
+		int opts[2] = { LDAP_OPT_NETWORK_TIMEOUT, LDAP_OPT_TIMEOUT }, i;
+
+		for ( i = 0; i < 2; i++ ) {
+			/* without -o nettimeout, a value from ldap.conf stands */
+			conf = NULL;
+			if ( cp_opt.nettimeout < 0 &&
+			     ldap_get_option( *ldp, opts[i], &conf ) == LDAP_OPT_SUCCESS &&
+			     conf != NULL ) {
+				ldap_memfree( conf );
+				continue;
+			}
+			if ( ldap_set_option( *ldp, opts[i], &tv ) != LDAP_OPT_SUCCESS )
+				return LDAP_LOCAL_ERROR;
+		}
+	}
 	return LDAP_SUCCESS;
 }
 
@@ -667,10 +890,7 @@ cp_tool_connect( void )
 	}
 	if ( cp_opt.nocanon )
 		ldap_set_option( ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON );
-	if ( cp_opt.nettimeout > 0 ) {
-		struct timeval tv = { cp_opt.nettimeout, 0 };
-		ldap_set_option( ld, LDAP_OPT_NETWORK_TIMEOUT, &tv );
-	}
+	cp_watchdog( 1 );
 	if ( cp_opt.use_tls ) {
 		rc = ldap_start_tls_s( ld, NULL, NULL );
 		if ( rc != LDAP_SUCCESS ) {
@@ -680,7 +900,8 @@ cp_tool_connect( void )
 		}
 	}
 
-	/* the password */
+	/* the password: no watchdog while a person types */
+	cp_watchdog( 0 );
 	if ( cp_opt.pw_file ) {
 		if ( cp_read_pwfile( cp_opt.pw_file, &cp_opt.passwd ) )
 			cp_tool_exit( ld, EXIT_FAILURE );
@@ -696,6 +917,8 @@ cp_tool_connect( void )
 		cp_opt.passwd.bv_len = strlen( pw );
 	}
 
+	if ( cp_opt.sasl_flags != LDAP_SASL_INTERACTIVE )
+		cp_watchdog( 1 );
 	if ( cp_opt.authmethod == LDAP_AUTH_SASL ) {
 		cp_sasl_defaults defs;
 		int i;
@@ -745,11 +968,12 @@ cp_tool_connect( void )
 		struct berval *authzid = NULL;
 
 		if ( ldap_whoami_s( ld, &authzid, NULL, NULL ) == LDAP_SUCCESS && authzid ) {
-			fprintf( stderr, "bound as \"%.*s\"\n", (int)authzid->bv_len,
-				authzid->bv_val );
+			fprintf( stderr, "bound as \"%s\"\n",
+				cp_esc_len( authzid->bv_val, authzid->bv_len ) );
 			ber_bvfree( authzid );
 		}
 	}
+	cp_watchdog( 0 );
 	return ld;
 }
 
@@ -907,11 +1131,8 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 
 	memset( its, 0, sizeof( *its ) );
 	if ( first < argc ) {
-		if ( cp_opt.infile ) {
-			fprintf( stderr, "%s: identities given both as arguments and with -f\n",
-				cp_opt.prog );
-			exit( EXIT_FAILURE );
-		}
+		if ( cp_opt.infile )
+			cp_usage_error( "identities given both as arguments and with -f" );
 		its->it_src = "argument";
 		for ( i = first; i < argc; i++ )
 			cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 );
@@ -1004,6 +1225,41 @@ cp_items_free( cp_items *its )
 	memset( its, 0, sizeof( *its ) );
 }
 
+/* ---- hidden attributes ---------------------------------------------------------------- */
+
+int
+cp_attr_hidden( LDAP *ld, const char *dn, const char *attr )
+{
+	static char probe[] = "certpin-visibility-probe";
+	struct berval v = { sizeof( probe ) - 1, probe };
+	int rc;
+
+	rc = ldap_compare_ext_s( ld, dn, attr, &v, NULL, NULL );
+	return rc == LDAP_INSUFFICIENT_ACCESS;
+}
+
+int
+cp_has_class( LDAP *ld, LDAPMessage *e, const char *oc )
+{
+	struct berval **v = ldap_get_values_len( ld, e, "objectClass" );
+	size_t n = strlen( oc );
+	int i, hit = 0;
+
+	for ( i = 0; v && v[i] && !hit; i++ )
+		hit = v[i]->bv_len == n && strncasecmp( v[i]->bv_val, oc, n ) == 0;
+	ldap_value_free_len( v );
+	return hit;
+}
+
+void
+cp_hidden_error( const char *dn, const char *what )
+{
+	char who[1024];
+
+	snprintf( who, sizeof( who ), "%s: \"%s\"", cp_opt.prog, cp_esc_dn( dn ) );
+	cp_perror( who, LDAP_INSUFFICIENT_ACCESS, NULL, what );
+}
+
 /* ---- output --------------------------------------------------------------------------- */
 
 void
@@ -1025,25 +1281,39 @@ void
 cp_json_string( FILE *fp, const char *s )
 {
 	const unsigned char *p;
+	size_t n, len;
+	unsigned long c;
 
 	if ( s == NULL ) {
 		fputs( "null", fp );
 		return;
 	}
 	fputc( '"', fp );
-	for ( p = (const unsigned char *)s; *p; p++ ) {
-		switch ( *p ) {
+	p = (const unsigned char *)s;
+	n = strlen( s );
+	while ( n ) {
+		len = cp_utf8( p, n, &c );
+		if ( len == 0 ) {
+			/* not UTF-8: JSON cannot carry the byte */
+			fputs( "\\ufffd", fp );
+			p++;
+			n--;
+			continue;
+		}
+		switch ( c ) {
 		case '"':	fputs( "\\\"", fp ); break;
 		case '\\':	fputs( "\\\\", fp ); break;
 		case '\n':	fputs( "\\n", fp ); break;
 		case '\r':	fputs( "\\r", fp ); break;
 		case '\t':	fputs( "\\t", fp ); break;
 		default:
-			if ( *p < 0x20 || *p == 0x7f )
-				fprintf( fp, "\\u%04x", *p );
+			if ( cp_is_control( c ) )
+				fprintf( fp, "\\u%04lx", c );
 			else
-				fputc( *p, fp );
+				fwrite( p, 1, len, fp );
 		}
+		p += len;
+		n -= len;
 	}
 	fputc( '"', fp );
 }

@@ -21,8 +21,19 @@
  *   -d level   libldap debug level
  *   -o opt[=v] nettimeout=<s>, ldif_wrap=<n|no>, any ldap.conf option
  *              (e.g. -o TLS_CACERT=/path); names the parser does not know
- *              are offered to the tool (certpin-get: -o ldif, -o json)
+ *              are offered to the tool.  The old spellings of the output
+ *              format (-o json, -o ldif, -o table, -o text, -o format=F)
+ *              still work with a deprecation note: they are no ldap.conf
+ *              option names, so they cannot collide
+ *   --output=FORMAT (--format)  output format: text (table), ldif, json,
+ *              as far as the tool offers them (cp_tool_formats())
+ *   -j         the same as --output=json
  *   -V         version
+ * nettimeout bounds connecting and, as libldap's LDAP_OPT_TIMEOUT, every
+ * wait for an answer (default CP_TIMEOUT seconds unless ldap.conf sets
+ * NETWORK_TIMEOUT / TIMEOUT; "none" waits for ever);
+ * connecting, StartTLS and the bind together are bounded by
+ * CP_WATCHDOG timeouts (libldap does not bound a TLS handshake).
  * With no -x/-Y, a -D selects a simple bind, otherwise SASL with the
  * ldap.conf default mechanism (SASL_MECH), as OpenLDAP's tools do.
  * Conflicts are refused: "-y incompatible with -w", "-D previously
@@ -56,7 +67,12 @@
  *   	matched DN: <dn>
  *   	additional info: <text>
  * and tools exit with the LDAP result code of the last error (0 on
- * success, 1 (cp_usage_status) for usage errors and unusable input).
+ * success, 1 for unusable input, 2 (cp_usage_status) for usage errors).
+ *
+ * Everything a tool prints for people (tables, messages, prompts) passes
+ * what came from the directory or the input through cp_esc() / cp_esc_dn():
+ * no control character, escape sequence or invalid UTF-8 reaches the
+ * terminal.
  *
  * Work items (identities) come from the operands, or when there are none,
  * from -f FILE or standard input, one per line: see cp_items_read().
@@ -69,7 +85,16 @@
 #include <ldap.h>
 
 /* The common short options (getopt syntax). */
-#define CP_COMMON_SHORT	"cd:D:f:H:IhnNo:O:QR:U:vVw:WxX:y:Y:Z"
+#define CP_COMMON_SHORT	"cd:D:f:H:IhjnNo:O:QR:U:vVw:WxX:y:Y:Z"
+
+/* Seconds a tool waits for an answer without -o nettimeout. */
+#define CP_TIMEOUT	30
+/* Connecting, StartTLS and binding together: this many timeouts. */
+#define CP_WATCHDOG	2
+
+/* Output formats (cp_opt.format); a tool offers a mask of them. */
+enum { CP_FMT_TEXT = 0, CP_FMT_LDIF, CP_FMT_JSON };
+#define CP_FMT_MASK( f )	( 1U << ( f ) )
 
 /* Code passed to the private hook for an unknown "-o name[=value]". */
 #define CP_OPT_GENERAL	0x10000
@@ -101,6 +126,8 @@ typedef struct cp_common {
 	int		debug;		/* -d */
 	int		nettimeout;	/* -o nettimeout, seconds, -1 unset */
 	int		ldif_wrap;	/* -o ldif_wrap, 0: no wrapping */
+	int		format;		/* --output / -j: CP_FMT_* */
+	int		format_set;	/* given on the command line */
 } cp_common;
 
 extern cp_common cp_opt;
@@ -110,13 +137,28 @@ extern cp_common cp_opt;
 void cp_tool_init( const char *prog, const char *private_short,
 	const struct option *private_long, cp_private_fn *fn, cp_usage_fn *usage );
 
-/* The exit status of usage errors: 1 unless the tool sets another before
- * cp_tool_args() (certpin-test: 2, as 1 means "the test failed"). */
+/* The formats the tool offers (CP_FMT_MASK()s; default text only) and
+ * the name of its text format in messages ("table" for certpin-get). */
+void cp_tool_formats( unsigned mask, const char *text_name );
+
+/* The exit status of usage errors (unknown options, bad option values,
+ * contradictions): 2 in every tool, unless the tool sets another before
+ * cp_tool_args() (certpin-test --nagios: 3, the plugins' UNKNOWN). */
+#define CP_EXIT_USAGE	2
 extern int cp_usage_status;
+
+/* The seconds to wait for an answer: -o nettimeout, else CP_TIMEOUT; 0
+ * for none. */
+int cp_timeout( void );
 
 /* Parse argv; returns the index of the first operand.  Exits with
  * cp_usage_status and a message on a usage error, 0 after --help / -h / -VV. */
 int cp_tool_args( int argc, char **argv );
+
+/* Called with the message of every usage error before it is printed
+ * (certpin-test --nagios prints its UNKNOWN line); NULL by default. */
+typedef void (cp_usage_fn_msg)( const char *msg );
+extern cp_usage_fn_msg *cp_usage_hook;
 
 /* Print "prog: msg", the usage hint, exit cp_usage_status. */
 void cp_usage_error( const char *fmt, ... )
@@ -191,13 +233,39 @@ int cp_confirm( const char *fmt, ... ) __attribute__(( format( printf, 1, 2 ) ))
 /* Is stderr a terminal (progress display allowed)? */
 int cp_progress_ok( void );
 
+/* Does the server hide attribute attr of entry dn from the bound identity?
+ * Asks with a compare of a value no entry holds: insufficientAccess means
+ * hidden (1); compareFalse, noSuchAttribute or anything else: 0.  So that
+ * "no certificates" is never said when the truth is "not allowed to see". */
+int cp_attr_hidden( LDAP *ld, const char *dn, const char *attr );
+
+/* Does entry e (read with objectClass) hold that class?  Only entries of
+ * the classes certificates and records need are asked about (one round
+ * trip each). */
+int cp_has_class( LDAP *ld, LDAPMessage *e, const char *oc );
+
+/* The message for that: prog: "DN": Insufficient access (50), with what. */
+void cp_hidden_error( const char *dn, const char *what );
+
 /* ---- output ---------------------------------------------------------------- */
 
 /* One LDIF line "name: value" (base64 "name:: ..." when the value needs it),
  * folded per -o ldif_wrap. */
 void cp_ldif_put( FILE *fp, const char *name, const char *value );
 
-/* A JSON string literal (RFC 8259 escapes); NULL prints null. */
+/* A JSON string literal (RFC 8259 escapes: C0, DEL and C1 as \u00XX,
+ * invalid UTF-8 as U+FFFD, so the result is valid JSON); NULL prints null. */
 void cp_json_string( FILE *fp, const char *s );
+
+/* Printable forms of untrusted text for people.  cp_esc(): every control
+ * character (C0, DEL, the C1 range U+0080..U+009F) and every byte that is
+ * not part of valid UTF-8 becomes \xHH.  cp_esc_dn(): the same as RFC 4514
+ * hex escapes \HH, so an escaped DN still names the same entry.  NULL gives
+ * "".  The result lives until CP_ESC_SLOTS later calls (several may be used
+ * in one printf). */
+#define CP_ESC_SLOTS	8
+const char *cp_esc( const char *s );
+const char *cp_esc_dn( const char *s );
+const char *cp_esc_len( const char *s, size_t len );
 
 #endif /* CERTPIN_COMMON_H */

@@ -40,8 +40,8 @@ cp_attr_ok( const char *s )
 static void
 cp_conf_error( const char *path, int line, const char *msg, const char *arg )
 {
-	fprintf( stderr, "%s: %s:%d: %s%s%s\n", cp_opt.prog, path, line, msg,
-		arg ? ": " : "", arg ? arg : "" );
+	fprintf( stderr, "%s: %s:%d: %s%s%s\n", cp_opt.prog, cp_esc( path ), line, msg,
+		arg ? ": " : "", arg ? cp_esc( arg ) : "" );
 	exit( EXIT_FAILURE );
 }
 
@@ -236,10 +236,11 @@ cp_idconf_finish( cp_idconf *ic, LDAP *ld )
 		int i;
 
 		fprintf( stderr, "%s: users under \"%s\", filter %s\n", cp_opt.prog,
-			ic->ic_base, ic->ic_filter );
+			cp_esc_dn( ic->ic_base ), cp_esc( ic->ic_filter ) );
 		for ( i = 0; i < ic->ic_ndomains; i++ )
 			fprintf( stderr, "%s: domain %s is \"%s\"\n", cp_opt.prog,
-				ic->ic_domains[i].cd_name, ic->ic_domains[i].cd_base );
+				cp_esc( ic->ic_domains[i].cd_name ),
+				cp_esc_dn( ic->ic_domains[i].cd_base ) );
 	}
 	return 0;
 }
@@ -317,7 +318,7 @@ cp_id_search_args( cp_idconf *ic, cp_item *it, const char **base, int *scope,
 	}
 	if ( strchr( s, '*' ) ) {
 		snprintf( msg, msglen, "%s: \"%s\": wildcards are not allowed in identities",
-			cp_opt.prog, s );
+			cp_opt.prog, cp_esc( s ) );
 		return CP_ID_EINPUT;
 	}
 	*base = ic->ic_base;
@@ -335,14 +336,15 @@ cp_id_search_args( cp_idconf *ic, cp_item *it, const char **base, int *scope,
 				*base = ic->ic_domains[i].cd_base;
 		}
 		if ( *base == NULL ) {
-			snprintf( msg, msglen, "%s: \"%s\": unknown domain \"%.*s\"",
-				cp_opt.prog, s, (int)( bs - s ), s );
+			snprintf( msg, msglen, "%s: \"%s\": unknown domain \"%s\"",
+				cp_opt.prog, cp_esc( s ), cp_esc_len( s, bs - s ) );
 			return CP_ID_EINPUT;
 		}
 		attr = ic->ic_logon_attr;
 		val = bs + 1;
 		if ( *val == '\0' || strchr( val, '\\' ) ) {
-			snprintf( msg, msglen, "%s: \"%s\": expected DOMAIN\\logon", cp_opt.prog, s );
+			snprintf( msg, msglen, "%s: \"%s\": expected DOMAIN\\logon", cp_opt.prog,
+				cp_esc( s ) );
 			return CP_ID_EINPUT;
 		}
 	} else if ( strcmp( kind, "upn" ) == 0 ) {
@@ -409,21 +411,23 @@ cp_slot_emit( LDAP *ld, cp_idconf *ic, cp_items *its, cp_slot *sl,
 			err = LDAP_NO_SUCH_OBJECT;
 		} else {
 			fprintf( stderr, "%s: \"%s\" matches %s%d users:\n", cp_opt.prog,
-				it->ci_value, err == LDAP_SIZELIMIT_EXCEEDED ? "more than " : "",
-				sl->sl_count );
+				cp_esc( it->ci_value ), err == LDAP_SIZELIMIT_EXCEEDED ?
+				"more than " : "", sl->sl_count );
 			for ( i = 0; i < CP_ID_LIST && sl->sl_dns[i]; i++ )
-				fprintf( stderr, "\t%s\n", sl->sl_dns[i] );
+				fprintf( stderr, "\t%s\n", cp_esc_dn( sl->sl_dns[i] ) );
 			fprintf( stderr, "\tname one of them by DN, SIP address or UPN\n" );
 			err = CP_ID_EINPUT;
 		}
 	}
 	if ( err == LDAP_NO_SUCH_OBJECT ) {
 		if ( !ic->ic_quiet_unknown )
-			fprintf( stderr, "%s: \"%s\": no such user\n", cp_opt.prog, it->ci_value );
+			fprintf( stderr, "%s: \"%s\": no such user\n", cp_opt.prog,
+				cp_esc( it->ci_value ) );
 	} else if ( err != CP_ID_EINPUT ) {
 		char what[512];
 
-		snprintf( what, sizeof( what ), "%s: \"%s\"", cp_opt.prog, it->ci_value );
+		snprintf( what, sizeof( what ), "%s: \"%s\"", cp_opt.prog,
+			cp_esc( it->ci_value ) );
 		cp_perror( what, err, sl->sl_matched, sl->sl_info );
 	}
 	return cb( ld, it, NULL, err, arg ) ? -2 : 1;
