@@ -17,7 +17,13 @@ LAT='^Latency   : [0-9]{2}:[0-5][0-9]:[0-5][0-9]\.[0-9]{7}$'
 result() { printf '%s\n' "$2" | sed -n "s/^$1 *: \{0,1\}//p"; }
 
 # ct_run ARGS...: run certpin-test, set OUT (stdout+stderr) and RC
-ct_run() { OUT=$("$CTEST" "$@" 2>&1) && RC=0 || RC=$?; }
+# OUT: everything it printed; REPORT: standard output alone (the report;
+# notes and warnings go to standard error)
+ct_run() {
+	OUT=$("$CTEST" "$@" 2>"$TESTDIR/ct.err") && RC=0 || RC=$?
+	REPORT=$OUT
+	OUT=$(cat "$TESTDIR/ct.err"; printf '%s\n' "$REPORT")
+}
 
 # fails DESC DIAG-REGEX ARGS...: certpin-test exits 1 with Result Failure and
 # a Diagnosis (or Error) matching DIAG-REGEX
@@ -42,7 +48,7 @@ chmod 600 "$TESTDIR/pw.ken"
 ct_run $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" "$KEN"
 check_eq "Ken's password (-y): exit 0" 0 "$RC"
 check_eq "the five fields, in order, as the original" "Target|Result|Latency|Error|Diagnosis" \
-	"$(printf '%s\n' "$OUT" | sed 's/ *:.*//' | paste -sd '|')"
+	"$(printf '%s\n' "$REPORT" | sed 's/ *:.*//' | paste -sd '|')"
 check_eq "Target is the URI" "$URI_S" "$(result Target "$OUT")"
 check_eq "Result: Success" Success "$(result Result "$OUT")"
 check_out "Latency as hh:mm:ss.fffffff" "$LAT" printf '%s\n' "$OUT"
@@ -85,9 +91,9 @@ ct_run --output=json $TRUST -H "$URI_S" -y "$TESTDIR/pw.ken" "$KEN"
 check_eq "--output=json: exit 0" 0 "$RC"
 check_eq "--output=json: one object with the five fields" \
 	"$URI_S|Success|null|null" \
-	"$(printf '%s' "$OUT" | jq -r '[.Target, .Result, (.Error|tostring), (.Diagnosis|tostring)] | join("|")')"
+	"$(printf '%s' "$REPORT" | jq -r '[.Target, .Result, (.Error|tostring), (.Diagnosis|tostring)] | join("|")')"
 check_out "--output=json: Latency" '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}$' \
-	printf '%s\n' "$(printf '%s' "$OUT" | jq -r .Latency)"
+	printf '%s\n' "$(printf '%s' "$REPORT" | jq -r .Latency)"
 
 # ---- success: an administrator, the user named by UPN --------------------------------
 ct_run $TRUST -H "$URI_S" -D "$CERTADMIN" -w pw-certadmin kenmyer@example.com

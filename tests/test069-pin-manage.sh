@@ -41,7 +41,7 @@ pin_as() { local dn=$1 pw=$2; shift 2; "$PIN" -x -D "$dn" -w "$pw" -H "$LDAPI" "
 pinfile() { printf '%s\n' "$1" > "$TESTDIR/pin.in"; chmod 600 "$TESTDIR/pin.in"; echo "$TESTDIR/pin.in"; }
 prove() { issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P "$1"; }
 attr() { root_search -b "$1" -s base "$2" | sed -n "s/^$2: //p"; }
-info_json() { pin info -o json "$@" 2>/dev/null; }
+info_json() { pin info --output=json "$@" 2>/dev/null; }
 ALLPINS="735194 846205 957316 628417 402957 502957"
 
 # ---- set ---------------------------------------------------------------------
@@ -56,14 +56,14 @@ check_rc_out 0 "the PIN proves ken" "^issued" prove 735194
 check_rc_out 0 "set from standard input, ken named by display name" "1 of 1 user changed" \
 	sh -c "printf '846205\n' | \"$PIN\" -x -D '$ROOTDN' -w '$ROOTPW' -H '$LDAPI' set --pin-file - 'Ken Myer'"
 check_rc_out 0 "the new PIN proves ken" "^issued" prove 846205
-check_rc_out 1 "a PIN on the command line is refused" "never given on the command line" \
+check_rc_out 2 "a PIN on the command line is refused" "never given on the command line" \
 	pin set --pin 957316 "$KEN"
 check_eq "and not repeated" 0 "$(pin set --pin=957316 "$KEN" 2>&1 | grep -c 957316)"
-check_rc_out 1 "a PIN given as an operand: refused, one identity only" "one identity" \
+check_rc_out 2 "a PIN given as an operand: refused, one identity only" "one identity" \
 	pin set "$KEN" 957316
 check_rc_out 1 "no terminal and no --pin-file: a clear error" "terminal" \
 	setsid "$PIN" -x -D "$ROOTDN" -w "$ROOTPW" -H "$LDAPI" set "$KEN" </dev/null
-check_rc_out 1 "--pin-file - without an identity argument" "identity as an argument" \
+check_rc_out 2 "--pin-file - without an identity argument" "identity as an argument" \
 	pin set --pin-file - </dev/null
 # the prompt: a pseudo-terminal types the PIN twice (python3's pty)
 cat > "$TESTDIR/typepin.py" <<'PY'
@@ -147,15 +147,15 @@ check_eq "info: Expires in 30 days" "$(date -u -d '+30 days' +%Y-%m-%d)" "$(prin
 check_eq "info: not locked, no failures" "no 0" "$(printf '%s' "$j" | jq -r '.[0].Locked + " " + (.[0].Failures|tostring)')"
 check_eq "info: pilar (a user without a PIN) has none" "not set" "$(printf '%s' "$j" | jq -r '.[1].PIN')"
 check_out "info as a table" "^uid=kenmyer,ou=people,dc=example,dc=com	set	" pin info "$KEN"
-check_out "info as LDIF" "^PIN: set$" pin info -o ldif "$KEN"
+check_out "info as LDIF" "^PIN: set$" pin info --output=ldif "$KEN"
 check_rc_out 32 "info of an unknown user: noSuchObject" "no such user|No such" pin info "Nobody Here"
 check_rc_out 1 "info of an ambiguous display name: refused, matches listed" "jdoe2" pin info "John Doe"
 n=$(info_json --all | jq length)
 check_eq "info --all lists every certpinUser" "$(root_search -b "$SUFFIX" '(objectClass=certpinUser)' dn | grep -c '^dn:')" "$n"
-check_rc_out 1 "--all takes no identities" "no identities" pin info --all "$KEN"
+check_rc_out 2 "--all takes no identities" "no identities" pin info --all "$KEN"
 
 # ---- generate ----------------------------------------------------------------------------
-out=$(pin set --generate -o json "$KEN" "$PILAR" 2>/dev/null)
+out=$(pin set --generate --output=json "$KEN" "$PILAR" 2>/dev/null)
 kpin=$(printf '%s' "$out" | jq -r '.[0].PIN')
 check_out "generate: two users, one PIN each, printed once" '^[0-9]{8} [0-9]{8}$' \
 	echo "$kpin $(printf '%s' "$out" | jq -r '.[1].PIN')"
@@ -165,7 +165,7 @@ check_out "generate --length 12 as a table" '^uid=kenmyer,.*	[0-9]{12}$' pin set
 before=$(snapshot "$KEN")
 check_rc_out 0 "-n: generate shows what it would do" "^!generating a PIN for \"$KEN\"" pin set --generate -n "$KEN"
 check_eq "and changes nothing" "$before" "$(snapshot "$KEN")"
-check_rc_out 1 "--length outside 4..64 is refused" "--length" pin set --generate --length 3 "$KEN"
+check_rc_out 2 "--length outside 4..64 is refused" "--length" pin set --generate --length 3 "$KEN"
 pin set --pin-file "$(pinfile 735194)" "$KEN" >/dev/null 2>&1 ||
 	pin set --pin-file "$(pinfile 402957)" "$KEN" >/dev/null 2>&1
 KPIN=$(prove 735194 >/dev/null 2>&1 && echo 735194 || echo 402957)

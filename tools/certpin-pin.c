@@ -13,8 +13,8 @@
  *            and why, wrong PINs recorded; for identities or --all (paged)
  * The overlay (slapo-certpin(5)) checks the policy, hashes the PIN and
  * records the state in the same modify; the tool only ever reads that
- * state, never a PIN.  Output of info and generate: a table, -o ldif or
- * -o json.  -n shows what would be done, --confirm asks per user, -c goes
+ * state, never a PIN.  Output of info and generate: a table, --output=ldif
+ * or --output=json (-j).  -n shows what would be done, --confirm asks per user, -c goes
  * on after errors.
  */
 
@@ -34,11 +34,11 @@
 #include "identity.h"
 #include "provclient.h"
 
-enum { FMT_TABLE, FMT_LDIF, FMT_JSON };
+enum { FMT_TABLE = CP_FMT_TEXT, FMT_LDIF = CP_FMT_LDIF, FMT_JSON = CP_FMT_JSON };
 enum { CMD_SET = 1, CMD_LOCK, CMD_UNLOCK, CMD_INFO };
 enum {
 	OPT_PIN_FILE = 0x100, OPT_GENERATE, OPT_LENGTH, OPT_REASON, OPT_ALL,
-	OPT_CONFIRM, OPT_CONFIG, OPT_FORMAT, OPT_PIN
+	OPT_CONFIRM, OPT_CONFIG, OPT_PIN
 };
 
 #define PIN_GEN_TRIES	10	/* generated PINs the server may refuse */
@@ -54,7 +54,6 @@ static struct option pin_long[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "confirm", no_argument, NULL, OPT_CONFIRM },
 	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -67,8 +66,6 @@ static struct {
 	int		all;
 	int		confirm;
 	char		*config;
-	int		format;
-	int		format_set;
 	struct berval	pin;		/* set: the PIN read */
 	/* running state */
 	long		users, changed, errors, declined, shown;
@@ -98,7 +95,7 @@ pin_usage( FILE *fp )
 "  unlock                  clear the administrator's lock and the lockout\n"
 "  info [--all]            PIN set, changed, expires, locked, failures\n"
 "certpin-pin options:\n"
-"  -o table|ldif|json      output of info and set --generate (default table)\n"
+"  --output=table|ldif|json, -j  output of info and set --generate (table)\n"
 "  --confirm               ask on the terminal before each user\n"
 "  -n                      WhatIf: show what would be done, change nothing\n"
 "  --config FILE           identity configuration (default $CERTPIN_CONF,\n"
@@ -106,24 +103,10 @@ pin_usage( FILE *fp )
 }
 
 static int
-pin_format( const char *s )
-{
-	if ( strcasecmp( s, "table" ) == 0 )
-		return FMT_TABLE;
-	if ( strcasecmp( s, "ldif" ) == 0 )
-		return FMT_LDIF;
-	if ( strcasecmp( s, "json" ) == 0 )
-		return FMT_JSON;
-	return -1;
-}
-
-static int
 pin_opt( int c, char *arg )
 {
 	char *end;
 	long l;
-	int f;
-
 	switch ( c ) {
 	case OPT_PIN_FILE:
 		if ( p.pin_file )
@@ -156,19 +139,6 @@ pin_opt( int c, char *arg )
 		if ( p.config )
 			cp_usage_error( "--config previously specified" );
 		p.config = arg;
-		return 1;
-	case OPT_FORMAT:
-	case CP_OPT_GENERAL:
-		f = pin_format( arg );
-		if ( f < 0 ) {
-			if ( c == CP_OPT_GENERAL )
-				return 0;
-			cp_usage_error( "--format: \"%s\" is not table, ldif or json", arg );
-		}
-		if ( p.format_set && p.format != f )
-			cp_usage_error( "output format previously specified" );
-		p.format = f;
-		p.format_set = 1;
 		return 1;
 	}
 	return 0;
@@ -231,7 +201,7 @@ pin_out( const char *dn, pin_field *f, int n, const char **cols, int ncols )
 {
 	int i, j;
 
-	switch ( p.format ) {
+	switch ( cp_opt.format ) {
 	case FMT_TABLE:
 		if ( pin_records++ == 0 ) {
 			fputs( "Identity", stdout );
@@ -277,7 +247,7 @@ pin_out( const char *dn, pin_field *f, int n, const char **cols, int ncols )
 static void
 pin_out_end( void )
 {
-	if ( p.format == FMT_JSON )
+	if ( cp_opt.format == FMT_JSON )
 		fputs( pin_records ? "\n]\n" : "[]\n", stdout );
 }
 
@@ -630,6 +600,7 @@ main( int argc, char **argv )
 	const char *cmd;
 
 	cp_tool_init( "certpin-pin", "", pin_long, pin_opt, pin_usage );
+	cp_tool_formats( CP_FMT_MASK( FMT_LDIF ) | CP_FMT_MASK( FMT_JSON ), "table" );
 	p.length = 8;
 	first = cp_tool_args( argc, argv );
 	if ( first >= argc )
