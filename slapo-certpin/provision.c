@@ -694,7 +694,10 @@ done:
 /* TEMPORARY stand-in for bind.c's certpin_bind_session_cert() (design-v2,
  * being written there): weak, so bind.c's definition replaces it at link
  * time; delete this block once bind.c has it.  It answers from the
- * connection alone: bound by SASL EXTERNAL while TLS carries a client
+ * operation and its connection: the operation runs as an identity bound by
+ * SASL EXTERNAL (o_authmech, copied from the connection when the operation
+ * started: a revocation seen by another operation meanwhile makes the
+ * connection anonymous, not this operation) while TLS carries a client
  * certificate. */
 int ldap_pvt_tls_get_peercert( void *s, struct berval *der );
 
@@ -704,16 +707,10 @@ certpin_bind_session_cert( Operation *op, char hex[65] )
 	Connection *c = op->o_conn;
 	struct berval der = BER_BVNULL;
 	void *ssl;
-	int bound;
 
-	if ( c == NULL || c->c_sb == NULL )
-		return 0;
-	ldap_pvt_thread_mutex_lock( &c->c_mutex );
-	bound = !BER_BVISEMPTY( &c->c_ndn ) &&
-		c->c_authmech.bv_len >= STRLENOF( "EXTERNAL" ) &&
-		strncasecmp( c->c_authmech.bv_val, "EXTERNAL", STRLENOF( "EXTERNAL" ) ) == 0;
-	ldap_pvt_thread_mutex_unlock( &c->c_mutex );
-	if ( !bound )
+	if ( c == NULL || c->c_sb == NULL || BER_BVISEMPTY( &op->o_ndn ) ||
+	     op->o_authmech.bv_len < STRLENOF( "EXTERNAL" ) ||
+	     strncasecmp( op->o_authmech.bv_val, "EXTERNAL", STRLENOF( "EXTERNAL" ) ) != 0 )
 		return 0;
 	ssl = ldap_pvt_tls_sb_ctx( c->c_sb );
 	if ( ssl == NULL || ldap_pvt_tls_get_peercert( ssl, &der ) != 0 ||
@@ -766,12 +763,16 @@ cp_name_writable( Operation *op, BackendDB *db, cp_prov *pv, Entry *e,
 	op2.o_bd = db;
 	op2.o_dn = *who;
 	op2.o_ndn = *who;
+	/* slapd caches group membership per operation, not per identity */
+	op2.o_groups = NULL;
 	for ( i = 0; i < 2; i++ ) {
 		if ( ads[i] == NULL )
 			continue;
 		if ( access_allowed( &op2, e, ads[i], NULL, ACL_WADD, NULL ) ||
-		     access_allowed( &op2, e, ads[i], NULL, ACL_WDEL, NULL ) )
+		     access_allowed( &op2, e, ads[i], NULL, ACL_WDEL, NULL ) ) {
+			slap_op_groups_free( &op2 );
 			return ads[i]->ad_cname.bv_val;
+		}
 	}
 	dnRdn( &e->e_name, &rbv );
 	if ( ldap_bv2rdn_x( &rbv, &rdn, &p, LDAP_DN_FORMAT_LDAP,
@@ -787,8 +788,10 @@ cp_name_writable( Operation *op, BackendDB *db, cp_prov *pv, Entry *e,
 		ldap_rdnfree_x( rdn, op->o_tmpmemctx );
 	}
 	if ( in_rdn == NULL ||
-	     !access_allowed( &op2, e, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) )
+	     !access_allowed( &op2, e, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) ) {
+		slap_op_groups_free( &op2 );
 		return NULL;
+	}
 	dnParent( &e->e_nname, &pndn );
 	if ( !BER_BVISEMPTY( &pndn ) &&
 	     certpin_entry_get( &op2, db, &pndn, &pe ) == LDAP_SUCCESS ) {
@@ -796,6 +799,7 @@ cp_name_writable( Operation *op, BackendDB *db, cp_prov *pv, Entry *e,
 			ACL_WDEL, NULL );
 		certpin_entry_release( &op2, db, pe );
 	}
+	slap_op_groups_free( &op2 );
 	return w ? in_rdn->ad_cname.bv_val : NULL;
 }
 
