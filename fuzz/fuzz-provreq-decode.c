@@ -4,9 +4,9 @@
  * the overlay runs on every certpinIssue request value, from any client,
  * before any proof.  Invariants: a refusal says why and leaves the request
  * zeroed; an accepted request's fields all point inside the input, its
- * validity is non-negative and matches its INTEGER, and it re-encodes
- * (certpin_req_encode) to exactly the input bytes, so the request has one
- * encoding only.
+ * validity is non-negative and matches its INTEGER, it re-encodes
+ * (certpin_req_encode) to exactly the input bytes (nothing in it was
+ * skipped), and its shortest-form encoding decodes to the same fields.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +24,16 @@ inside( const struct berval *f, const unsigned char *buf, size_t size )
 	if ( p == NULL )
 		return f->bv_len == 0;
 	return p >= buf && p <= buf + size && f->bv_len <= (size_t)( buf + size - p );
+}
+
+/* The same field: both absent, or both present with the same bytes. */
+static int
+same( const struct berval *a, const struct berval *b )
+{
+	if ( ( a->bv_val == NULL ) != ( b->bv_val == NULL ) )
+		return 0;
+	return a->bv_len == b->bv_len &&
+		( a->bv_len == 0 || memcmp( a->bv_val, b->bv_val, a->bv_len ) == 0 );
 }
 
 int
@@ -85,23 +95,32 @@ LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 	}
 	free( out );
 
-	/* Encoding from the value (not the received octets) gives the same
-	 * request when the value was not clamped. */
-	if ( rq.rq_has_validity && rq.rq_validity < 0x7fffffff ) {
+	/* The shortest-form encoding, from the value (not the received
+	 * octets), decodes to the same fields. */
+	{
 		unsigned char *o2;
 
 		rq2 = rq;
-		rq2.rq_validity_der.bv_val = NULL;
-		rq2.rq_validity_der.bv_len = 0;
+		memset( rq2.rq_lenlen, 0, sizeof( rq2.rq_lenlen ) );
+		if ( rq.rq_validity < 0x7fffffff ) {
+			rq2.rq_validity_der.bv_val = NULL;
+			rq2.rq_validity_der.bv_len = 0;
+		}
 		n = certpin_req_encode( &rq2, NULL, 0 );
+		FUZZ_ASSERT( n <= size );
 		o2 = malloc( n );
 		FUZZ_ASSERT( o2 != NULL );
-		certpin_req_encode( &rq2, o2, n );
+		FUZZ_ASSERT( certpin_req_encode( &rq2, o2, n ) == n );
 		in.bv_val = (char *)o2;
 		in.bv_len = n;
 		FUZZ_ASSERT( certpin_req_decode( &in, &rq2, why, sizeof( why ) ) == 0 );
+		FUZZ_ASSERT( same( &rq2.rq_csr, &rq.rq_csr ) );
+		FUZZ_ASSERT( same( &rq2.rq_identity, &rq.rq_identity ) );
+		FUZZ_ASSERT( same( &rq2.rq_phone, &rq.rq_phone ) );
+		FUZZ_ASSERT( same( &rq2.rq_pin, &rq.rq_pin ) );
+		FUZZ_ASSERT( same( &rq2.rq_endpoint, &rq.rq_endpoint ) );
+		FUZZ_ASSERT( rq2.rq_has_validity == rq.rq_has_validity );
 		FUZZ_ASSERT( rq2.rq_validity == rq.rq_validity );
-		FUZZ_ASSERT( n == size && memcmp( o2, copy, n ) == 0 );
 		free( o2 );
 	}
 	free( copy );

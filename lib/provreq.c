@@ -1,7 +1,7 @@
 /* provreq.c - the certpinIssue request: decoder, encoder and CSR checks
  *
- * See provreq.h.  A strict DER reader of its own (not liblber's, which
- * accepts any BER length form), so that what is accepted has one encoding.
+ * See provreq.h.  A reader of its own (not liblber's ber_skip_element),
+ * small enough to check by reading, that keeps the length forms it reads.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -22,11 +22,12 @@
 /* ---- DER ---------------------------------------------------------------- */
 
 /* Read one TLV from *p (before end): a one-octet tag (low tag number form),
- * a definite length in its shortest form, contents within end.  0 and
- * *tag, *val, *len, *p past it; or why not. */
+ * a definite length (short form, or long form of 1 to 4 octets), contents
+ * within end.  NULL and *tag, *val, *len, *ll (octets of the length), *p
+ * past it; or why not. */
 static const char *
 der_tlv( const unsigned char **p, const unsigned char *end, unsigned *tag,
-	const unsigned char **val, size_t *len )
+	const unsigned char **val, size_t *len, unsigned char *ll )
 {
 	const unsigned char *q = *p;
 	size_t n, i, k;
@@ -39,21 +40,19 @@ der_tlv( const unsigned char **p, const unsigned char *end, unsigned *tag,
 	if ( q >= end )
 		return "a field without a length";
 	n = *q++;
+	*ll = 1;
 	if ( n == 0x80 )
-		return "an indefinite length (DER has none)";
+		return "an indefinite length (LDAP allows none)";
 	if ( n & 0x80 ) {
 		k = n & 0x7f;
 		if ( k > 4 )
 			return "a length of more than 4 octets";
 		if ( (size_t)( end - q ) < k )
 			return "a length that runs past the data";
-		if ( q[0] == 0 )
-			return "a length not in its shortest form (DER)";
 		for ( n = 0, i = 0; i < k; i++ )
 			n = ( n << 8 ) | q[i];
 		q += k;
-		if ( n < 0x80 )
-			return "a length not in its shortest form (DER)";
+		*ll = (unsigned char)( 1 + k );
 	}
 	if ( (size_t)( end - q ) < n )
 		return "a length that runs past the data";
@@ -63,28 +62,31 @@ der_tlv( const unsigned char **p, const unsigned char *end, unsigned *tag,
 	return NULL;
 }
 
-/* Octets of a DER length of n. */
+/* Octets of the length of n: the shortest form, or want when that is
+ * longer and still a valid form (at most 1 + 4). */
 static size_t
-der_lenlen( size_t n )
+der_lenlen( size_t n, unsigned want )
 {
-	size_t k = 1;
+	size_t k = 1, m = n;
 
-	if ( n < 0x80 )
-		return 1;
-	while ( n ) {
-		k++;
-		n >>= 8;
+	if ( n >= 0x80 ) {
+		while ( m ) {
+			k++;
+			m >>= 8;
+		}
 	}
+	if ( want > k && want <= 5 && want >= 2 )
+		k = want;
 	return k;
 }
 
-/* Append tag, length n (and contents v when not NULL) at *o if it fits
- * (o non-NULL); the running total in *total. */
+/* Append tag, length n in ll octets (der_lenlen) and contents v (when not
+ * NULL) at *o if it fits (o non-NULL); the running total in *total. */
 static void
 der_put( unsigned char **o, unsigned char *end, size_t *total, unsigned tag,
-	size_t n, const void *v )
+	size_t n, size_t ll, const void *v )
 {
-	size_t ll = der_lenlen( n ), need = 1 + ll + ( v ? n : 0 ), i;
+	size_t need = 1 + ll + ( v ? n : 0 ), i;
 	unsigned char *q = *o;
 
 	*total += need;
@@ -98,7 +100,7 @@ der_put( unsigned char **o, unsigned char *end, size_t *total, unsigned tag,
 	} else {
 		*q++ = (unsigned char)( 0x80 | ( ll - 1 ) );
 		for ( i = ll - 1; i > 0; i-- )
-			*q++ = (unsigned char)( n >> ( 8 * ( i - 1 ) ) );
+			*q++ = (unsigned char)( i > sizeof( size_t ) ? 0 : n >> ( 8 * ( i - 1 ) ) );
 	}
 	if ( v && n )
 		memcpy( q, v, n );
@@ -114,6 +116,7 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 	const unsigned char *p, *end, *body, *bend, *v;
 	const char *err = NULL;
 	unsigned tag, last = 0;
+	unsigned char ll;
 	size_t n, i;
 
 	memset( rq, 0, sizeof( *rq ) );
@@ -123,8 +126,9 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 	}
 	p = (const unsigned char *)data->bv_val;
 	end = p + data->bv_len;
-	if ( ( err = der_tlv( &p, end, &tag, &body, &n ) ) )
+	if ( ( err = der_tlv( &p, end, &tag, &body, &n, &ll ) ) )
 		goto bad;
+	rq->rq_lenlen[CERTPIN_REQ_LL_SEQ] = ll;
 	if ( tag != 0x30 ) {
 		err = "the request is not a SEQUENCE";
 		goto bad;
@@ -134,8 +138,9 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 		goto bad;
 	}
 	bend = body + n;
-	if ( ( err = der_tlv( &body, bend, &tag, &v, &n ) ) )
+	if ( ( err = der_tlv( &body, bend, &tag, &v, &n, &ll ) ) )
 		goto bad;
+	rq->rq_lenlen[CERTPIN_REQ_LL_CSR] = ll;
 	if ( tag != 0x04 ) {
 		err = "the first field (the CSR) is not an OCTET STRING";
 		goto bad;
@@ -143,7 +148,7 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 	rq->rq_csr.bv_val = (char *)v;
 	rq->rq_csr.bv_len = n;
 	while ( body < bend ) {
-		if ( ( err = der_tlv( &body, bend, &tag, &v, &n ) ) )
+		if ( ( err = der_tlv( &body, bend, &tag, &v, &n, &ll ) ) )
 			goto bad;
 		if ( tag < CERTPIN_REQ_TAG_IDENTITY || tag > CERTPIN_REQ_TAG_ENDPOINT ) {
 			snprintf( why, whylen, "an unknown or constructed field (tag 0x%02x)",
@@ -156,6 +161,7 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 			goto bad;
 		}
 		last = tag;
+		rq->rq_lenlen[CERTPIN_REQ_LL_FIELD( tag )] = ll;
 		switch ( tag ) {
 		case CERTPIN_REQ_TAG_IDENTITY:
 			rq->rq_identity.bv_val = (char *)v;
@@ -180,7 +186,7 @@ certpin_req_decode( const struct berval *data, certpin_req *rq, char *why,
 				goto bad;
 			}
 			if ( n > 1 && v[0] == 0 && !( v[1] & 0x80 ) ) {
-				err = "a validity not in its shortest form (DER)";
+				err = "a validity INTEGER not in its shortest form";
 				goto bad;
 			}
 			rq->rq_validity = 0;
@@ -244,18 +250,23 @@ certpin_req_encode( const certpin_req *rq, unsigned char *out, size_t outlen )
 	f[4] = &rq->rq_endpoint;
 
 	/* the body's length first */
-	body = 1 + der_lenlen( rq->rq_csr.bv_len ) + rq->rq_csr.bv_len;
+	body = 1 + der_lenlen( rq->rq_csr.bv_len, rq->rq_lenlen[CERTPIN_REQ_LL_CSR] ) +
+		rq->rq_csr.bv_len;
 	for ( i = 0; i < 5; i++ )
 		if ( f[i]->bv_val )
-			body += 1 + der_lenlen( f[i]->bv_len ) + f[i]->bv_len;
+			body += 1 + der_lenlen( f[i]->bv_len, rq->rq_lenlen[2 + i] ) +
+				f[i]->bv_len;
 	o = out;
 	end = out ? out + outlen : NULL;
-	der_put( &o, end, &total, 0x30, body, NULL );
-	der_put( &o, end, &total, 0x04, rq->rq_csr.bv_len, rq->rq_csr.bv_val ?
-		rq->rq_csr.bv_val : "" );
+	der_put( &o, end, &total, 0x30, body,
+		der_lenlen( body, rq->rq_lenlen[CERTPIN_REQ_LL_SEQ] ), NULL );
+	der_put( &o, end, &total, 0x04, rq->rq_csr.bv_len,
+		der_lenlen( rq->rq_csr.bv_len, rq->rq_lenlen[CERTPIN_REQ_LL_CSR] ),
+		rq->rq_csr.bv_val ? rq->rq_csr.bv_val : "" );
 	for ( i = 0, tag = CERTPIN_REQ_TAG_IDENTITY; i < 5; i++, tag++ )
 		if ( f[i]->bv_val )
-			der_put( &o, end, &total, tag, f[i]->bv_len, f[i]->bv_val );
+			der_put( &o, end, &total, tag, f[i]->bv_len,
+				der_lenlen( f[i]->bv_len, rq->rq_lenlen[2 + i] ), f[i]->bv_val );
 	return total;
 }
 

@@ -14,11 +14,14 @@
  *       validity   [3] INTEGER OPTIONAL,      -- hours
  *       endpoint   [4] OCTET STRING OPTIONAL }
  *
- * The request must be DER: definite lengths in their shortest form, the
+ * The request is BER as LDAP restricts it (RFC 4511 section 5.1): definite
+ * lengths only (the long form of up to 4 octets is accepted even where a
+ * shorter one would do: liblber writes 4 by default), one-octet tags, the
  * optional fields in tag order, each at most once, all primitive, the
- * validity a non-negative INTEGER in its shortest form.  So a request that
- * is accepted is the only encoding of what it says (certpin_req_encode()
- * gives its bytes back).
+ * validity a non-negative INTEGER in its shortest form (X.690 8.3.2), and
+ * nothing after the SEQUENCE.  The decoder keeps the length forms it read,
+ * so an accepted request re-encodes (certpin_req_encode) to exactly its
+ * bytes: nothing in it is skipped or ignored.
  */
 #ifndef CERTPIN_PROVREQ_H
 #define CERTPIN_PROVREQ_H
@@ -50,15 +53,23 @@ typedef struct certpin_req {
 	int		rq_has_validity;
 	long		rq_validity;	/* [3] in hours; 0x7fffffff when larger */
 	struct berval	rq_endpoint;	/* [4] */
+	unsigned char	rq_lenlen[7];	/* length octets as received of the
+					 * SEQUENCE, the CSR, [0] .. [4]; 0 (or
+					 * too few): the shortest form */
 } certpin_req;
+
+/* rq_lenlen's indexes. */
+#define CERTPIN_REQ_LL_SEQ	0
+#define CERTPIN_REQ_LL_CSR	1
+#define CERTPIN_REQ_LL_FIELD( tag )	( 2 + ( (tag) - CERTPIN_REQ_TAG_IDENTITY ) )
 
 /* Decode a request.  0 and *rq, or -1 with why (a short sentence, no
  * prefix) in why/whylen; *rq is then zeroed. */
 int certpin_req_decode( const struct berval *data, certpin_req *rq,
 	char *why, size_t whylen );
 
-/* Encode *rq (DER; the validity from rq_validity_der when set, else from
- * rq_validity).  Returns the length of the encoding; writes it to out only
+/* Encode *rq (each length in the form rq_lenlen says, else the shortest;
+ * the validity from rq_validity_der when set, else from rq_validity).  Returns the length of the encoding; writes it to out only
  * when outlen is large enough.  certpin_req_encode() of a request that
  * certpin_req_decode() accepted gives back the same bytes. */
 size_t certpin_req_encode( const certpin_req *rq, unsigned char *out,

@@ -106,6 +106,13 @@ LDAPS4=$(srv_uri 4 ldaps)
 check_rc_out 0 "under administrator-only names, pilar gets her certificate (baseline)" "^issued" \
 	issue -H "$LDAP4" -D "$PILAR" -w pw-pilar -r "$PKI/dev.csr.der" -V 24 -o "$PKI/pilar-ok.crt"
 check_eq "named from her uid" "subject=CN = pilar" "$(openssl x509 -in "$PKI/pilar-ok.crt" -noout -subject)"
+# LDAP's BER allows long-form lengths (liblber writes 4 octets by default)
+lber=$("$PY" -c 'import sys
+c = open(sys.argv[1], "rb").read()
+t = lambda tag, b: bytes([tag, 0x84]) + len(b).to_bytes(4, "big") + b
+print(t(0x30, t(4, c) + t(0x83, bytes([24]))).hex())' "$PKI/dev.csr.der")
+check_rc_out 0 "a request with 4-octet lengths (liblber's default form) is accepted" "^issued" \
+	issue -H "$LDAP4" -D "$PILAR" -w pw-pilar -x "$lber"
 
 cat > "$TESTDIR/race.py" <<'PY'
 # One device session (SASL EXTERNAL with CERT) pipelines N certpinIssue
