@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include "provreq.h"
@@ -310,18 +313,205 @@ certpin_key_kind( EVP_PKEY *pkey, int allow_p384, char *buf, size_t len )
 	return buf;
 }
 
+/* One TLV of a DER structure: as der_tlv, and the length in its shortest
+ * form; the tag must be want.  NULL or why not. */
+static const char *
+der_get( const unsigned char **p, const unsigned char *end, unsigned want,
+	const unsigned char **val, size_t *len )
+{
+	const char *err;
+	unsigned tag;
+	unsigned char ll;
+
+	if ( ( err = der_tlv( p, end, &tag, val, len, &ll ) ) )
+		return err;
+	if ( ll != der_lenlen( *len, 0 ) )
+		return "a length not in its shortest form";
+	if ( tag != want )
+		return "an unexpected field";
+	return NULL;
+}
+
+/* Object identifiers the CSR may hold (contents octets). */
+static const unsigned char oid_ec[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+static const unsigned char oid_p256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p384[] = { 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const unsigned char oid_rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+static const struct {
+	unsigned char	oid[9];
+	size_t		len;
+	int		rsa;
+	const char	*md;
+} sigalgs[] = {
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 }, 8, 0, "SHA256" },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 }, 8, 0, "SHA384" },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04 }, 8, 0, "SHA512" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b }, 9, 1, "SHA256" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c }, 9, 1, "SHA384" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d }, 9, 1, "SHA512" },
+	{ { 0 }, 0, 0, NULL }
+};
+
+#define OID_IS( v, n, o )	( (n) == sizeof( o ) && memcmp( (v), (o), sizeof( o ) ) == 0 )
+
+/* A positive DER INTEGER's magnitude (no leading zero octet).  NULL or
+ * why not. */
+static const char *
+der_uint( const unsigned char **p, const unsigned char *end,
+	const unsigned char **v, size_t *n )
+{
+	const char *err = der_get( p, end, 0x02, v, n );
+
+	if ( err )
+		return err;
+	if ( *n == 0 || ( (*v)[0] & 0x80 ) )
+		return "an RSA key with a negative or empty INTEGER";
+	if ( *n > 1 && (*v)[0] == 0 && !( (*v)[1] & 0x80 ) )
+		return "an INTEGER not in its shortest form";
+	if ( (*v)[0] == 0 ) {
+		(*v)++;
+		(*n)--;
+	}
+	return NULL;
+}
+
+/* Build the key of the SubjectPublicKeyInfo's parts (EVP_PKEY_fromdata).
+ * NULL and *pk, or why not (in buf or a constant). */
+static const char *
+csr_key( certpin_csr *cs, const unsigned char *ka, size_t kalen,
+	char *buf, size_t len )
+{
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	const unsigned char *p = ka, *end = ka + kalen, *v, *kp, *kend;
+	const char *err = NULL;
+	size_t vn, nn, en;
+	const unsigned char *nv, *ev;
+
+	/* AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters } */
+	if ( ( err = der_get( &p, end, 0x06, &v, &vn ) ) )
+		return err;
+	if ( OID_IS( v, vn, oid_ec ) ) {
+		cs->cs_alg_nid = NID_X9_62_id_ecPublicKey;
+		if ( ( err = der_get( &p, end, 0x06, &v, &vn ) ) )
+			return "an EC key without a named curve";
+		if ( OID_IS( v, vn, oid_p256 ) )
+			cs->cs_curve_nid = NID_X9_62_prime256v1;
+		else if ( OID_IS( v, vn, oid_p384 ) )
+			cs->cs_curve_nid = NID_secp384r1;
+		else {
+			unsigned char tlv[2 + 64];
+			const unsigned char *q = tlv;
+			ASN1_OBJECT *o = NULL;
+			int nid = NID_undef;
+
+			if ( vn < sizeof( tlv ) - 2 ) {
+				tlv[0] = 0x06;
+				tlv[1] = (unsigned char)vn;
+				memcpy( tlv + 2, v, vn );
+				o = d2i_ASN1_OBJECT( NULL, &q, (long)( vn + 2 ) );
+				nid = o ? OBJ_obj2nid( o ) : NID_undef;
+				ASN1_OBJECT_free( o );
+			}
+			ERR_clear_error();
+			snprintf( buf, len, "certpinIssue: weak or unsupported key in the "
+				"CSR: EC key on curve %s: P-256 or P-384 required",
+				nid != NID_undef ? OBJ_nid2sn( nid ) : "(unknown)" );
+			return buf;
+		}
+	} else if ( OID_IS( v, vn, oid_rsa ) ) {
+		cs->cs_alg_nid = NID_rsaEncryption;
+		cs->cs_curve_nid = NID_undef;
+		if ( p < end && ( ( err = der_get( &p, end, 0x05, &v, &vn ) ) || vn != 0 ) )
+			return "RSA key parameters that are not NULL";
+	} else {
+		snprintf( buf, len, "certpinIssue: weak or unsupported key in the CSR: "
+			"neither an EC nor an RSA key: ECDSA or RSA required" );
+		return buf;
+	}
+	if ( p != end )
+		return "bytes after the key's algorithm";
+
+	if ( cs->cs_alg_nid == NID_X9_62_id_ecPublicKey ) {
+		bld = OSSL_PARAM_BLD_new();
+		if ( bld == NULL ||
+		     !OSSL_PARAM_BLD_push_utf8_string( bld, OSSL_PKEY_PARAM_GROUP_NAME,
+			cs->cs_curve_nid == NID_secp384r1 ? "secp384r1" : "prime256v1", 0 ) ||
+		     !OSSL_PARAM_BLD_push_octet_string( bld, OSSL_PKEY_PARAM_PUB_KEY,
+			cs->cs_key, cs->cs_key_len ) )
+			goto nomem;
+		ctx = EVP_PKEY_CTX_new_from_name( NULL, "EC", NULL );
+	} else {
+		/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+		kp = cs->cs_key;
+		kend = kp + cs->cs_key_len;
+		if ( ( err = der_get( &kp, kend, 0x30, &v, &vn ) ) )
+			return err;
+		if ( kp != kend )
+			return "bytes after the RSA key";
+		kp = v;
+		kend = v + vn;
+		if ( ( err = der_uint( &kp, kend, &nv, &nn ) ) ||
+		     ( err = der_uint( &kp, kend, &ev, &en ) ) )
+			return err;
+		if ( kp != kend )
+			return "bytes after the RSA key";
+		if ( nn > CERTPIN_RSA_MAX / 8 + 1 || en > 8 ) {
+			snprintf( buf, len, "certpinIssue: weak or unsupported key in the CSR: "
+				"RSA key of more than %d bits", CERTPIN_RSA_MAX );
+			return buf;
+		}
+		n = BN_bin2bn( nv, (int)nn, NULL );
+		e = BN_bin2bn( ev, (int)en, NULL );
+		bld = OSSL_PARAM_BLD_new();
+		if ( n == NULL || e == NULL || bld == NULL ||
+		     !OSSL_PARAM_BLD_push_BN( bld, OSSL_PKEY_PARAM_RSA_N, n ) ||
+		     !OSSL_PARAM_BLD_push_BN( bld, OSSL_PKEY_PARAM_RSA_E, e ) )
+			goto nomem;
+		ctx = EVP_PKEY_CTX_new_from_name( NULL, "RSA", NULL );
+	}
+	params = OSSL_PARAM_BLD_to_param( bld );
+	if ( ctx == NULL || params == NULL )
+		goto nomem;
+	if ( EVP_PKEY_fromdata_init( ctx ) <= 0 ||
+	     EVP_PKEY_fromdata( ctx, &cs->cs_pkey, EVP_PKEY_PUBLIC_KEY, params ) <= 0 ||
+	     cs->cs_pkey == NULL )
+		err = "certpinIssue: the CSR's public key cannot be read";
+	goto done;
+nomem:
+	err = "certpinIssue: out of memory reading the CSR's key";
+done:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free( ctx );
+	OSSL_PARAM_free( params );
+	OSSL_PARAM_BLD_free( bld );
+	BN_free( n );
+	BN_free( e );
+	return err;
+}
+
+void
+certpin_csr_free( certpin_csr *cs )
+{
+	EVP_PKEY_free( cs->cs_pkey );
+	memset( cs, 0, sizeof( *cs ) );
+}
+
 const char *
-certpin_csr_check( const struct berval *csr, X509_REQ **reqp, char *buf,
+certpin_csr_check( const struct berval *csr, certpin_csr *cs, char *buf,
 	size_t len )
 {
-	const unsigned char *p = (const unsigned char *)csr->bv_val;
-	unsigned char *re = NULL;
-	X509_REQ *req;
-	EVP_PKEY *k;
+	const unsigned char *p, *end, *req, *rend, *cri, *crip, *criend, *v, *ka,
+		*sa, *sig;
+	size_t n, kalen, salen, siglen, crilen;
+	const char *err = NULL, *md = NULL;
+	EVP_MD_CTX *mctx = NULL;
 	char why[128];
-	int n;
+	int i, rsa = 0;
 
-	*reqp = NULL;
+	memset( cs, 0, sizeof( *cs ) );
 	if ( csr->bv_val == NULL || csr->bv_len == 0 )
 		return "certpinIssue: the CSR is empty";
 	if ( csr->bv_len > CERTPIN_CSR_MAX ) {
@@ -329,41 +519,104 @@ certpin_csr_check( const struct berval *csr, X509_REQ **reqp, char *buf,
 			CERTPIN_CSR_MAX );
 		return buf;
 	}
-	req = d2i_X509_REQ( NULL, &p, (long)csr->bv_len );
-	if ( req == NULL ) {
-		ERR_clear_error();
-		return "certpinIssue: the CSR is not a DER PKCS#10 request";
+	p = (const unsigned char *)csr->bv_val;
+	end = p + csr->bv_len;
+	/* CertificationRequest ::= SEQUENCE { certificationRequestInfo,
+	 *	signatureAlgorithm AlgorithmIdentifier, signature BIT STRING } */
+	if ( der_get( &p, end, 0x30, &req, &n ) )
+		goto notcsr;
+	if ( p != end ) {
+		err = "certpinIssue: trailing bytes after the CSR";
+		goto bad;
 	}
-	if ( p != (const unsigned char *)csr->bv_val + csr->bv_len ) {
-		X509_REQ_free( req );
-		return "certpinIssue: trailing bytes after the CSR";
+	rend = req + n;
+	cri = req;
+	if ( der_get( &req, rend, 0x30, &crip, &n ) )
+		goto notcsr;
+	crilen = req - cri;
+	criend = crip + n;
+	if ( der_get( &req, rend, 0x30, &sa, &salen ) ||
+	     der_get( &req, rend, 0x03, &sig, &siglen ) || req != rend ||
+	     siglen < 2 || sig[0] != 0 )
+		goto notcsr;
+	sig++;
+	siglen--;
+	/* CertificationRequestInfo ::= SEQUENCE { version INTEGER (0),
+	 *	subject Name, subjectPKInfo, attributes [0] } */
+	if ( der_get( &crip, criend, 0x02, &v, &n ) || n != 1 || v[0] != 0 ||
+	     der_get( &crip, criend, 0x30, &v, &n ) )	/* the subject: not used */
+		goto notcsr;
+	/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm, subjectPublicKey BIT STRING } */
+	if ( der_get( &crip, criend, 0x30, &v, &n ) )
+		goto notcsr;
+	{
+		const unsigned char *q = v, *qend = v + n;
+
+		if ( der_get( &q, qend, 0x30, &ka, &kalen ) ||
+		     der_get( &q, qend, 0x03, &v, &n ) || q != qend || n < 2 || v[0] != 0 )
+			goto notcsr;
+		cs->cs_key = v + 1;
+		cs->cs_key_len = n - 1;
 	}
-	/* One encoding only: what was decoded encodes back to the same bytes
-	 * (the signed part is kept as received, so this holds the rest). */
-	n = i2d_X509_REQ( req, &re );
-	if ( n < 0 || (size_t)n != csr->bv_len || memcmp( re, csr->bv_val, n ) != 0 ) {
-		OPENSSL_free( re );
-		X509_REQ_free( req );
-		ERR_clear_error();
-		return "certpinIssue: the CSR is not in DER (it encodes differently)";
+	if ( der_get( &crip, criend, 0xa0, &v, &n ) || crip != criend )
+		goto notcsr;	/* the attributes: not used */
+
+	/* the signature's algorithm */
+	{
+		const unsigned char *q = sa, *qend = sa + salen;
+
+		if ( der_get( &q, qend, 0x06, &v, &n ) )
+			goto notcsr;
+		for ( i = 0; sigalgs[i].md; i++ )
+			if ( n == sigalgs[i].len && memcmp( v, sigalgs[i].oid, n ) == 0 )
+				break;
+		/* (an unknown one is reported after the key's checks) */
+		md = sigalgs[i].md;
+		rsa = sigalgs[i].rsa;
+		/* ECDSA: no parameters; RSA: NULL or none */
+		if ( md && q != qend && ( !rsa || der_get( &q, qend, 0x05, &v, &n ) ||
+				n != 0 || q != qend ) )
+			goto notcsr;
 	}
-	OPENSSL_free( re );
-	k = X509_REQ_get0_pubkey( req );
-	if ( k == NULL ) {
-		X509_REQ_free( req );
-		ERR_clear_error();
-		return "certpinIssue: the CSR's public key cannot be read";
+
+	if ( ( err = csr_key( cs, ka, kalen, buf, len ) ) ) {
+		if ( strncmp( err, "certpinIssue: ", 14 ) != 0 ) {
+			snprintf( buf, len, "certpinIssue: the CSR's public key cannot be "
+				"read: %s", err );
+			err = buf;
+		}
+		goto bad;
 	}
-	if ( certpin_key_kind( k, 1, why, sizeof( why ) ) ) {
+	if ( certpin_key_kind( cs->cs_pkey, 1, why, sizeof( why ) ) ) {
 		snprintf( buf, len, "certpinIssue: weak or unsupported key in the CSR: %s", why );
-		X509_REQ_free( req );
-		return buf;
+		err = buf;
+		goto bad;
 	}
-	if ( X509_REQ_verify( req, k ) != 1 ) {
-		X509_REQ_free( req );
-		ERR_clear_error();
-		return "certpinIssue: the CSR's signature does not verify";
+	if ( md == NULL ) {
+		err = "certpinIssue: the CSR is signed with an unsupported "
+			"algorithm (ECDSA or RSA PKCS#1 v1.5 with SHA-256, -384 or "
+			"-512 required)";
+		goto bad;
 	}
-	*reqp = req;
+	if ( rsa != ( cs->cs_alg_nid == NID_rsaEncryption ) ) {
+		err = "certpinIssue: the CSR's signature algorithm does not match its key";
+		goto bad;
+	}
+	mctx = EVP_MD_CTX_new();
+	if ( mctx == NULL ||
+	     EVP_DigestVerifyInit_ex( mctx, NULL, md, NULL, NULL, cs->cs_pkey, NULL ) != 1 ||
+	     EVP_DigestVerify( mctx, sig, siglen, cri, crilen ) != 1 ) {
+		err = "certpinIssue: the CSR's signature does not verify";
+		goto bad;
+	}
+	EVP_MD_CTX_free( mctx );
 	return NULL;
+
+notcsr:
+	err = "certpinIssue: the CSR is not a DER PKCS#10 request";
+bad:
+	EVP_MD_CTX_free( mctx );
+	ERR_clear_error();
+	certpin_csr_free( cs );
+	return err;
 }

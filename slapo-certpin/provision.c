@@ -519,56 +519,40 @@ cp_uri_ok( struct berval *v )
 	return v->bv_len > 0;
 }
 
-/* Give certificate x the public key of request req as the request holds it
- * (its SubjectPublicKeyInfo copied, not decoded and encoded again: the key
- * was checked with the request's signature).  1 or 0. */
+/* Give certificate x the public key of the CSR as the CSR holds it (its
+ * algorithm, curve and key bits: nothing decoded and encoded again, the key
+ * was checked with the CSR's signature).  1 or 0. */
 static int
-cp_copy_spki( X509 *x, X509_REQ *req )
+cp_copy_spki( X509 *x, certpin_csr *cs )
 {
-	ASN1_OBJECT *obj;
-	const unsigned char *pk;
-	unsigned char *pk2 = NULL;
-	int pklen, ptype;
-	X509_ALGOR *alg;
-	const void *pval;
-	void *pval2 = NULL;
+	ASN1_OBJECT *alg = OBJ_nid2obj( cs->cs_alg_nid ), *curve = NULL;
+	unsigned char *pk;
 
-	if ( !X509_PUBKEY_get0_param( &obj, &pk, &pklen, &alg,
-			X509_REQ_get_X509_PUBKEY( req ) ) || pklen <= 0 )
+	if ( alg == NULL || cs->cs_key_len == 0 || cs->cs_key_len > INT_MAX )
 		return 0;
-	X509_ALGOR_get0( NULL, &ptype, &pval, alg );
-	if ( ptype == V_ASN1_OBJECT )
-		pval2 = OBJ_dup( pval );
-	else if ( ptype == V_ASN1_SEQUENCE )
-		pval2 = ASN1_STRING_dup( pval );
-	else if ( ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF )
+	if ( cs->cs_curve_nid != NID_undef &&
+	     ( curve = OBJ_nid2obj( cs->cs_curve_nid ) ) == NULL )
 		return 0;
-	if ( ( ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE ) && pval2 == NULL )
+	pk = OPENSSL_memdup( cs->cs_key, cs->cs_key_len );
+	if ( pk == NULL )
 		return 0;
-	pk2 = OPENSSL_memdup( pk, pklen );
-	obj = OBJ_dup( obj );
-	if ( pk2 == NULL || obj == NULL ||
-	     !X509_PUBKEY_set0_param( X509_get_X509_PUBKEY( x ), obj, ptype,
-			pval2, pk2, pklen ) ) {
-		OPENSSL_free( pk2 );
-		ASN1_OBJECT_free( obj );
-		if ( ptype == V_ASN1_OBJECT )
-			ASN1_OBJECT_free( pval2 );
-		else if ( ptype == V_ASN1_SEQUENCE )
-			ASN1_STRING_free( pval2 );
+	/* the objects are OpenSSL's static ones: nothing to free on failure */
+	if ( !X509_PUBKEY_set0_param( X509_get_X509_PUBKEY( x ), alg,
+			curve ? V_ASN1_OBJECT : V_ASN1_NULL, curve, pk,
+			(int)cs->cs_key_len ) ) {
+		OPENSSL_free( pk );
 		return 0;
 	}
 	return 1;
 }
 
-/* Issue the certificate for request req.  DER in *der (ch_malloc'd), its
- * metadata in *info (to free).  NULL or why not. */
+/* Issue the certificate for the checked CSR cs.  DER in *der (ch_malloc'd),
+ * its metadata in *info (to free).  NULL or why not. */
 static const char *
-cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
+cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	struct berval *sip, long hours, struct berval *der,
 	certpin_certinfo *info, char *serialhex )
 {
-	EVP_PKEY *pkey = X509_REQ_get0_pubkey( req );
 	X509 *x = X509_new();
 	X509_NAME *name = NULL;
 	X509_EXTENSION *ext;
@@ -619,7 +603,7 @@ cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
 		goto done;
 	if ( !ASN1_TIME_set( X509_getm_notBefore( x ), now ) ||
 	     !ASN1_TIME_set( X509_getm_notAfter( x ), end ) ||
-	     !cp_copy_spki( x, req ) )
+	     !cp_copy_spki( x, cs ) )
 		goto done;
 
 	X509V3_set_ctx( &ctx, pv->pv_cert, x, NULL, NULL, 0 );
@@ -632,7 +616,7 @@ cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
 		X509_EXTENSION_free( ext );
 	}
 	ext = X509V3_EXT_conf_nid( NULL, &ctx, NID_key_usage,
-		EVP_PKEY_get_base_id( pkey ) == EVP_PKEY_RSA ?
+		cs->cs_alg_nid == NID_rsaEncryption ?
 		"critical,digitalSignature,keyEncipherment" : "critical,digitalSignature" );
 	if ( ext == NULL || !X509_add_ext( x, ext, -1 ) ) {
 		X509_EXTENSION_free( ext );
@@ -821,7 +805,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	BackendInfo *bi = op->o_bd->bd_info;
 	BackendDB *obd = op->o_bd, *db = NULL;
 	certpin_req rq;
-	X509_REQ *req = NULL;
+	certpin_csr csr = { NULL };
 	certpin_certinfo info;
 	Entry *e = NULL;
 	Attribute *a;
@@ -880,11 +864,11 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 					"certpinIssue: control characters in the endpoint id" );
 	}
 	memset( &info, 0, sizeof( info ) );
-	why = certpin_csr_check( &rq.rq_csr, &req, buf, sizeof( buf ) );
+	why = certpin_csr_check( &rq.rq_csr, &csr, buf, sizeof( buf ) );
 	if ( why )
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, why );
 	if ( pv->pv_cert == NULL || pv->pv_key == NULL ) {
-		X509_REQ_free( req );
+		certpin_csr_free( &csr );
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinIssue: no CA configured (certpin-ca-cert, certpin-ca-key)" );
 	}
@@ -1013,7 +997,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	if ( err != LDAP_SUCCESS )
 		goto fail;
 
-	why = cp_issue( op, pv, req, &cn, &sip, hours, &der, &info, serial );
+	why = cp_issue( op, pv, &csr, &cn, &sip, hours, &der, &info, serial );
 	if ( why ) {
 		err = LDAP_UNWILLING_TO_PERFORM;
 		goto fail;
@@ -1068,7 +1052,7 @@ fail:
 done:
 	if ( still )
 		filter_free_x( op, still, 1 );
-	X509_REQ_free( req );
+	certpin_csr_free( &csr );
 	certpin_certinfo_free( &info );
 	if ( der.bv_val )
 		ch_free( der.bv_val );
