@@ -179,10 +179,14 @@ int certpin_write_frontend( Operation *op, SlapReply *rs );
  * (endpoint may be NULL), with the checks of the write path; an internal
  * modify as db's root DN.  info: the certificate's metadata when the caller
  * has it (certpin_certinfo_from_x509; its ci_published is set here), or
- * NULL to parse der.  Returns an LDAP result code, rs->sr_text set. */
+ * NULL to parse der.  assertion (may be NULL): an RFC 4528 assertion the
+ * backend tests on the entry inside the write's own transaction (the write
+ * fails with LDAP_ASSERTION_FAILED and changes nothing when it is false):
+ * provision.c's "the requester's certificate is still on file".  Returns an
+ * LDAP result code, rs->sr_text set. */
 int certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval *der, certpin_certinfo *info, const char *endpoint,
-	SlapReply *rs );
+	Filter *assertion, SlapReply *rs );
 /* Apply mods (consumed) to ndn in db as its root DN (internal write). */
 int certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	Modifications *mods, const char **text );

@@ -26,6 +26,7 @@
  */
 
 #include "certpin.h"
+#include "provreq.h"
 
 #include <ac/string.h>
 
@@ -44,8 +45,6 @@
 #define CP_VALID_MIN		8
 #define CP_VALID_MAX		8760
 #define CP_VALID_LIMIT		(20 * 8760)	/* no policy beyond 20 years */
-#define CP_CSR_MAX		8192	/* bytes of DER */
-#define CP_RSA_MAX		16384	/* bits */
 #define CP_ENDPOINT_MAX		256
 #define CP_SECRET_MAX		64	/* phone and PIN, bytes */
 #define CP_SERIAL_BYTES		16
@@ -65,6 +64,8 @@ typedef struct cp_prov {
 	struct berval	pv_nadmin;
 	AttributeDescription *pv_cn;	/* subject CN from this attribute */
 	AttributeDescription *pv_sip;	/* SAN sip: URI from this attribute */
+	int		pv_snap[3];	/* validity default, min, max before a */
+	int		pv_snapped;	/* cn=config change (cp_prov_valid_cleanup) */
 } cp_prov;
 
 static cp_prov *
@@ -77,44 +78,6 @@ cp_prov_get( Operation *op )
 }
 
 /* ---- the CA ------------------------------------------------------------ */
-
-/* Is pkey a kind the CA may have and the CSRs may carry?  NULL if yes. */
-static const char *
-cp_key_kind( EVP_PKEY *pkey, int allow_p384, char *buf, size_t len )
-{
-	char group[64];
-	size_t glen = 0;
-	int bits = EVP_PKEY_get_bits( pkey );
-
-	switch ( EVP_PKEY_get_base_id( pkey ) ) {
-	case EVP_PKEY_RSA:
-		if ( bits < 2048 ) {
-			snprintf( buf, len, "RSA key of %d bits: at least 2048 required", bits );
-			return buf;
-		}
-		if ( bits > CP_RSA_MAX ) {
-			snprintf( buf, len, "RSA key of %d bits: at most %d accepted",
-				bits, CP_RSA_MAX );
-			return buf;
-		}
-		return NULL;
-	case EVP_PKEY_EC:
-		if ( !EVP_PKEY_get_utf8_string_param( pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-				group, sizeof( group ), &glen ) ) {
-			snprintf( buf, len, "EC key on an unnamed curve" );
-			return buf;
-		}
-		if ( strcmp( group, "prime256v1" ) == 0 ||
-		     ( allow_p384 && strcmp( group, "secp384r1" ) == 0 ) )
-			return NULL;
-		snprintf( buf, len, "EC key on curve %s: P-256%s required", group,
-			allow_p384 ? " or P-384" : "" );
-		return buf;
-	}
-	snprintf( buf, len, "key type %s: ECDSA or RSA required",
-		OBJ_nid2sn( EVP_PKEY_get_base_id( pkey ) ) );
-	return buf;
-}
 
 static int
 cp_load_cert( cp_prov *pv, const char *file, char *msg, size_t len )
@@ -168,7 +131,7 @@ cp_load_key( cp_prov *pv, const char *file, char *msg, size_t len )
 			"from \"%s\"", file );
 		return -1;
 	}
-	if ( cp_key_kind( k, 1, why, sizeof( why ) ) ) {
+	if ( certpin_key_kind( k, 1, why, sizeof( why ) ) ) {
 		snprintf( msg, len, "CA key \"%s\": %s", file, why );
 		EVP_PKEY_free( k );
 		return -1;
@@ -190,6 +153,63 @@ enum {
 	CP_PROV_CN,
 	CP_PROV_SIP
 };
+
+/* The validity policy holds together: min <= default <= max.  NULL or why
+ * not (in buf). */
+static const char *
+cp_valid_policy( int def, int min, int max, char *buf, size_t len )
+{
+	if ( min <= def && def <= max )
+		return NULL;
+	snprintf( buf, len, "inconsistent validity policy: need "
+		"certpin-validity-min (%d) <= certpin-validity (%d) <= "
+		"certpin-validity-max (%d) hours", min, def, max );
+	return buf;
+}
+
+/* After all the modifications of one cn=config request (a change of one of
+ * the three is checked against the other two, whatever the order of the
+ * modifications): an inconsistent policy is refused and the values before
+ * the request come back.  slapd.conf and the startup of slapd.d are checked
+ * at db_open (certpin_prov_db_open), when every directive has been read. */
+static int
+cp_prov_valid_cleanup( ConfigArgs *c )
+{
+	slap_overinst *on = (slap_overinst *)c->bi;
+	certpin_info *ci = on->on_bi.bi_private;
+	cp_prov *pv = ci->ci_prov;
+	char buf[160];
+
+	if ( !pv->pv_snapped )
+		return 0;
+	pv->pv_snapped = 0;
+	if ( cp_valid_policy( pv->pv_valid_def, pv->pv_valid_min, pv->pv_valid_max,
+			buf, sizeof( buf ) ) == NULL )
+		return 0;
+	snprintf( c->cr_msg, sizeof( c->cr_msg ), "%s (unchanged: %d, %d, %d)",
+		buf, pv->pv_snap[1], pv->pv_snap[0], pv->pv_snap[2] );
+	Debug( LDAP_DEBUG_ANY, "%s: %s\n", c->log, c->cr_msg );
+	pv->pv_valid_def = pv->pv_snap[0];
+	pv->pv_valid_min = pv->pv_snap[1];
+	pv->pv_valid_max = pv->pv_snap[2];
+	return LDAP_CONSTRAINT_VIOLATION;
+}
+
+/* A change of the validity policy over cn=config: remember the policy
+ * before the request's first change, check it after its last. */
+static void
+cp_prov_valid_change( ConfigArgs *c, cp_prov *pv )
+{
+	if ( c->op == SLAP_CONFIG_ADD )	/* slapd.conf: db_open checks */
+		return;
+	if ( !pv->pv_snapped ) {
+		pv->pv_snap[0] = pv->pv_valid_def;
+		pv->pv_snap[1] = pv->pv_valid_min;
+		pv->pv_snap[2] = pv->pv_valid_max;
+		pv->pv_snapped = 1;
+	}
+	config_push_cleanup( c, cp_prov_valid_cleanup );
+}
 
 static int
 certpin_prov_cf( ConfigArgs *c )
@@ -242,9 +262,18 @@ certpin_prov_cf( ConfigArgs *c )
 			EVP_PKEY_free( pv->pv_key );
 			pv->pv_key = NULL;
 			break;
-		case CP_PROV_VALID: pv->pv_valid_def = CP_VALID_DEFAULT; break;
-		case CP_PROV_VALID_MIN: pv->pv_valid_min = CP_VALID_MIN; break;
-		case CP_PROV_VALID_MAX: pv->pv_valid_max = CP_VALID_MAX; break;
+		case CP_PROV_VALID:
+			cp_prov_valid_change( c, pv );
+			pv->pv_valid_def = CP_VALID_DEFAULT;
+			break;
+		case CP_PROV_VALID_MIN:
+			cp_prov_valid_change( c, pv );
+			pv->pv_valid_min = CP_VALID_MIN;
+			break;
+		case CP_PROV_VALID_MAX:
+			cp_prov_valid_change( c, pv );
+			pv->pv_valid_max = CP_VALID_MAX;
+			break;
 		case CP_PROV_ADMIN:
 			ch_free( pv->pv_admin.bv_val );
 			ch_free( pv->pv_nadmin.bv_val );
@@ -299,6 +328,8 @@ certpin_prov_cf( ConfigArgs *c )
 	case CP_PROV_VALID_MIN: ip = &pv->pv_valid_min; break;
 	case CP_PROV_VALID_MAX: ip = &pv->pv_valid_max; break;
 	}
+	if ( ip )
+		cp_prov_valid_change( c, pv );
 	return certpin_cf_int( c, 1, CP_VALID_LIMIT, "hours", ip );
 }
 
@@ -400,6 +431,7 @@ int
 certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr )
 {
 	cp_prov *pv = ci->ci_prov;
+	char buf[160];
 
 	if ( ( pv->pv_cert == NULL ) != ( pv->pv_key == NULL ) ) {
 		snprintf( cr->msg, sizeof( cr->msg ), "certpin: certpin-ca-cert and "
@@ -414,11 +446,10 @@ certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr )
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
-	if ( pv->pv_valid_min > pv->pv_valid_max ||
-	     pv->pv_valid_def < pv->pv_valid_min || pv->pv_valid_def > pv->pv_valid_max ) {
-		snprintf( cr->msg, sizeof( cr->msg ), "certpin: need certpin-validity-min "
-			"(%d) <= certpin-validity (%d) <= certpin-validity-max (%d)",
-			pv->pv_valid_min, pv->pv_valid_def, pv->pv_valid_max );
+	pv->pv_snapped = 0;	/* an overlay entry added over cn=config */
+	if ( cp_valid_policy( pv->pv_valid_def, pv->pv_valid_min, pv->pv_valid_max,
+			buf, sizeof( buf ) ) ) {
+		snprintf( cr->msg, sizeof( cr->msg ), "certpin: %s", buf );
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
@@ -455,112 +486,7 @@ certpin_prov_admin_group( Operation *op )
 	return pv ? &pv->pv_nadmin : NULL;
 }
 
-/* ---- the request ------------------------------------------------------- */
-
-typedef struct cp_req {
-	struct berval	rq_csr;
-	struct berval	rq_identity;
-	struct berval	rq_phone;
-	struct berval	rq_pin;
-	int		rq_has_validity;
-	long		rq_validity;
-	struct berval	rq_endpoint;
-} cp_req;
-
-/* Decode CertpinIssueRequest (values point into data). 0 or -1. */
-static int
-cp_req_decode( struct berval *data, cp_req *rq )
-{
-	BerElementBuffer b1, b2;
-	BerElement *ber = (BerElement *)&b1, *seq = (BerElement *)&b2;
-	struct berval body, v;
-	ber_tag_t tag, last = 0;
-	ber_len_t i;
-
-	memset( rq, 0, sizeof( *rq ) );
-	if ( data == NULL || data->bv_len == 0 )
-		return -1;
-	ber_init2( ber, data, 0 );
-	if ( ber_skip_element( ber, &body ) != LBER_SEQUENCE || ber_remaining( ber ) != 0 )
-		return -1;
-	ber_init2( seq, &body, 0 );
-	if ( ber_skip_element( seq, &rq->rq_csr ) != LBER_OCTETSTRING )
-		return -1;
-	while ( ber_remaining( seq ) > 0 ) {
-		tag = ber_skip_element( seq, &v );
-		if ( tag == LBER_DEFAULT || tag <= last )
-			return -1;
-		last = tag;
-		switch ( tag ) {
-		case LBER_CLASS_CONTEXT | 0: rq->rq_identity = v; break;
-		case LBER_CLASS_CONTEXT | 1: rq->rq_phone = v; break;
-		case LBER_CLASS_CONTEXT | 2: rq->rq_pin = v; break;
-		case LBER_CLASS_CONTEXT | 3:
-			/* a non-negative INTEGER; huge ones fail the policy */
-			if ( v.bv_len < 1 || ( v.bv_val[0] & 0x80 ) )
-				return -1;
-			rq->rq_validity = 0;
-			for ( i = 0; i < v.bv_len; i++ ) {
-				if ( rq->rq_validity > 0x7fffff ) {
-					rq->rq_validity = 0x7fffffff;
-					break;
-				}
-				rq->rq_validity = ( rq->rq_validity << 8 ) |
-					(unsigned char)v.bv_val[i];
-			}
-			rq->rq_has_validity = 1;
-			break;
-		case LBER_CLASS_CONTEXT | 4: rq->rq_endpoint = v; break;
-		default:
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Parse and check the CSR; the request in *reqp (the caller frees it).
- * NULL or why not. */
-static const char *
-cp_csr_check( struct berval *csr, X509_REQ **reqp, char *buf, size_t len )
-{
-	const unsigned char *p = (const unsigned char *)csr->bv_val;
-	X509_REQ *req;
-	EVP_PKEY *k;
-	char why[128];
-
-	*reqp = NULL;
-	if ( csr->bv_len == 0 )
-		return "certpinIssue: the CSR is empty";
-	if ( csr->bv_len > CP_CSR_MAX ) {
-		snprintf( buf, len, "certpinIssue: the CSR is larger than %d bytes",
-			CP_CSR_MAX );
-		return buf;
-	}
-	req = d2i_X509_REQ( NULL, &p, csr->bv_len );
-	if ( req == NULL )
-		return "certpinIssue: the CSR is not a DER PKCS#10 request";
-	if ( p != (const unsigned char *)csr->bv_val + csr->bv_len ) {
-		X509_REQ_free( req );
-		return "certpinIssue: trailing bytes after the CSR";
-	}
-	k = X509_REQ_get0_pubkey( req );
-	if ( k == NULL ) {
-		X509_REQ_free( req );
-		return "certpinIssue: the CSR's public key cannot be read";
-	}
-	if ( cp_key_kind( k, 1, why, sizeof( why ) ) ) {
-		snprintf( buf, len, "certpinIssue: weak or unsupported key in the CSR: %s", why );
-		X509_REQ_free( req );
-		return buf;
-	}
-	if ( X509_REQ_verify( req, k ) != 1 ) {
-		X509_REQ_free( req );
-		ERR_clear_error();
-		return "certpinIssue: the CSR's signature does not verify";
-	}
-	*reqp = req;
-	return NULL;
-}
+/* ---- the request: lib/provreq.c (certpin_req_decode, certpin_csr_check) */
 
 /* Printable ASCII, no space, no control: what a URI may hold. */
 static int
@@ -574,56 +500,40 @@ cp_uri_ok( struct berval *v )
 	return v->bv_len > 0;
 }
 
-/* Give certificate x the public key of request req as the request holds it
- * (its SubjectPublicKeyInfo copied, not decoded and encoded again: the key
- * was checked with the request's signature).  1 or 0. */
+/* Give certificate x the public key of the CSR as the CSR holds it (its
+ * algorithm, curve and key bits: nothing decoded and encoded again, the key
+ * was checked with the CSR's signature).  1 or 0. */
 static int
-cp_copy_spki( X509 *x, X509_REQ *req )
+cp_copy_spki( X509 *x, certpin_csr *cs )
 {
-	ASN1_OBJECT *obj;
-	const unsigned char *pk;
-	unsigned char *pk2 = NULL;
-	int pklen, ptype;
-	X509_ALGOR *alg;
-	const void *pval;
-	void *pval2 = NULL;
+	ASN1_OBJECT *alg = OBJ_nid2obj( cs->cs_alg_nid ), *curve = NULL;
+	unsigned char *pk;
 
-	if ( !X509_PUBKEY_get0_param( &obj, &pk, &pklen, &alg,
-			X509_REQ_get_X509_PUBKEY( req ) ) || pklen <= 0 )
+	if ( alg == NULL || cs->cs_key_len == 0 || cs->cs_key_len > INT_MAX )
 		return 0;
-	X509_ALGOR_get0( NULL, &ptype, &pval, alg );
-	if ( ptype == V_ASN1_OBJECT )
-		pval2 = OBJ_dup( pval );
-	else if ( ptype == V_ASN1_SEQUENCE )
-		pval2 = ASN1_STRING_dup( pval );
-	else if ( ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF )
+	if ( cs->cs_curve_nid != NID_undef &&
+	     ( curve = OBJ_nid2obj( cs->cs_curve_nid ) ) == NULL )
 		return 0;
-	if ( ( ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE ) && pval2 == NULL )
+	pk = OPENSSL_memdup( cs->cs_key, cs->cs_key_len );
+	if ( pk == NULL )
 		return 0;
-	pk2 = OPENSSL_memdup( pk, pklen );
-	obj = OBJ_dup( obj );
-	if ( pk2 == NULL || obj == NULL ||
-	     !X509_PUBKEY_set0_param( X509_get_X509_PUBKEY( x ), obj, ptype,
-			pval2, pk2, pklen ) ) {
-		OPENSSL_free( pk2 );
-		ASN1_OBJECT_free( obj );
-		if ( ptype == V_ASN1_OBJECT )
-			ASN1_OBJECT_free( pval2 );
-		else if ( ptype == V_ASN1_SEQUENCE )
-			ASN1_STRING_free( pval2 );
+	/* the objects are OpenSSL's static ones: nothing to free on failure */
+	if ( !X509_PUBKEY_set0_param( X509_get_X509_PUBKEY( x ), alg,
+			curve ? V_ASN1_OBJECT : V_ASN1_NULL, curve, pk,
+			(int)cs->cs_key_len ) ) {
+		OPENSSL_free( pk );
 		return 0;
 	}
 	return 1;
 }
 
-/* Issue the certificate for request req.  DER in *der (ch_malloc'd), its
- * metadata in *info (to free).  NULL or why not. */
+/* Issue the certificate for the checked CSR cs.  DER in *der (ch_malloc'd),
+ * its metadata in *info (to free).  NULL or why not. */
 static const char *
-cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
+cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	struct berval *sip, long hours, struct berval *der,
 	certpin_certinfo *info, char *serialhex )
 {
-	EVP_PKEY *pkey = X509_REQ_get0_pubkey( req );
 	X509 *x = X509_new();
 	X509_NAME *name = NULL;
 	X509_EXTENSION *ext;
@@ -674,7 +584,7 @@ cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
 		goto done;
 	if ( !ASN1_TIME_set( X509_getm_notBefore( x ), now ) ||
 	     !ASN1_TIME_set( X509_getm_notAfter( x ), end ) ||
-	     !cp_copy_spki( x, req ) )
+	     !cp_copy_spki( x, cs ) )
 		goto done;
 
 	X509V3_set_ctx( &ctx, pv->pv_cert, x, NULL, NULL, 0 );
@@ -687,7 +597,7 @@ cp_issue( Operation *op, cp_prov *pv, X509_REQ *req, struct berval *cn,
 		X509_EXTENSION_free( ext );
 	}
 	ext = X509V3_EXT_conf_nid( NULL, &ctx, NID_key_usage,
-		EVP_PKEY_get_base_id( pkey ) == EVP_PKEY_RSA ?
+		cs->cs_alg_nid == NID_rsaEncryption ?
 		"critical,digitalSignature,keyEncipherment" : "critical,digitalSignature" );
 	if ( ext == NULL || !X509_add_ext( x, ext, -1 ) ) {
 		X509_EXTENSION_free( ext );
@@ -745,6 +655,87 @@ done:
 
 /* ---- the operation ----------------------------------------------------- */
 
+/* Does entry ndn (of the database that holds it) hold certificate hex now?
+ * 1, 0 (no such entry, or it does not). */
+static int
+cp_holds_cert( Operation *op, struct berval *ndn, const char *hex )
+{
+	BackendDB *db = select_backend( ndn, 0 );
+	Entry *e = NULL;
+	Attribute *a;
+	int i, held = 0;
+
+	if ( db == NULL || BER_BVISEMPTY( ndn ) ||
+	     certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS )
+		return 0;
+	a = attr_find( e->e_attrs, ad_certpinThumbprint );
+	for ( i = 0; a && i < a->a_numvals && !held; i++ )
+		held = a->a_vals[i].bv_len == 64 &&
+			strncasecmp( a->a_vals[i].bv_val, hex, 64 ) == 0;
+	certpin_entry_release( op, db, e );
+	return held;
+}
+
+/* May who (a normalized DN; empty: anonymous) change what names the
+ * certificate of entry e (of db): add or delete a value of the CN or sip:
+ * attribute, or rename e while one of them is in its RDN (write on its
+ * "entry" and on its parent's "children")?  NULL, or the attribute. */
+static const char *
+cp_name_writable( Operation *op, BackendDB *db, cp_prov *pv, Entry *e,
+	struct berval *who )
+{
+	Operation op2 = *op;
+	AttributeDescription *ads[2] = { pv->pv_cn, pv->pv_sip }, *ad, *in_rdn = NULL;
+	LDAPRDN rdn = NULL;
+	struct berval rbv, pndn;
+	Entry *pe = NULL;
+	const char *text;
+	char *p;
+	int i, j, w = 0;
+
+	op2.o_bd = db;
+	op2.o_dn = *who;
+	op2.o_ndn = *who;
+	/* slapd caches group membership per operation, not per identity */
+	op2.o_groups = NULL;
+	for ( i = 0; i < 2; i++ ) {
+		if ( ads[i] == NULL )
+			continue;
+		if ( access_allowed( &op2, e, ads[i], NULL, ACL_WADD, NULL ) ||
+		     access_allowed( &op2, e, ads[i], NULL, ACL_WDEL, NULL ) ) {
+			slap_op_groups_free( &op2 );
+			return ads[i]->ad_cname.bv_val;
+		}
+	}
+	dnRdn( &e->e_name, &rbv );
+	if ( ldap_bv2rdn_x( &rbv, &rdn, &p, LDAP_DN_FORMAT_LDAP,
+			op->o_tmpmemctx ) == LDAP_SUCCESS ) {
+		for ( j = 0; rdn[j]; j++ ) {
+			ad = NULL;
+			if ( slap_bv2ad( &rdn[j]->la_attr, &ad, &text ) != LDAP_SUCCESS )
+				continue;
+			for ( i = 0; i < 2; i++ )
+				if ( ads[i] && ad->ad_type == ads[i]->ad_type )
+					in_rdn = ads[i];
+		}
+		ldap_rdnfree_x( rdn, op->o_tmpmemctx );
+	}
+	if ( in_rdn == NULL ||
+	     !access_allowed( &op2, e, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) ) {
+		slap_op_groups_free( &op2 );
+		return NULL;
+	}
+	dnParent( &e->e_nname, &pndn );
+	if ( !BER_BVISEMPTY( &pndn ) &&
+	     certpin_entry_get( &op2, db, &pndn, &pe ) == LDAP_SUCCESS ) {
+		w = access_allowed( &op2, pe, slap_schema.si_ad_children, NULL,
+			ACL_WDEL, NULL );
+		certpin_entry_release( &op2, db, pe );
+	}
+	slap_op_groups_free( &op2 );
+	return w ? in_rdn->ad_cname.bv_val : NULL;
+}
+
 static int
 cp_prov_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 {
@@ -762,8 +753,8 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	cp_prov *pv;
 	BackendInfo *bi = op->o_bd->bd_info;
 	BackendDB *obd = op->o_bd, *db = NULL;
-	cp_req rq;
-	X509_REQ *req = NULL;
+	certpin_req rq;
+	certpin_csr csr = { NULL };
 	certpin_certinfo info;
 	Entry *e = NULL;
 	Attribute *a;
@@ -772,8 +763,9 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	BerElementBuffer berbuf;
 	BerElement *ber = (BerElement *)&berbuf;
 	char buf[SLAP_TEXT_BUFLEN], serial[2 * CP_SERIAL_BYTES + 1];
-	char *endpoint = NULL;
-	const char *why, *path;
+	char *endpoint = NULL, sess[65];
+	const char *why, *path, *wr, *who = "the user";
+	Filter *still = NULL;
 	long hours;
 	int rc, err = LDAP_SUCCESS;
 
@@ -781,9 +773,13 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 	pv = cp_prov_get( op );
 
-	if ( cp_req_decode( op->ore_reqdata, &rq ) )
-		return cp_prov_refuse( op, rs, LDAP_PROTOCOL_ERROR,
-			"certpinIssue: malformed request (see slapo-certpin(5))" );
+	if ( certpin_req_decode( op->ore_reqdata, &rq, buf, 128 ) ) {
+		char msg[SLAP_TEXT_BUFLEN];
+
+		snprintf( msg, sizeof( msg ), "certpinIssue: malformed request: %.128s "
+			"(see slapo-certpin(5))", buf );
+		return cp_prov_refuse( op, rs, LDAP_PROTOCOL_ERROR, msg );
+	}
 
 	/* What the request must hold, before any secret is looked at. */
 	if ( rq.rq_phone.bv_val || rq.rq_pin.bv_val ) {
@@ -817,11 +813,11 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 					"certpinIssue: control characters in the endpoint id" );
 	}
 	memset( &info, 0, sizeof( info ) );
-	why = cp_csr_check( &rq.rq_csr, &req, buf, sizeof( buf ) );
+	why = certpin_csr_check( &rq.rq_csr, &csr, buf, sizeof( buf ) );
 	if ( why )
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, why );
 	if ( pv->pv_cert == NULL || pv->pv_key == NULL ) {
-		X509_REQ_free( req );
+		certpin_csr_free( &csr );
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
 			"certpinIssue: no CA configured (certpin-ca-cert, certpin-ca-key)" );
 	}
@@ -887,11 +883,48 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		goto fail;
 	}
 
-	/* The user's entry names the certificate. */
+	/* A requester bound with a certificate acts only while that certificate
+	 * is on file: checked now, and for the requester's own entry once more
+	 * by the backend inside the record write's transaction (an assertion),
+	 * so a revocation that commits first leaves nothing issued.  (The PIN
+	 * path does not act on the session's identity.) */
+	if ( !rq.rq_phone.bv_val && certpin_bind_session_cert( op, sess ) ) {
+		if ( !cp_holds_cert( op, &op->o_ndn, sess ) ) {
+			err = LDAP_INSUFFICIENT_ACCESS;
+			why = "certpinIssue: the certificate this session is bound with "
+				"is no longer on file";
+			goto fail;
+		}
+		if ( dn_match( &ndn, &op->o_ndn ) ) {
+			snprintf( buf, sizeof( buf ), "(certpinThumbprint=%s)", sess );
+			still = str2filter_x( op, buf );
+			if ( still == NULL ) {
+				err = LDAP_OTHER;
+				why = "certpinIssue: internal error (assertion)";
+				goto fail;
+			}
+		}
+	}
+
+	/* The user's entry names the certificate, from attributes only
+	 * administrators may change (slapo-certpin(5), ISSUANCE): neither the
+	 * user nor a requester who is not an administrator may write them. */
 	if ( certpin_entry_get( op, db, &ndn, &e ) == LDAP_SUCCESS ) {
+		wr = NULL;
 		if ( !is_entry_objectclass( e, oc_certpinUser, 0 ) ) {
 			err = LDAP_UNWILLING_TO_PERFORM;
 			why = "certpinIssue: the user's entry is not a certpinUser";
+		} else if ( ( wr = cp_name_writable( op, db, pv, e, &ndn ) ) != NULL ||
+			    ( strcmp( path, "administrator" ) != 0 &&
+			      !dn_match( &ndn, &op->o_ndn ) &&
+			      ( wr = cp_name_writable( op, db, pv, e, &op->o_ndn ) ) != NULL &&
+			      ( who = "the requester" ) ) ) {
+			snprintf( buf, sizeof( buf ), "certpinIssue: %s may change %s, "
+				"which names the certificate: refused (give only "
+				"administrators write access to it; see slapo-certpin(5))",
+				who, wr );
+			err = LDAP_UNWILLING_TO_PERFORM;
+			why = buf;
 		} else if ( ( a = attr_find( e->e_attrs, pv->pv_cn ) ) == NULL ||
 			    a->a_vals[0].bv_len == 0 || a->a_vals[0].bv_len > 64 ) {
 			snprintf( buf, sizeof( buf ), "certpinIssue: the user's entry has "
@@ -913,7 +946,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	if ( err != LDAP_SUCCESS )
 		goto fail;
 
-	why = cp_issue( op, pv, req, &cn, &sip, hours, &der, &info, serial );
+	why = cp_issue( op, pv, &csr, &cn, &sip, hours, &der, &info, serial );
 	if ( why ) {
 		err = LDAP_UNWILLING_TO_PERFORM;
 		goto fail;
@@ -923,9 +956,18 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		memcpy( endpoint, rq.rq_endpoint.bv_val, rq.rq_endpoint.bv_len );
 		endpoint[rq.rq_endpoint.bv_len] = '\0';
 	}
-	err = certpin_write_record( op, db, &ndn, &der, &info, endpoint, rs );
+	err = certpin_write_record( op, db, &ndn, &der, &info, endpoint, still, rs );
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
+	if ( err == LDAP_ASSERTION_FAILED && still ) {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssue: certificate %s "
+			"of \"%s\" revoked while the request ran: nothing issued\n",
+			op->o_log_prefix, sess, ndn.bv_val );
+		err = LDAP_INSUFFICIENT_ACCESS;
+		why = "certpinIssue: the certificate this session is bound with "
+			"is no longer on file";
+		goto fail;
+	}
 	if ( err != LDAP_SUCCESS ) {
 		why = rs->sr_text ? rs->sr_text : "certpinIssue: cannot record the certificate";
 		goto fail;
@@ -957,7 +999,9 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 fail:
 	rc = cp_prov_refuse( op, rs, err, why );
 done:
-	X509_REQ_free( req );
+	if ( still )
+		filter_free_x( op, still, 1 );
+	certpin_csr_free( &csr );
 	certpin_certinfo_free( &info );
 	if ( der.bv_val )
 		ch_free( der.bv_val );

@@ -1708,14 +1708,15 @@ certpin_write_frontend( Operation *op, SlapReply *rs )
  * through as certpin's own), as db's root DN with a fresh operation time and
  * the usual operational attributes.  Refused on a read-only replica.
  * Returns an LDAP result code; *text says why when it is not success. */
-int
-certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
-	Modifications *mods, const char **text )
+static int
+cp_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, Filter *assertion, const char **text )
 {
 	Operation op2 = *op;
 	SlapReply rs2 = { REP_RESULT };
 	slap_callback cb = { 0 };
 	OpExtra oex;
+	void *controls[SLAP_MAX_CIDS];
 
 	*text = NULL;
 	if ( db == NULL || db->be_modify == NULL ) {
@@ -1742,6 +1743,16 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 	op2.orm_increment = 0;
 	slap_op_time( &op2.o_time, &op2.o_tincr );
 	slap_mods_opattrs( &op2, &op2.orm_modlist, 1 );
+	/* RFC 4528 semantics: the backend tests the assertion on the entry
+	 * inside its write transaction (o_controls is the client op's array:
+	 * a copy is changed) */
+	if ( op->o_controls )
+		memcpy( controls, op->o_controls, sizeof( controls ) );
+	else
+		memset( controls, 0, sizeof( controls ) );
+	op2.o_controls = controls;
+	op2.o_assertion = assertion;
+	op2.o_assert = assertion ? SLAP_CONTROL_CRITICAL : SLAP_CONTROL_NONE;
 
 	db->be_modify( &op2, &rs2 );
 
@@ -1753,6 +1764,13 @@ certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 		*text = "certpin: the entry could not be updated";
 	}
 	return rs2.sr_err;
+}
+
+int
+certpin_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
+	Modifications *mods, const char **text )
+{
+	return cp_write_internal( op, db, ndn, mods, NULL, text );
 }
 
 /* Prepend one internal modification to *mods; vals is consumed. */
@@ -1769,7 +1787,7 @@ cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 int
 certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval *der, certpin_certinfo *info, const char *endpoint,
-	SlapReply *rs )
+	Filter *assertion, SlapReply *rs )
 {
 	certpin_info *ci = certpin_ci( op );
 	BackendInfo *bi = op->o_bd->bd_info;
@@ -1833,12 +1851,13 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	value_add_one( &v, der );
 	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertBinary, v );
 
-	rc = certpin_write_internal( op, db, ndn, mods, &text );
+	rc = cp_write_internal( op, db, ndn, mods, assertion, &text );
 	certpin_uniq_unlock();
 	op->o_bd = obd;
 	op->o_bd->bd_info = bi;
 	if ( rc != LDAP_SUCCESS ) {
-		rs->sr_text = text;
+		rs->sr_text = rc == LDAP_ASSERTION_FAILED ?
+			"certpin: the entry no longer satisfies the write's assertion" : text;
 		return rc;
 	}
 	Debug( LDAP_DEBUG_STATS, "%s certpin: recorded certificate %s on \"%s\"%s%s\n",

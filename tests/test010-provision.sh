@@ -181,7 +181,16 @@ ov="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
 cfg=$(ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" -b "$ov" -s base)
 check_out "cn=config shows the CA files" "^olcCertpinCACert: $PKI/ca.crt\$" printf '%s\n' "$cfg"
 check_out "and the admin group" "^olcCertpinAdminGroup: $ADMINS\$" printf '%s\n' "$cfg"
-check "olcCertpinValidityMax can be lowered over ldapi" cfg_set "$ov" olcCertpinValidityMax 100
+check "olcCertpinValidityMax can be lowered over ldapi (with the default, in one request)" \
+	ldapmodify -Q -Y EXTERNAL -H "$(srv_uri 1 ldapi)" <<LDIF
+dn: $ov
+changetype: modify
+replace: olcCertpinValidityMax
+olcCertpinValidityMax: 100
+-
+replace: olcCertpinValidity
+olcCertpinValidity: 50
+LDIF
 check_rc_out 53 "then 101 hours is refused" "outside the policy \\(8 to 100 hours\\)" \
 	issue -H "$LDAP" -D "$PILAR" -w pw-pilar -r "$der" -V 101
 check_rc_out 80 "a CA key file that is not a key is refused" "cannot read a PEM private key" \
