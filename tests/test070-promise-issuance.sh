@@ -37,7 +37,7 @@ certpin-ca-key $PKI/ca.key"
 srv_start 1
 prov_base 1
 LDAP1=$(srv_uri 1 ldap)
-set_phone_pin "$KEN" "+1 (425) 555-0100" 123456 || die "cannot set ken's phone and PIN"
+set_phone_pin "$KEN" "+1 (425) 555-0100" 461937 || die "cannot set ken's phone and PIN"
 before=$(dir_dump 1)
 check_rc_out 53 "self-writable uid: pilar gets no certificate for herself" \
 	"the user may change uid, which names the certificate: refused" \
@@ -45,7 +45,7 @@ check_rc_out 53 "self-writable uid: pilar gets no certificate for herself" \
 check_rc_out 53 "nor does the root DN get one issued for her" "the user may change uid" \
 	issue -H "$LDAP1" -D "$ROOTDN" -w "$ROOTPW" -r "$PKI/dev.csr.der" -i "$PILAR"
 check_rc_out 53 "nor a device with ken's phone and PIN" "the user may change uid" \
-	issue -H "$LDAP1" -Z -r "$PKI/dev.csr.der" -p "+1 (425) 555-0100" -P 123456
+	issue -H "$LDAP1" -Z -r "$PKI/dev.csr.der" -p "+1 (425) 555-0100" -P 461937
 check_eq "the refusals leave the directory unchanged" "$before" "$(dir_dump 1)"
 # The attack itself: pilar names herself as ken for outside relying parties.
 check "pilar may put ken's address in her own mail (the ACL allows it)" \
