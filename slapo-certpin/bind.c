@@ -584,6 +584,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
 		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period );
+		certpin_count( CP_CTR_LOGON_ACCEPTED );
 		return SLAP_CB_CONTINUE;
 	}
 
@@ -591,11 +592,13 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_STATS, "%s certpin: audit: would refuse logon as "
 			"\"%s\" with certificate %s: %s\n", op->o_log_prefix,
 			BER_BVISNULL( ndn ) ? "" : ndn->bv_val, hex, why );
+		certpin_count_logon( op, CP_EV_LOGON_AUDIT, why, ndn, hex );
 		return SLAP_CB_CONTINUE;
 	}
 	Debug( LDAP_DEBUG_STATS, "%s certpin: refused logon as \"%s\" with "
 		"certificate %s: %s\n", op->o_log_prefix,
 		BER_BVISNULL( ndn ) ? "" : ndn->bv_val, hex, why );
+	certpin_count_logon( op, CP_EV_LOGON_REFUSED, why, ndn, hex );
 	rs->sr_err = LDAP_INVALID_CREDENTIALS;
 	rs->sr_text = "certificate not accepted";
 	rs->sr_sasldata = NULL;
@@ -767,11 +770,13 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 			Debug( LDAP_DEBUG_STATS, "%s certpin: audit: session of \"%s\" "
 				"would continue as anonymous: certificate %s: %s\n",
 				op->o_log_prefix, ndn.bv_val, hex, why );
+			certpin_count_logon( op, CP_EV_SESSION_AUDIT, why, &ndn, hex );
 		} else if ( bi->cb_mode == CP_MODE_ENFORCE ) {
 			Debug( LDAP_DEBUG_STATS, "%s certpin: session of \"%s\" continues "
 				"as anonymous: certificate %s: %s\n",
 				op->o_log_prefix, ndn.bv_val, hex, why );
 			cp_session_revoked( op, &ndn );
+			certpin_count_logon( op, CP_EV_SESSION_ENDED, why, &ndn, hex );
 		}
 	}
 	op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );

@@ -398,6 +398,7 @@ certpin_db_open( BackendDB *be, ConfigReply *cr )
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	certpin_info *ci = on->on_bi.bi_private;
 
+	certpin_monitor_db_open( be );
 	return certpin_prov_db_open( be, ci, cr );
 }
 

@@ -837,6 +837,7 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 	} else {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: wrong PIN for \"%s\"\n",
 			op->o_log_prefix, pf.pf_ndn.bv_val );
+		certpin_count_pin_wrong( op, &pf.pf_ndn, nrecent + 1, pp->pp_maxfail );
 		cp_pin_fail( op, pf.pf_db, &pf.pf_ndn, keep );
 		keep = NULL;
 	}
