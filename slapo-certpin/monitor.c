@@ -169,9 +169,44 @@ static const char *const cp_ev_name[] = {
 	"session-audit"		/* CP_EV_SESSION_AUDIT */
 };
 
-/* A DN for a log line: as it is (DNs in slapd's string form escape quotes
- * and control characters), or "" when there is none. */
-#define CP_DN( bv )	( ( bv ) && !BER_BVISNULL( bv ) ? ( bv )->bv_val : "" )
+/* A DN for a log line, between double quotes: slapd's normalized DNs keep
+ * control characters (a certificate subject with a newline would start a
+ * forged line), so each byte below 0x20, 0x7f, '"' and the backslash is written as
+ * \XX (RFC 4514's hex escape).  "" when there is none.  The result is in
+ * op->o_tmpmemctx (free with cp_dn_free) unless it is the empty string. */
+static char cp_dn_empty[] = "";
+
+static char *
+cp_dn( Operation *op, struct berval *bv )
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	ber_len_t i;
+	char *out, *p;
+
+	if ( bv == NULL || BER_BVISNULL( bv ) || bv->bv_len == 0 )
+		return cp_dn_empty;
+	p = out = op->o_tmpalloc( 3 * bv->bv_len + 1, op->o_tmpmemctx );
+	for ( i = 0; i < bv->bv_len; i++ ) {
+		unsigned char c = bv->bv_val[i];
+
+		if ( c < 0x20 || c == 0x7f || c == '"' || c == '\\' ) {
+			*p++ = '\\';
+			*p++ = hexd[c >> 4];
+			*p++ = hexd[c & 0xf];
+		} else {
+			*p++ = c;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+static void
+cp_dn_free( Operation *op, char *dn )
+{
+	if ( dn != cp_dn_empty )
+		op->o_tmpfree( dn, op->o_tmpmemctx );
+}
 
 void
 certpin_count_logon( Operation *op, int ev, const char *why,
@@ -195,9 +230,14 @@ certpin_count_logon( Operation *op, int ev, const char *why,
 	default:
 		return;
 	}
-	Debug( LDAP_DEBUG_STATS, "%s certpin: event=%s reason=%s dn=\"%s\" "
-		"cert=%s\n", op->o_log_prefix, cp_ev_name[ev], cp_why_tok[r],
-		CP_DN( ndn ), hex && *hex ? hex : "-" );
+	if ( LogTest( LDAP_DEBUG_STATS ) ) {
+		char *dn = cp_dn( op, ndn );
+
+		Debug( LDAP_DEBUG_STATS, "%s certpin: event=%s reason=%s dn=\"%s\" "
+			"cert=%s\n", op->o_log_prefix, cp_ev_name[ev], cp_why_tok[r],
+			dn, hex && *hex ? hex : "-" );
+		cp_dn_free( op, dn );
+	}
 }
 
 void
@@ -217,23 +257,30 @@ certpin_count_issue_refused( Operation *op, int err, const char *text )
 	int r = certpin_issue_reason( err, text );
 
 	CP_CTR_ADD( CP_CTR_ISSUE_REFUSED + r, 1 );
-	Debug( LDAP_DEBUG_STATS, "%s certpin: event=issue-refused reason=%s "
-		"code=%d by=\"%s\"\n", op->o_log_prefix, cp_iwhy_tok[r], err,
-		CP_DN( &op->o_ndn ) );
+	if ( LogTest( LDAP_DEBUG_STATS ) ) {
+		char *dn = cp_dn( op, &op->o_ndn );
+
+		Debug( LDAP_DEBUG_STATS, "%s certpin: event=issue-refused reason=%s "
+			"code=%d by=\"%s\"\n", op->o_log_prefix, cp_iwhy_tok[r], err, dn );
+		cp_dn_free( op, dn );
+	}
 }
 
 void
 certpin_count_pin_wrong( Operation *op, struct berval *ndn, int failures,
 	int max )
 {
+	char *dn = LogTest( LDAP_DEBUG_STATS ) ? cp_dn( op, ndn ) : cp_dn_empty;
+
 	CP_CTR_ADD( CP_CTR_PIN_WRONG, 1 );
 	Debug( LDAP_DEBUG_STATS, "%s certpin: event=pin-wrong dn=\"%s\" "
-		"failures=%d max=%d\n", op->o_log_prefix, CP_DN( ndn ), failures, max );
+		"failures=%d max=%d\n", op->o_log_prefix, dn, failures, max );
 	if ( failures >= max ) {
 		CP_CTR_ADD( CP_CTR_PIN_LOCKOUT, 1 );
 		Debug( LDAP_DEBUG_STATS, "%s certpin: event=pin-lockout dn=\"%s\" "
-			"failures=%d\n", op->o_log_prefix, CP_DN( ndn ), failures );
+			"failures=%d\n", op->o_log_prefix, dn, failures );
 	}
+	cp_dn_free( op, dn );
 }
 
 /* ---- counts that hold only if the operation succeeds ------------------- */

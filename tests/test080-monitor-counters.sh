@@ -9,8 +9,9 @@
 # administrator; issuance refused for each reason; wrong PINs and a
 # lockout), then read again: every counter's delta must be exactly the
 # number of its events, every other counter unchanged.  Each refusal also
-# leaves its machine-readable "event=... reason=..." log line, and no PIN
-# reaches the log.  After a restart the counters start from zero.
+# leaves its machine-readable "event=... reason=..." log line, one line
+# even for a certificate subject holding a quote and a newline (an attempt
+# to forge a log line), and no PIN reaches the log.  After a restart the counters start from zero.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-logon.sh"
 . "$(dirname "$0")/lib-provision.sh"
@@ -19,6 +20,30 @@ pki_standard
 pki_cert ca ghost ghost client		# maps to uid=ghost: no such entry
 pki_cert ca two1 twocert client
 pki_cert ca two2 twocert client
+# A subject that tries to forge a log line: a quote and a newline in its CN.
+"$PY" - "$PKI" <<'PY' || die "cannot make the evil certificate"
+import sys, datetime
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+pki = sys.argv[1]
+ca = x509.load_pem_x509_certificate(open(pki + '/ca.crt', 'rb').read())
+cak = serialization.load_pem_private_key(open(pki + '/ca.key', 'rb').read(), None)
+k = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime.utcnow()
+c = (x509.CertificateBuilder()
+     .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'ev"il\nevent=logon-accepted')]))
+     .issuer_name(ca.subject).public_key(k.public_key()).serial_number(x509.random_serial_number())
+     .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+     .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+     .sign(cak, hashes.SHA256()))
+open(pki + '/evil.crt', 'wb').write(c.public_bytes(serialization.Encoding.PEM))
+open(pki + '/evil.der', 'wb').write(c.public_bytes(serialization.Encoding.DER))
+open(pki + '/evil.key', 'wb').write(k.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PY
+chmod 600 "$PKI/evil.key"
 KEN="uid=kenmyer,$PEOPLE"
 PILAR="uid=pilar,$PEOPLE"
 JDOE="uid=jdoe,$PEOPLE"
@@ -99,7 +124,8 @@ logon_as "accepted: ken over ldaps" 1 kenmyer "$KEN"
 logon_as "accepted: ken over StartTLS" 1 kenmyer "$KEN" starttls
 want logon-accepted 2
 logon_refused "refused: no such entry (uid=ghost)" 1 ghost
-want logon-refused-no-such-entry 1
+logon_refused "refused: no such entry (a subject with a quote and a newline)" 1 evil
+want logon-refused-no-such-entry 2
 logon_refused "refused: not issued to this user (kenmyer2)" 1 kenmyer2
 py_logon_refused "refused: not issued to this user (spare, python3-ldap)" 1 spare
 want logon-refused-not-issued 2
@@ -194,6 +220,8 @@ check_deltas "$TESTDIR/s0" "$TESTDIR/s1"
 log_has() { srv_log_has "log: $1" 1 "certpin: $1"; }
 log_has "event=logon-refused reason=no-such-entry dn=\"uid=ghost,$PEOPLE\" cert=$(der_sha256 "$PKI/ghost.der")"
 log_has "event=logon-refused reason=not-issued dn=\"$KEN\" cert=$(der_sha256 "$PKI/kenmyer2.der")"
+srv_log_has "log: a subject's quote and newline are escaped, on one line" 1 \
+	"certpin: event=logon-refused reason=no-such-entry dn=\"uid=ev\\\\5C22il\\\\0Aevent\\\\5C3Dlogon-accepted,$PEOPLE\" cert=$(der_sha256 "$PKI/evil.der")$"
 log_has "event=logon-refused reason=revoked dn=\"$PILAR\" cert=$(der_sha256 "$PKI/pilar.der")"
 log_has "event=logon-refused reason=expired dn=\"$KEN\" cert=$(der_sha256 "$PKI/expired.der")"
 log_has "event=logon-refused reason=not-yet-valid dn=\"$KEN\" cert=$(der_sha256 "$PKI/future.der")"
