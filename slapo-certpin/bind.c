@@ -679,6 +679,7 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
 		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period, &uuid );
+		certpin_count( CP_CTR_LOGON_ACCEPTED );
 		return SLAP_CB_CONTINUE;
 	}
 
@@ -686,11 +687,13 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_STATS, "%s certpin: audit: would refuse logon as "
 			"\"%s\" with certificate %s: %s\n", op->o_log_prefix,
 			BER_BVISNULL( ndn ) ? "" : ndn->bv_val, hex, why );
+		certpin_count_logon( op, CP_EV_LOGON_AUDIT, why, ndn, hex );
 		return SLAP_CB_CONTINUE;
 	}
 	Debug( LDAP_DEBUG_STATS, "%s certpin: refused logon as \"%s\" with "
 		"certificate %s: %s\n", op->o_log_prefix,
 		BER_BVISNULL( ndn ) ? "" : ndn->bv_val, hex, why );
+	certpin_count_logon( op, CP_EV_LOGON_REFUSED, why, ndn, hex );
 	rs->sr_err = LDAP_INVALID_CREDENTIALS;
 	rs->sr_text = "certificate not accepted";
 	rs->sr_sasldata = NULL;
@@ -764,6 +767,9 @@ certpin_bind_op( Operation *op, SlapReply *rs )
 			op->o_log_prefix, bi->cb_mode == CP_MODE_AUDIT ?
 			"audit: would refuse" : "refused",
 			(unsigned long)op->orb_mech.bv_len );
+		certpin_count_logon( op, bi->cb_mode == CP_MODE_AUDIT ?
+			CP_EV_LOGON_AUDIT : CP_EV_LOGON_REFUSED,
+			"the SASL mechanism name is not well-formed", NULL, "" );
 		if ( bi->cb_mode == CP_MODE_AUDIT )
 			return SLAP_CB_CONTINUE;
 		return certpin_refuse( op, rs, LDAP_AUTH_METHOD_NOT_SUPPORTED,
@@ -1238,11 +1244,13 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 			Debug( LDAP_DEBUG_STATS, "%s certpin: audit: session of \"%s\" "
 				"would continue as anonymous: certificate %s: %s\n",
 				op->o_log_prefix, ndn.bv_val, hex, why );
+			certpin_count_logon( op, CP_EV_SESSION_AUDIT, why, &ndn, hex );
 		} else if ( bi->cb_mode == CP_MODE_ENFORCE ) {
 			Debug( LDAP_DEBUG_STATS, "%s certpin: session of \"%s\" continues "
 				"as anonymous: certificate %s: %s\n",
 				op->o_log_prefix, ndn.bv_val, hex, why );
 			cp_session_revoked( op, &ndn );
+			certpin_count_logon( op, CP_EV_SESSION_ENDED, why, &ndn, hex );
 		}
 	}
 	op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );

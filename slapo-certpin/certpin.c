@@ -393,6 +393,7 @@ certpin_db_open( BackendDB *be, ConfigReply *cr )
 		return 1;
 	}
 	certpin_share_info( ci );
+	certpin_monitor_db_open( be );
 	return certpin_prov_db_open( be, ci, cr );
 }
 

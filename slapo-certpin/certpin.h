@@ -245,4 +245,99 @@ int certpin_pin_may_unlock( Operation *op );
 int certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 	struct berval *ndn, BackendDB **db, const char **text );
 
+/* monitor.c: live counters, shown in cn=monitor (slapo-certpin(5),
+ * MONITORING).  Each call is one relaxed atomic add, no lock; the calls
+ * that take an Operation also log the event's machine-readable line
+ * ("certpin: event=... reason=..."), at loglevel stats. */
+
+/* Why a logon was refused (or would be, in audit mode): the reason= tokens
+ * no-such-entry, not-issued, revoked, expired, not-yet-valid,
+ * strong-mapping-none, strong-mapping-ambiguous, unclassifiable-mechanism,
+ * unreadable-certificate, internal-error, other. */
+enum {
+	CP_WHY_NO_SUCH_ENTRY = 0,
+	CP_WHY_NOT_ISSUED,
+	CP_WHY_REVOKED,
+	CP_WHY_EXPIRED,
+	CP_WHY_NOT_YET_VALID,
+	CP_WHY_STRONG_NONE,
+	CP_WHY_STRONG_AMBIGUOUS,
+	CP_WHY_MECHANISM,
+	CP_WHY_UNREADABLE,
+	CP_WHY_ERROR,
+	CP_WHY_OTHER,
+	CP_WHY_N
+};
+
+/* Why an issuance was refused: bad-request, tls-required, bad-credentials,
+ * locked, not-authorized, no-such-user, not-eligible, no-ca, replica,
+ * record-refused, other. */
+enum {
+	CP_IWHY_BAD_REQUEST = 0,
+	CP_IWHY_TLS_REQUIRED,
+	CP_IWHY_BAD_CREDENTIALS,
+	CP_IWHY_LOCKED,
+	CP_IWHY_NOT_AUTHORIZED,
+	CP_IWHY_NO_SUCH_USER,
+	CP_IWHY_NOT_ELIGIBLE,
+	CP_IWHY_NO_CA,
+	CP_IWHY_REPLICA,
+	CP_IWHY_RECORD,
+	CP_IWHY_OTHER,
+	CP_IWHY_N
+};
+
+/* The counters. */
+enum {
+	CP_CTR_LOGON_ACCEPTED = 0,
+	CP_CTR_LOGON_REFUSED,				/* + CP_WHY_* */
+	CP_CTR_LOGON_AUDIT = CP_CTR_LOGON_REFUSED + CP_WHY_N,	/* + CP_WHY_* */
+	CP_CTR_SESSION_ENDED = CP_CTR_LOGON_AUDIT + CP_WHY_N,
+	CP_CTR_SESSION_AUDIT,
+	CP_CTR_ISSUED_PIN,
+	CP_CTR_ISSUED_SELF,
+	CP_CTR_ISSUED_ADMIN,
+	CP_CTR_ISSUE_REFUSED,				/* + CP_IWHY_* */
+	CP_CTR_PIN_WRONG = CP_CTR_ISSUE_REFUSED + CP_IWHY_N,
+	CP_CTR_PIN_LOCKOUT,
+	CP_CTR_REVOKED,
+	CP_CTR_N
+};
+
+/* The events of certpin_count_logon. */
+enum {
+	CP_EV_LOGON_REFUSED = 0,	/* a logon refused */
+	CP_EV_LOGON_AUDIT,		/* one audit mode lets through */
+	CP_EV_SESSION_ENDED,		/* a session continues as anonymous */
+	CP_EV_SESSION_AUDIT		/* one audit mode lets continue */
+};
+
+/* One more of counter ctr (CP_CTR_*). */
+void certpin_count( int ctr );
+/* One more of ctr if op's result is success (e.g. a revocation, counted
+ * only once the write that makes it has succeeded). */
+void certpin_count_on_success( Operation *op, int ctr );
+/* A logon or session event ev (CP_EV_*) for bind.c's diagnostic why, on
+ * identity ndn (may be NULL) with certificate thumbprint hex (may be
+ * NULL): counted by reason, and logged. */
+void certpin_count_logon( Operation *op, int ev, const char *why,
+	struct berval *ndn, const char *hex );
+/* A certificate issued; path: "phone+PIN", "administrator" or "self". */
+void certpin_count_issued( const char *path );
+/* An issuance refused with result code err and diagnostic text. */
+void certpin_count_issue_refused( Operation *op, int err, const char *text );
+/* A wrong PIN for ndn, the failures-th in the window of max allowed (a
+ * lockout when failures reaches max). */
+void certpin_count_pin_wrong( Operation *op, struct berval *ndn,
+	int failures, int max );
+/* The current value of counter ctr. */
+unsigned long certpin_counter( int ctr );
+/* The CP_WHY_* of bind.c's diagnostic why; the CP_IWHY_* of an issuance
+ * refusal. */
+int certpin_why_reason( const char *why );
+int certpin_issue_reason( int err, const char *text );
+/* Show the counters in cn=monitor when a monitor database is configured
+ * (once per process; never fails). */
+int certpin_monitor_db_open( BackendDB *be );
+
 #endif /* CERTPIN_H */

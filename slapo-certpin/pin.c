@@ -1470,6 +1470,7 @@ certpin_pin_prove( Operation *op, struct berval *phone, struct berval *pin,
 	} else if ( !cp_pin_verify( &stored, pin ) ) {
 		Debug( LDAP_DEBUG_ANY, "%s certpin: wrong PIN for \"%s\"\n",
 			op->o_log_prefix, pf.pf_ndn.bv_val );
+		certpin_count_pin_wrong( op, &pf.pf_ndn, nrecent + 1, pp->pp_maxfail );
 		cp_pin_fail( op, pp, pf.pf_db, &pf.pf_ndn, keep );
 		keep = NULL;
 	} else if ( expires && expires <= now ) {

@@ -741,6 +741,7 @@ cp_prov_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 {
 	Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssue refused: %d %s\n",
 		op->o_log_prefix, err, text );
+	certpin_count_issue_refused( op, err, text );
 	rs->sr_rspoid = NULL;
 	rs->sr_rspdata = NULL;
 	send_ldap_error( op, rs, err, text );
@@ -975,6 +976,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	Debug( LDAP_DEBUG_STATS, "%s certpin: issued certificate serial=%s for "
 		"\"%s\" (%s, %ld hours)\n", op->o_log_prefix, serial, ndn.bv_val,
 		path, hours );
+	certpin_count_issued( path );
 
 	ber_init2( ber, NULL, LBER_USE_DER );
 	if ( ber_printf( ber, "{OO}", &der, &pv->pv_cert_der ) < 0 ||

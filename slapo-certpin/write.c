@@ -1155,6 +1155,7 @@ certpin_write_modify( Operation *op, SlapReply *rs )
 		removed++;
 		Debug( LDAP_DEBUG_STATS, "%s certpin: revoked certificate %s of \"%s\"\n",
 			op->o_log_prefix, c->cc_sha256, op->o_req_ndn.bv_val );
+		certpin_count_on_success( op, CP_CTR_REVOKED );
 	}
 
 	cg->cg_revokes = removed > 0;
@@ -1438,6 +1439,7 @@ certpin_write_delete( Operation *op, SlapReply *rs )
 		Debug( LDAP_DEBUG_STATS, "%s certpin: deleting \"%s\" revokes certificate "
 			"%s\n", op->o_log_prefix, op->o_req_ndn.bv_val,
 			d.cd_before.cs_c[i].cc_sha256 );
+		certpin_count_on_success( op, CP_CTR_REVOKED );
 	}
 	for ( i = 0; recs && i < recs->a_numvals; i++ ) {
 		struct berval rec2;
