@@ -433,6 +433,7 @@ certpin_initialize( void )
 		return -1;
 	}
 	certpin_uniq_init();
+	certpin_adtable_init();
 
 	certpin.on_bi.bi_type = "certpin";
 	certpin.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
