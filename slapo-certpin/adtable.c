@@ -23,8 +23,10 @@
  * attribute description (the client's, slapd's operational ones, and those
  * the gate adds for it) that no entry of the database holds yet.  An
  * attribute some entry holds has its number stored for good (back-mdb
- * never removes one), so it is remembered per database; only an attribute
- * no entry holds costs a search each time.
+ * never removes one), as is one the database instance saw the backend
+ * store (a write neither in a transaction nor No-Op) since slapd started:
+ * both are remembered per database; only an attribute neither holds costs
+ * a search each time.
  */
 
 #include "certpin.h"
@@ -137,6 +139,66 @@ cp_ad_known( Operation *op, BackendDB *db, AttributeDescription *ad )
 	if ( ch.ch_found )
 		cp_known_add( db, ad );
 	return ch.ch_found;
+}
+
+/* The database instance, for a write that is neither queued in a
+ * transaction nor No-Op: once the backend has stored it, the descriptions
+ * it stored are in the database's table for good (even when a later write
+ * removes every value). */
+static int
+cp_watch_response( Operation *op, SlapReply *rs )
+{
+	BackendDB *db;
+	Modifications *m, *l;
+	Attribute *a;
+
+	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
+		return SLAP_CB_CONTINUE;
+	db = certpin_select_db( op, &op->o_req_ndn );
+	if ( db == NULL || db->be_nsuffix == NULL || BER_BVISNULL( &db->be_nsuffix[0] ) )
+		return SLAP_CB_CONTINUE;
+	if ( op->o_tag == LDAP_REQ_ADD ) {
+		for ( a = op->ora_e->e_attrs; a; a = a->a_next )
+			if ( !cp_known_find( db, a->a_desc ) )
+				cp_known_add( db, a->a_desc );
+		return SLAP_CB_CONTINUE;
+	}
+	for ( m = op->orm_modlist; m; m = m->sml_next ) {
+		/* stored when the last change of the description leaves values */
+		for ( l = m->sml_next; l && l->sml_desc != m->sml_desc; l = l->sml_next )
+			;
+		if ( l != NULL || m->sml_op == LDAP_MOD_DELETE ||
+		     ( m->sml_op == LDAP_MOD_REPLACE && m->sml_numvals == 0 ) )
+			continue;
+		if ( !cp_known_find( db, m->sml_desc ) )
+			cp_known_add( db, m->sml_desc );
+	}
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_watch_cleanup( Operation *op, SlapReply *rs )
+{
+	slap_callback *cb = op->o_callback;
+
+	op->o_callback = NULL;	/* unlinks this callback */
+	op->o_tmpfree( cb, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+void
+certpin_adtable_watch( Operation *op )
+{
+	slap_callback *cb;
+
+	if ( op->o_txnSpec || op->o_noop ||
+	     ( op->o_tag != LDAP_REQ_ADD && op->o_tag != LDAP_REQ_MODIFY ) )
+		return;
+	cb = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
+	cb->sc_response = cp_watch_response;
+	cb->sc_cleanup = cp_watch_cleanup;
+	cb->sc_next = op->o_callback;
+	op->o_callback = cb;
 }
 
 /* The operational attributes slapd adds to every add / to every modify

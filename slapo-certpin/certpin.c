@@ -183,6 +183,7 @@ certpin_fe_op( Operation *op, SlapReply *rs )
 static int
 certpin_db_op( Operation *op, SlapReply *rs )
 {
+	certpin_adtable_watch( op );	/* adtable.c: what the backend stores */
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 		return certpin_write_add( op, rs );

@@ -175,6 +175,7 @@ int certpin_write_frontend( Operation *op, SlapReply *rs );
  * attribute description new to the database (slapd 2.5 back-mdb). */
 void certpin_adtable_init( void );
 int certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches );
+void certpin_adtable_watch( Operation *op );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
  * modify as db's root DN.  info: the certificate's metadata when the caller

@@ -119,10 +119,18 @@ telephoneNumber: 555-0102
 LDIF
 has "uid=pilar,$PEOPLE" telephoneNumber 555-0102 "2: ... and stored it"
 
-# ---- 3. the same with the No-Op control ------------------------------------------
+# ---- 3. the same with the No-Op control (an add) ------------------------------------------
 fresh
-printf 'dn: uid=kenmyer,%s\nchangetype: modify\nadd: carLicense\ncarLicense: noop\n' "$PEOPLE" |
-	root_modify -e noop >/dev/null 2>&1
+# (a No-Op modify reverts the entry before storing it; an add or a rename
+# stores it, then aborts)
+root_add -e noop >/dev/null 2>&1 <<LDIF
+dn: uid=noop,$PEOPLE
+objectClass: inetOrgPerson
+uid: noop
+cn: noop
+sn: noop
+carLicense: noop
+LDIF
 check "3: carLicense for ken for real" sh -c \
 	"printf 'dn: uid=kenmyer,$PEOPLE\nchangetype: modify\nadd: carLicense\ncarLicense: real\n' |
 	ldapmodify -x -D '$ROOTDN' -w '$ROOTPW' -H '$(srv_uri 1 ldapi)' >/dev/null"
