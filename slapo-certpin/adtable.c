@@ -19,7 +19,8 @@
  * a transaction that aborts is enough.
  *
  * The frontend instance therefore refuses, before it is queued or run, a
- * write inside a transaction or with the No-Op control that would store an
+ * write inside a transaction or with the No-Op control (an add or a rename:
+ * a No-Op modify stores nothing) that would store an
  * attribute description (the client's, slapd's operational ones, and those
  * the gate adds for it) that no entry of the database holds yet.  An
  * attribute some entry holds has its number stored for good (back-mdb
@@ -261,6 +262,9 @@ certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches 
 	int i;
 
 	if ( !op->o_txnSpec && !op->o_noop )
+		return SLAP_CB_CONTINUE;
+	/* a No-Op modify reverts the entry before storing it (mdb_modify_internal) */
+	if ( !op->o_txnSpec && op->o_tag == LDAP_REQ_MODIFY )
 		return SLAP_CB_CONTINUE;
 	if ( db == NULL || db->be_search == NULL || db->be_nsuffix == NULL ||
 	     BER_BVISNULL( &db->be_nsuffix[0] ) )
