@@ -244,6 +244,17 @@ cp_refuse_new( Operation *op, SlapReply *rs, BackendDB *db, AttributeDescription
 	return certpin_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, err );
 }
 
+/* Is db's backend back-mdb (the one with the bug)? */
+static int
+cp_is_mdb( BackendDB *db )
+{
+	BackendInfo *bi = db->bd_info;
+
+	if ( overlay_is_over( db ) )
+		bi = ((slap_overinfo *)bi->bi_private)->oi_orig;
+	return bi != NULL && bi->bi_type != NULL && strcmp( bi->bi_type, "mdb" ) == 0;
+}
+
 #define CP_CHECK( ad ) do { \
 		if ( (ad) != NULL && !cp_ad_known( op, db, (ad) ) ) \
 			return cp_refuse_new( op, rs, db, (ad) ); \
@@ -267,7 +278,7 @@ certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches 
 	if ( !op->o_txnSpec && op->o_tag == LDAP_REQ_MODIFY )
 		return SLAP_CB_CONTINUE;
 	if ( db == NULL || db->be_search == NULL || db->be_nsuffix == NULL ||
-	     BER_BVISNULL( &db->be_nsuffix[0] ) )
+	     BER_BVISNULL( &db->be_nsuffix[0] ) || !cp_is_mdb( db ) )
 		return SLAP_CB_CONTINUE;
 
 	switch ( op->o_tag ) {
