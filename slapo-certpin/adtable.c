@@ -192,7 +192,9 @@ certpin_adtable_watch( Operation *op )
 {
 	slap_callback *cb;
 
-	if ( op->o_txnSpec || op->o_noop ||
+	/* certpin's own writes may share a transaction's database
+	 * transaction (write.c cp_internal_modify): not counted */
+	if ( op->o_txnSpec || op->o_noop || certpin_is_internal( op ) ||
 	     ( op->o_tag != LDAP_REQ_ADD && op->o_tag != LDAP_REQ_MODIFY ) )
 		return;
 	cb = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
