@@ -183,6 +183,7 @@ certpin_fe_op( Operation *op, SlapReply *rs )
 static int
 certpin_db_op( Operation *op, SlapReply *rs )
 {
+	certpin_adtable_watch( op );	/* adtable.c: what the backend stores */
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 		return certpin_write_add( op, rs );
@@ -434,6 +435,7 @@ certpin_initialize( void )
 		return -1;
 	}
 	certpin_uniq_init();
+	certpin_adtable_init();
 
 	certpin.on_bi.bi_type = "certpin";
 	certpin.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;

@@ -11,6 +11,7 @@
  *   bind.c       logon enforcement on SASL EXTERNAL binds
  *   provision.c  the certificate provisioning extended operation and the CA
  *   pin.c        PIN hashing, policy and lockout
+ *   adtable.c    no attribute new to a database in a write the backend undoes
  * Each concern keeps its own state behind an opaque pointer in certpin_info
  * and contributes its own rows to the config table (certpin_*_cfg).
  */
@@ -175,6 +176,12 @@ int certpin_write_delete( Operation *op, SlapReply *rs );
  * an instance, the end of a transaction (add, modify, modrdn, delete,
  * extended). */
 int certpin_write_frontend( Operation *op, SlapReply *rs );
+
+/* adtable.c: writes the backend may undo (transactions, No-Op) store no
+ * attribute description new to the database (slapd 2.5 back-mdb). */
+void certpin_adtable_init( void );
+int certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches );
+void certpin_adtable_watch( Operation *op );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
  * modify as db's root DN.  info: the certificate's metadata when the caller

@@ -1690,6 +1690,14 @@ certpin_write_frontend( Operation *op, SlapReply *rs )
 	     op->o_tag != LDAP_REQ_MODRDN && op->o_tag != LDAP_REQ_DELETE )
 		return SLAP_CB_CONTINUE;
 	db = select_backend( &op->o_req_ndn, 0 );
+	if ( db != NULL && ( op->o_txnSpec || op->o_noop ) ) {
+		/* adtable.c: nothing new to back-mdb's attribute table in a
+		 * write the backend may undo */
+		int rc = certpin_adtable_check( op, rs, db,
+			certpin_db_instance( db ) != NULL && cp_touches( op, db ) );
+		if ( rc != SLAP_CB_CONTINUE )
+			return rc;
+	}
 	if ( db == NULL || !certpin_db_needs_instance( db ) || certpin_db_instance( db ) )
 		return SLAP_CB_CONTINUE;
 	if ( !cp_touches( op, db ) )
