@@ -18,7 +18,7 @@
 	( LDAP_VENDOR_VERSION_MAJOR > (maj) || \
 	  ( LDAP_VENDOR_VERSION_MAJOR == (maj) && LDAP_VENDOR_VERSION_MINOR >= (min) ) )
 
-#if !CERTPIN_OL_VERSION( 2, 5 )
+#if defined( LDAP_VENDOR_VERSION_MAJOR ) && !CERTPIN_OL_VERSION( 2, 5 )
 #error "certpin needs OpenLDAP 2.5 or 2.6 headers"
 #endif
 
