@@ -9,7 +9,7 @@
 
 S=$SRCDIR/schema
 defs_of() { ldapsearch -LLL -o ldif-wrap=no -x -H "$1" -b cn=Subschema -s base \
-	attributeTypes objectClasses | grep -E "NAME '(msRTCSIP-PrimaryUserAddress|sAMAccountName|userPrincipalName|adNamedUser|certpinSipUser)'" |
+	attributeTypes objectClasses | grep -E "NAME '(msRTCSIP-PrimaryUserAddress|sAMAccountName|userPrincipalName|adNamedUser|adSipUser)'" |
 	sed 's/^[a-zA-Z]*: //' | sort; }
 # a server like srv_conf's, with the given schema include lines instead
 conf_with() {
@@ -40,11 +40,11 @@ want1=$(defs_of "$(srv_uri 1 ldapi)")
 check_eq "without msuser: one attribute type and one class" 2 "$(printf '%s\n' "$want1" | grep -c .)"
 check_out "Microsoft's OID for msRTCSIP-PrimaryUserAddress" \
 	"^\( 1\.2\.840\.113556\.1\.6\.24\.1\.1 NAME 'msRTCSIP-PrimaryUserAddress'.*EQUALITY caseIgnoreMatch" printf '%s\n' "$want1"
-check "a user gets a SIP address (certpinSipUser)" root_modify <<LDIF
+check "a user gets a SIP address (adSipUser)" root_modify <<LDIF
 dn: uid=kenmyer,$PEOPLE
 changetype: modify
 add: objectClass
-objectClass: certpinSipUser
+objectClass: adSipUser
 -
 add: msRTCSIP-PrimaryUserAddress
 msRTCSIP-PrimaryUserAddress: sip:kenmyer@example.com
