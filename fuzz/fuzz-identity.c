@@ -20,25 +20,58 @@
 
 static cp_domain fz_domains[] = { { "EXAMPLE", "dc=example,dc=com" } };
 
-/* The filter "(&(objectClass=*)(ATTR=VALUE))": VALUE must hold no
- * unescaped '*', '(', ')' and every '\' must start a two-hex-digit escape. */
+/* VALUE (len bytes at v) holds no unescaped '*', '(', ')' and every '\\'
+ * starts a two-hex-digit escape. */
 static void
-fz_check_filter( const char *f )
+fz_check_value( const char *v, size_t len )
 {
-	const char *pre = "(&(objectClass=*)(", *eq, *v;
-	size_t n = strlen( f );
+	const char *end = v + len;
 
-	FUZZ_ASSERT( strncmp( f, pre, strlen( pre ) ) == 0 );
-	FUZZ_ASSERT( n >= 2 && strcmp( f + n - 2, "))" ) == 0 );
-	eq = strchr( f + strlen( pre ), '=' );
-	FUZZ_ASSERT( eq != NULL );
-	for ( v = eq + 1; v < f + n - 2; v++ ) {
+	for ( ; v < end; v++ ) {
 		FUZZ_ASSERT( *v != '*' && *v != '(' && *v != ')' && *v != '\0' );
 		if ( *v == '\\' ) {
 			FUZZ_ASSERT( isxdigit( (unsigned char)v[1] ) && isxdigit( (unsigned char)v[2] ) );
 			v += 2;
 		}
 	}
+}
+
+/* The filter "(&(objectClass=*)(ATTR=VALUE))", or for the names Debian's
+ * msuser.schema defines without an equality rule
+ * "(&(objectClass=*)(|(ATTR=VALUE)(ATTR:caseIgnoreMatch:=VALUE)))" with the
+ * same ATTR and VALUE twice: nothing else. */
+static void
+fz_check_filter( const char *f )
+{
+	const char *pre = "(&(objectClass=*)(", *b, *eq, *close, *alt;
+	size_t n = strlen( f ), alen, vlen, slen;
+	char *second;
+
+	FUZZ_ASSERT( strncmp( f, pre, strlen( pre ) ) == 0 );
+	b = f + strlen( pre );
+	if ( strncmp( b, "|(", 2 ) != 0 ) {
+		FUZZ_ASSERT( n >= 2 && strcmp( f + n - 2, "))" ) == 0 );
+		eq = strchr( b, '=' );
+		FUZZ_ASSERT( eq != NULL && eq < f + n - 2 );
+		fz_check_value( eq + 1, ( f + n - 2 ) - ( eq + 1 ) );
+		return;
+	}
+	b += 2;
+	eq = strchr( b, '=' );
+	FUZZ_ASSERT( eq != NULL );
+	alen = eq - b;
+	close = strchr( eq + 1, ')' );
+	FUZZ_ASSERT( close != NULL );
+	vlen = close - ( eq + 1 );
+	fz_check_value( eq + 1, vlen );
+	slen = alen + vlen + 32;
+	second = malloc( slen );
+	FUZZ_ASSERT( second != NULL );
+	snprintf( second, slen, "(%.*s:caseIgnoreMatch:=%.*s)))",
+		(int)alen, b, (int)vlen, eq + 1 );
+	alt = close + 1;
+	FUZZ_ASSERT( strcmp( alt, second ) == 0 );
+	free( second );
 }
 
 int

@@ -463,5 +463,5 @@ certpin_initialize( void )
 int
 init_module( int argc, char *argv[] )
 {
-	return certpin_initialize();
+	return certpin_version_check() ? -1 : certpin_initialize();
 }

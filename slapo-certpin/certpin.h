@@ -21,6 +21,7 @@
 #include "portable.h"
 #include "slap.h"
 #include "slap-config.h"
+#include "compat.h"	/* OpenLDAP 2.5 / 2.6 differences, in one place */
 
 #include "certinfo.h"
 

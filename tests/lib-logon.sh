@@ -23,6 +23,39 @@ logon_refused() {
 	fi
 }
 
+# Debian 13's slapd (2.6, libldap built with OpenSSL) checks a client
+# certificate's dates itself, even with TLSVerifyClient allow: it then
+# offers no SASL EXTERNAL on that session, and the bind fails with
+# authMethodNotSupported (7) before any overlay sees it.  Debian 12's (2.5,
+# GnuTLS) does not: certpin's own date check refuses (49).
+if ldd "$SLAPD" 2>/dev/null | grep -q 'libssl\.so'; then SLAPD_TLS_DATES=yes; else SLAPD_TLS_DATES=no; fi
+
+# logon_refused_dates DESC N CERT [how]: CERT (expired or not yet valid, on
+# file) is refused: by slapd's TLS layer where it checks dates, else by the
+# overlay (logon_refused).
+logon_refused_dates() {
+	local desc=$1 n=$2 cert=$3 how=${4:-ldaps} out rc
+	[ "$SLAPD_TLS_DATES" = yes ] || { logon_refused "$@"; return; }
+	out=$(device_whoami "$n" "$cert" "$how") && rc=0 || rc=$?
+	if [ "$rc" -eq 7 ] && printf '%s\n' "$out" | grep -q "no mechanism available"; then
+		ok "$desc (by slapd's TLS date check)"
+	else
+		notok "$desc (exit $rc, wanted 7: no SASL EXTERNAL with a certificate out of its dates)"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+}
+
+# srv_log_dates DESC N REGEX WHAT: slapd N logged the refusal: certpin's
+# REGEX, or where slapd checks dates itself its TLS verification error WHAT
+# ("has expired", "is not yet valid").
+srv_log_dates() {
+	if [ "$SLAPD_TLS_DATES" = yes ]; then
+		srv_log_has "$1" "$2" "TLS certificate verification: Error, certificate $4"
+	else
+		srv_log_has "$1" "$2" "$3"
+	fi
+}
+
 # py_logon N CERT [ldaps|starttls] [CACERT]: python3-ldap SASL EXTERNAL bind,
 # prints "dn:<whoami>" or "error <code> <info>"; exit 0 either way.
 py_logon() {
@@ -60,6 +93,14 @@ py_logon_refused() {
 	local out
 	out=$(py_logon "$2" "$3" "${4:-ldaps}" 2>&1)
 	check_eq "$1" "error 49 certificate not accepted" "$out"
+}
+
+# py_logon_refused_dates DESC N CERT [how]: as logon_refused_dates
+py_logon_refused_dates() {
+	local out
+	[ "$SLAPD_TLS_DATES" = yes ] || { py_logon_refused "$@"; return; }
+	out=$(py_logon "$2" "$3" "${4:-ldaps}" 2>&1)
+	check_out "$1 (by slapd's TLS date check)" "^error 7 .*no mechanism available" printf '%s\n' "$out"
 }
 
 # srv_log_has DESC N REGEX: slapd N's log matches REGEX

@@ -22,7 +22,7 @@ REVOKE=$TOOLS/certpin-revoke
 
 [ -x "$GET" ] && [ -x "$REVOKE" ] || die "tools not built (run make)"
 command -v jq >/dev/null || die "jq is missing (run scripts/install-deps)"
-[ -s "$SRCDIR/schema/msuser.schema" ] || die "schema/msuser.schema missing"
+[ -s "$SRCDIR/schema/certpin-sip.schema" ] || die "schema/certpin-sip.schema missing"
 
 TOOLS_ACL="access to attrs=certpinCertificate
 	by group.exact=\"cn=certadmins,$GROUPOU\" write

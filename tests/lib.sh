@@ -256,8 +256,10 @@ srv_conf() {
 	echo "ldap://127.0.0.1:$p1/" > "$d/uri.ldap"
 	echo "ldaps://127.0.0.1:$p2/" > "$d/uri.ldaps"
 	echo "ldapi://$sock/" > "$d/uri.ldapi"
-	local msuser=
-	[ -s "$SRCDIR/schema/msuser.schema" ] && msuser="include $SRCDIR/schema/msuser.schema"
+	# AD names: Debian's own msuser.schema, then certpin's additions to it
+	local msuser="include /etc/ldap/schema/msuser.schema
+include $SRCDIR/schema/certpin-sip.schema
+include $SRCDIR/schema/certpin-adnamed.schema"
 	cat > "$d/slapd.conf" <<CONF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema

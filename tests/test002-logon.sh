@@ -59,7 +59,7 @@ check_eq "the directory is unchanged by the refused logons" "$before" "$(dir_dum
 # among those the server names (see srv3 for a server that trusts it).
 for c in expired future; do
 	check_out "TLSVerifyClient try: the TLS layer already rejects the $c certificate" \
-		"Can't contact LDAP server|Connect error" device_whoami 1 "$c"
+		"Can't contact LDAP server|Connect error|Local error" device_whoami 1 "$c"
 done
 
 # ---- binds without a client certificate are not touched ----------------------
@@ -83,16 +83,16 @@ SRV=2 record_cert kenmyer "$PKI/future.der" >/dev/null || die "cannot record fut
 before=$(dir_dump 2)
 logon_as "TLSVerifyClient allow: ken's certificate still logs on" 2 kenmyer "$KEN"
 for how in ldaps starttls; do
-	logon_refused "$how: an expired certificate, though on file, is refused" 2 expired "$how"
-	logon_refused "$how: a not-yet-valid certificate, though on file, is refused" 2 future "$how"
+	logon_refused_dates "$how: an expired certificate, though on file, is refused" 2 expired "$how"
+	logon_refused_dates "$how: a not-yet-valid certificate, though on file, is refused" 2 future "$how"
 done
-py_logon_refused "python3-ldap: expired is refused" 2 expired
-py_logon_refused "python3-ldap: not yet valid is refused" 2 future
-srv_log_has "log: expired" 2 "refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/expired.der"): expired"
-srv_log_has "log: not yet valid" 2 "refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/future.der"): not yet valid"
+py_logon_refused_dates "python3-ldap: expired is refused" 2 expired
+py_logon_refused_dates "python3-ldap: not yet valid is refused" 2 future
+srv_log_dates "log: expired" 2 "refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/expired.der"): expired" "has expired"
+srv_log_dates "log: not yet valid" 2 "refused logon as \"uid=kenmyer,$PEOPLE\" with certificate $(der_sha256 "$PKI/future.der"): not yet valid" "is not yet valid"
 check_eq "srv2's directory is unchanged by the refused logons" "$before" "$(dir_dump 2)"
 check_eq "the client sees one generic diagnostic for every reason" 1 \
-	"$(for c in expired future kenmyer2 mallory; do device_whoami 2 "$c" | grep 'additional info'; done | sort -u | wc -l)"
+	"$(for c in $([ "$SLAPD_TLS_DATES" = yes ] || echo expired future) kenmyer2 mallory; do device_whoami 2 "$c" | grep 'additional info'; done | sort -u | wc -l)"
 # Entries written around the overlay (slapadd) may hold a certificate with no
 # metadata record: validity then comes from the certificate itself.
 pki_cert ca oldtimer oldtimer client 20200101000000Z 20210101000000Z
@@ -108,9 +108,9 @@ srv_start 2
 check_eq "slapadd wrote no metadata record" "" \
 	"$(SRV=2 root_search -b "uid=bare,$PEOPLE" -s base certpinCertInfo | grep -v '^dn:' | grep .)"
 logon_as "no metadata: a valid certificate on file logs on" 2 bare "uid=bare,$PEOPLE"
-logon_refused "no metadata: an expired certificate on file is refused" 2 oldtimer
-srv_log_has "no metadata: log says expired" 2 \
-	"refused logon as \"uid=oldtimer,$PEOPLE\" with certificate $(der_sha256 "$PKI/oldtimer.der"): expired"
+logon_refused_dates "no metadata: an expired certificate on file is refused" 2 oldtimer
+srv_log_dates "no metadata: log says expired" 2 \
+	"refused logon as \"uid=oldtimer,$PEOPLE\" with certificate $(der_sha256 "$PKI/oldtimer.der"): expired" "has expired"
 srv_stop 2
 
 # ---- srv3: TLSVerifyClient try, trusting both CAs ------------------------------

@@ -38,8 +38,8 @@ check_eq "the response carries the CA certificate" "$(openssl x509 -in "$PKI/ca.
 txt=$(openssl x509 -in "$PKI/pilar1.crt" -noout -text)
 check_out "it has the clientAuth extended key usage" "TLS Web Client Authentication" printf '%s\n' "$txt"
 check_out "it is no CA" "CA:FALSE" printf '%s\n' "$txt"
-check_eq "subject: CN from uid, not from the CSR" "subject=CN = pilar" \
-	"$(openssl x509 -in "$PKI/pilar1.crt" -noout -subject)"
+check_eq "subject: CN from uid, not from the CSR" "subject=CN=pilar" \
+	"$(openssl x509 -in "$PKI/pilar1.crt" -noout -subject -nameopt RFC2253)"
 check_out "SAN: sip: URI from mail" "URI:sip:pilar@example.com" printf '%s\n' "$txt"
 check_eq "validity as requested: 24 hours" 24 "$(cert_hours "$PKI/pilar1.crt")"
 serial=$(openssl x509 -in "$PKI/pilar1.crt" -noout -serial | sed 's/^serial=//')
@@ -64,7 +64,7 @@ check_rc_out 0 "a device gets ken's certificate with phone and PIN over ldaps" "
 	-o "$PKI/ken1.crt"
 check_eq "phone digits compare whatever the formatting; the default validity is 4320 hours" \
 	4320 "$(cert_hours "$PKI/ken1.crt")"
-check_out "the certificate names ken" "^subject=CN = kenmyer\$" openssl x509 -in "$PKI/ken1.crt" -noout -subject
+check_out "the certificate names ken" "^subject=CN=kenmyer\$" openssl x509 -in "$PKI/ken1.crt" -noout -subject -nameopt RFC2253
 check_out "recorded with the device's endpoint" "endpoint=CP-7960 #1" root_search -b "$KEN" -s base certpinCertInfo
 logon_as "and logs on as ken" 1 ken1 "$KEN"
 csr ken2

@@ -119,7 +119,7 @@ check_rc_out 53 "as is one hidden in a NOT inside an OR" "cannot be used in sear
 # ---- proving a user with phone and PIN ------------------------------------------------
 check_rc_out 0 "the right PIN issues ken's certificate" "^issued" \
 	issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P 135791 -o "$PKI/ken1.crt"
-check_out "for ken" "CN = kenmyer" openssl x509 -in "$PKI/ken1.crt" -noout -subject
+check_out "for ken" "CN=kenmyer" openssl x509 -in "$PKI/ken1.crt" -noout -subject -nameopt RFC2253
 wrong=$(issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0100" -P 000000; echo "exit $?")
 unknown=$(issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0888" -P 000000; echo "exit $?")
 nopin=$(issue -H "$LDAPS" -r "$PKI/dev.csr.der" -p "+1 425 555 0101" -P 000000; echo "exit $?")

@@ -23,26 +23,7 @@ TP_EXP=$(der_sha256 "$PKI/expired.der")
 TP_FUT=$(der_sha256 "$PKI/future.der")
 KEN_TPS=$(printf '%s\n' "$TP_K1" "$TP_K2" | sort)
 
-# ---- msuser schema: the .ldif loads into cn=config and says what .schema says --
-msuser_of() { ldapsearch -LLL -o ldif-wrap=no -x -H "$1" -b cn=Subschema -s base \
-	attributeTypes objectClasses | grep -E "NAME '(msRTCSIP-PrimaryUserAddress|sAMAccountName|userPrincipalName|adNamedUser)'" |
-	sed 's/^[a-zA-Z]*: //' | sort; }
-mkdir -p "$TESTDIR/srv2/db"
-sed -e "/msuser.schema/d" -e "s|$TESTDIR/srv1|$TESTDIR/srv2|g" "$TESTDIR/srv1/slapd.conf" > "$TESTDIR/srv2/slapd.conf"
-echo "ldap://127.0.0.1:$(free_port)/" > "$TESTDIR/srv2/uri.ldap"
-echo "ldaps://127.0.0.1:$(free_port)/" > "$TESTDIR/srv2/uri.ldaps"
-echo "ldapi://$(printf '%s' "$TESTDIR/srv2/ldapi" | sed 's|/|%2F|g')/" > "$TESTDIR/srv2/uri.ldapi"
-srv_start 2 config
-check_eq "a server without msuser schema knows none of its names" "" "$(msuser_of "$(srv_uri 2 ldapi)")"
-check "msuser.ldif loads into cn=config with ldapadd -Y EXTERNAL" \
-	ldapadd -Q -Y EXTERNAL -H "$(srv_uri 2 ldapi)" -f "$SRCDIR/schema/msuser.ldif"
-want=$(msuser_of "$(srv_uri 1 ldapi)")
-check_eq "msuser.schema defines 3 attribute types and 1 class" 4 "$(printf '%s\n' "$want" | grep -c .)"
-check_eq "msuser.ldif defines exactly what msuser.schema does" "$want" "$(msuser_of "$(srv_uri 2 ldapi)")"
-check_out "Microsoft's OIDs" "1\.2\.840\.113556\.1\.6\.24\.1\.1 NAME 'msRTCSIP-PrimaryUserAddress'" printf '%s\n' "$want"
-check_out "sAMAccountName OID" "1\.2\.840\.113556\.1\.4\.221 NAME 'sAMAccountName'" printf '%s\n' "$want"
-check_out "userPrincipalName OID" "1\.2\.840\.113556\.1\.4\.656 NAME 'userPrincipalName'" printf '%s\n' "$want"
-srv_stop 2
+# (the schema files: tests/test094)
 
 # ---- every identity form names the same user ---------------------------------------
 ids_of() { jq -r '.[].Identity' | sort -u; }

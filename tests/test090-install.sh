@@ -15,7 +15,7 @@ check_eq "module directory is slapd's (configure default)" /usr/lib/ldap "$moddi
 check_eq "schema directory is slapd's (configure default)" /etc/ldap/schema "$schemadir"
 check "certpin.la installed in the module directory" test -f "$root$moddir/certpin.la"
 check "certpin.so installed in the module directory" test -f "$root$moddir/certpin.so"
-for f in certpin.schema certpin.ldif msuser.schema msuser.ldif; do
+for f in certpin.schema certpin.ldif certpin-sip.schema certpin-sip.ldif certpin-adnamed.schema certpin-adnamed.ldif; do
 	check "$f installed in the schema directory" test -f "$root$schemadir/$f"
 done
 for t in certpin-get certpin-revoke certpin-issue certpin-test; do

@@ -23,7 +23,7 @@ check_rc_out 1 "an unconfigured tree is refused, saying how to configure it" \
 cp -r "$src/include" "$TESTDIR/unconf/"
 sed -i 's/^#define OPENLDAP_VERSION ".*"/#define OPENLDAP_VERSION "2.6.99"/' "$TESTDIR/unconf/include/portable.h"
 check_rc_out 1 "a tree of another version than /usr/sbin/slapd is refused" \
-	"OpenLDAP source 2.6.99 does not match /usr/sbin/slapd 2\.5\.[0-9]+" \
+	"OpenLDAP source 2.6.99 does not match /usr/sbin/slapd [0-9]+\.[0-9]+\.[0-9]+" \
 	cfg --with-openldap-source="$TESTDIR/unconf"
 check_rc_out 1 "--without-openldap-source explains where the headers come from" \
 	"only the OpenLDAP source package ships" cfg --without-openldap-source

@@ -19,6 +19,10 @@ has "certpin-test succeeds" "^  Result    : Success$"
 has "WhatIf shows the revocation" "WhatIf: 1 certificate would be revoked"
 has "certpin-revoke revokes" "1 certificate revoked for 1 user"
 has "the next logon is refused as revoked" "server log: certpin: refused logon .*: revoked$"
+has "it says how to trust its CA to paste the commands" "^  export LDAPTLS_CACERT=/.*/ca\.crt$"
+has "it explains certpin-test's revocation record" 'reason "certpin-test"'
+check_eq "no build chatter (autoreconf, libtool, ar, make)" "" \
+	"$(grep -E "^(ar:|libtool|autoreconf|  CC |  CCLD |configure:|make)" "$TESTDIR/demo.out")"
 pid=$(printf '%s\n' "$out" | sed -n 's/^Stopping the demo slapd (pid \([0-9]*\))\.$/\1/p')
 check "the demo named the slapd it stopped" test -n "$pid"
 check_rc 1 "and that slapd is gone" kill -0 "${pid:-0}"

@@ -357,13 +357,21 @@ cp_id_search_args( cp_idconf *ic, cp_item *it, const char **base, int *scope,
 		perror( cp_opt.prog );
 		exit( EXIT_FAILURE );
 	}
-	len = strlen( ic->ic_filter ) + strlen( attr ) + esc.bv_len + 8;
+	len = strlen( ic->ic_filter ) + 2 * ( strlen( attr ) + esc.bv_len ) + 32;
 	*filter = malloc( len );
 	if ( *filter == NULL ) {
 		perror( cp_opt.prog );
 		exit( EXIT_FAILURE );
 	}
-	snprintf( *filter, len, "(&%s(%s=%s))", ic->ic_filter, attr, esc.bv_val );
+	/* Debian's msuser.schema gives sAMAccountName and userPrincipalName no
+	 * EQUALITY rule, so (attr=v) matches nothing there: also ask for an
+	 * extensible caseIgnoreMatch (Undefined, so harmless, where the rule does
+	 * not apply to the attribute's syntax). */
+	if ( attr == ic->ic_upn_attr || attr == ic->ic_logon_attr )
+		snprintf( *filter, len, "(&%s(|(%s=%s)(%s:caseIgnoreMatch:=%s)))", ic->ic_filter,
+			attr, esc.bv_val, attr, esc.bv_val );
+	else
+		snprintf( *filter, len, "(&%s(%s=%s))", ic->ic_filter, attr, esc.bv_val );
 	ber_memfree( esc.bv_val );
 	return 0;
 }
