@@ -9,7 +9,7 @@
 
 page=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$SRCDIR/slapo-certpin/slapo-certpin.5" 2>/dev/null | sed 's/^ *//')
 search=$(printf '%s\n' "$page" | sed -n '/^ldapsearch -Q -LLL -o ldif-wrap=no -Y EXTERNAL -H ldapi:\/\/\/ \\$/,/^certpinRevoked$/p')
-modify=$(printf '%s\n' "$page" | sed -n "/^ldapmodify .* -e relax <<'EOF'\$/,/^EOF\$/p")
+modify=$(printf '%s\n' "$page" | sed -n "/^ldapmodify .*-y \/root\/ldap.pw \\\\\$/,/^EOF\$/p")
 check_out "the man page has the search" "certpinRevokedThumbprint=thumbprint" printf '%s\n' "$search"
 check_out "and the Relax Rules delete" "^delete: certpinRevoked$" printf '%s\n' "$modify"
 
@@ -31,7 +31,8 @@ sh_search=$(printf '%s\n' "$search" | sed -e "s|ldapi:///|$uri|" -e "s|thumbprin
 out=$(bash -c "$sh_search" 2>&1)
 check_out "the page's search finds the record" "^certpinRevoked: sha256=$tp\\\$revoked=" printf '%s\n' "$out"
 value=$(printf '%s\n' "$out" | sed -n 's/^certpinRevoked: //p' | head -n 1)
-printf '%s\n' "$modify" | sed -e "s|ldapi:///|$uri|" -e "s|^dn: .*|dn: uid=kenmyer,$PEOPLE|" \
+printf '%s' "$ROOTPW" > "$TESTDIR/ldap.pw"
+printf '%s\n' "$modify" | sed -e "s|ldapi:///|$uri|" -e "s|/root/ldap.pw|$TESTDIR/ldap.pw|" -e "s|cn=admin,dc=example,dc=com|$ROOTDN|" -e "s|^dn: .*|dn: uid=kenmyer,$PEOPLE|" \
 	-e "/^certpinRevoked: /d" -e "/^delete: certpinRevoked\$/a\\
 certpinRevoked: $(printf '%s' "$value" | sed 's/[\\|&]/\\&/g')" > "$TESTDIR/recipe.sh"
 check_out "the value with its \$ fields goes into the here-document" "\\\$revoked=.*\\\$by=" cat "$TESTDIR/recipe.sh"
