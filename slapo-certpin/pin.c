@@ -86,6 +86,19 @@ enum {
 	CP_PIN_LIFETIME
 };
 
+/* The users' phone attribute: certpin-pin-phone-attribute, or the default
+ * once its schema is defined (NULL until then). */
+static AttributeDescription *
+cp_pin_phone( cp_pin *pp )
+{
+	AttributeDescription *ad = __atomic_load_n( &pp->pp_phone, __ATOMIC_ACQUIRE );
+	const char *text;
+
+	if ( ad == NULL && slap_str2ad( CP_PIN_DEFAULT_PHONE, &ad, &text ) == 0 )
+		__atomic_store_n( &pp->pp_phone, ad, __ATOMIC_RELEASE );
+	return ad;
+}
+
 static int
 certpin_pin_cf( ConfigArgs *c )
 {
@@ -104,7 +117,10 @@ certpin_pin_cf( ConfigArgs *c )
 		case CP_PIN_DIGITS: c->value_int = pp->pp_digits; break;
 		case CP_PIN_MAXFAIL: c->value_int = pp->pp_maxfail; break;
 		case CP_PIN_WINDOW: c->value_int = pp->pp_window; break;
-		case CP_PIN_PHONE: c->value_ad = pp->pp_phone; break;
+		case CP_PIN_PHONE:
+			if ( ( c->value_ad = cp_pin_phone( pp ) ) == NULL )
+				return 1;	/* the default, not defined yet */
+			break;
 		case CP_PIN_COMMON: c->value_int = pp->pp_common; break;
 		case CP_PIN_HISTORY: c->value_int = pp->pp_history; break;
 		case CP_PIN_LIFETIME: c->value_int = pp->pp_lifetime; break;
@@ -299,13 +315,11 @@ certpin_pin_db_init( BackendDB *be, certpin_info *ci )
 	pp->pp_digits = 1;
 	pp->pp_maxfail = CP_PIN_DEFAULT_MAXFAIL;
 	pp->pp_window = CP_PIN_DEFAULT_WINDOW;
-	if ( slap_str2ad( CP_PIN_DEFAULT_PHONE, &pp->pp_phone, &text ) ) {
-		Debug( LDAP_DEBUG_ANY, "certpin_pin_db_init: %s: %s\n",
-			CP_PIN_DEFAULT_PHONE, text );
-		ch_free( pp->pp_hash );
-		ch_free( pp );
-		return 1;
-	}
+	/* The default, if its schema is loaded already; otherwise it is
+	 * resolved when first needed (cp_pin_phone): cn=config may load the
+	 * schema after the overlay's entry, over LDAP. */
+	if ( slap_str2ad( CP_PIN_DEFAULT_PHONE, &pp->pp_phone, &text ) )
+		pp->pp_phone = NULL;
 	ldap_pvt_thread_mutex_init( &pp->pp_mutex );
 	ci->ci_pin = pp;
 	return 0;
@@ -498,7 +512,8 @@ cp_prior_load( cp_pin *pp, Entry *e, cp_prior *pr )
 
 	if ( e == NULL )
 		return;
-	if ( ( a = attr_find( e->e_attrs, pp->pp_phone ) ) != NULL )
+	if ( cp_pin_phone( pp ) &&
+	     ( a = attr_find( e->e_attrs, cp_pin_phone( pp ) ) ) != NULL )
 		cp_prior_phones( pr, a->a_vals );
 	if ( ( a = attr_find( e->e_attrs, ad_certpinPIN ) ) != NULL && a->a_numvals == 1 )
 		ber_dupbv( &pr->pr_cur, &a->a_vals[0] );
@@ -889,7 +904,8 @@ certpin_pin_modify( Operation *op, SlapReply *rs )
 				}
 				/* phone numbers set in the same modify count too */
 				for ( pm = op->orm_modlist; pm; pm = pm->sml_next )
-					if ( pm->sml_desc->ad_type == pp->pp_phone->ad_type &&
+					if ( cp_pin_phone( pp ) &&
+					     pm->sml_desc->ad_type == cp_pin_phone( pp )->ad_type &&
 					     pm->sml_op != LDAP_MOD_DELETE )
 						cp_prior_phones( &pr, pm->sml_values );
 				loaded = 1;
@@ -1233,7 +1249,9 @@ cp_phone_find_users( Operation *op, cp_pin *pp, const char *digits,
 	size_t dl = strlen( digits );
 
 	pf->pf_digits = digits;
-	pf->pf_ad = pp->pp_phone;
+	pf->pf_ad = cp_pin_phone( pp );
+	if ( pf->pf_ad == NULL )
+		return -1;	/* no phone attribute defined yet: nobody */
 	/* a substring of the last digits finds the candidates whatever the
 	 * formatting; the callback compares all digits */
 	if ( pp->pp_phone->ad_type->sat_substr )

@@ -242,8 +242,12 @@ certpin_prov_cf( ConfigArgs *c )
 			value_add_one( &c->rvalue_vals, &pv->pv_admin );
 			value_add_one( &c->rvalue_nvals, &pv->pv_nadmin );
 			break;
-		case CP_PROV_CN: c->value_ad = pv->pv_cn; break;
-		case CP_PROV_SIP: c->value_ad = pv->pv_sip; break;
+		case CP_PROV_CN:
+		case CP_PROV_SIP:
+			c->value_ad = c->type == CP_PROV_CN ? pv->pv_cn : pv->pv_sip;
+			if ( c->value_ad == NULL )
+				return 1;	/* the default, not resolved yet */
+			break;
 		}
 		return 0;
 	case LDAP_MOD_DELETE:
@@ -388,6 +392,28 @@ const char certpin_prov_cfg_names[] = "olcCertpinCACert $ olcCertpinCAKey $ "
 	"olcCertpinValidity $ olcCertpinValidityMin $ olcCertpinValidityMax $ "
 	"olcCertpinAdminGroup $ olcCertpinCNAttribute $ olcCertpinSIPAttribute";
 
+/* Resolve the default naming attributes (uid, mail) that were not defined
+ * when the overlay was configured.  0, or -1 with *text. */
+static int
+cp_prov_names( cp_prov *pv, const char **text )
+{
+	AttributeDescription *ad;
+
+	if ( __atomic_load_n( &pv->pv_cn, __ATOMIC_ACQUIRE ) == NULL ) {
+		ad = NULL;
+		if ( slap_str2ad( "uid", &ad, text ) )
+			return -1;
+		__atomic_store_n( &pv->pv_cn, ad, __ATOMIC_RELEASE );
+	}
+	if ( __atomic_load_n( &pv->pv_sip, __ATOMIC_ACQUIRE ) == NULL ) {
+		ad = NULL;
+		if ( slap_str2ad( "mail", &ad, text ) )
+			return -1;
+		__atomic_store_n( &pv->pv_sip, ad, __ATOMIC_RELEASE );
+	}
+	return 0;
+}
+
 /* The OID is advertised in supportedExtension; the overlay on the frontend
  * answers it before this runs. */
 static int
@@ -408,12 +434,13 @@ certpin_prov_db_init( BackendDB *be, certpin_info *ci )
 	pv->pv_valid_def = CP_VALID_DEFAULT;
 	pv->pv_valid_min = CP_VALID_MIN;
 	pv->pv_valid_max = CP_VALID_MAX;
-	if ( slap_str2ad( "uid", &pv->pv_cn, &text ) ||
-	     slap_str2ad( "mail", &pv->pv_sip, &text ) ) {
-		Debug( LDAP_DEBUG_ANY, "certpin_prov_db_init: %s\n", text );
-		ch_free( pv );
-		return 1;
-	}
+	/* The defaults, if their schema is loaded already; otherwise they are
+	 * resolved at db_open (cn=config may load cosine after the overlay's
+	 * entry, as OpenLDAP's own cn=config tests do). */
+	if ( slap_str2ad( "uid", &pv->pv_cn, &text ) )
+		pv->pv_cn = NULL;
+	if ( slap_str2ad( "mail", &pv->pv_sip, &text ) )
+		pv->pv_sip = NULL;
 	ci->ci_prov = pv;
 	if ( !registered ) {
 		if ( load_extop2( (struct berval *)&cp_prov_oid, SLAP_EXOP_WRITES,
@@ -431,8 +458,17 @@ int
 certpin_prov_db_open( BackendDB *be, certpin_info *ci, ConfigReply *cr )
 {
 	cp_prov *pv = ci->ci_prov;
+	const char *text = NULL;
 	char buf[160];
 
+	if ( cp_prov_names( pv, &text ) ) {
+		/* cn=config may load the schema later, over LDAP: certpinIssue
+		 * tries again and refuses until then */
+		Debug( LDAP_DEBUG_ANY, "certpin: the default naming attribute of "
+			"issued certificates is not defined yet (%s): load the core "
+			"schema, or set certpin-cn-attribute and "
+			"certpin-sip-attribute\n", text ? text : "" );
+	}
 	if ( ( pv->pv_cert == NULL ) != ( pv->pv_key == NULL ) ) {
 		snprintf( cr->msg, sizeof( cr->msg ), "certpin: certpin-ca-cert and "
 			"certpin-ca-key must be configured together" );
@@ -773,6 +809,10 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	if ( !bvmatch( &op->ore_reqoid, &cp_prov_oid ) )
 		return SLAP_CB_CONTINUE;
 	pv = cp_prov_get( op );
+	if ( cp_prov_names( pv, &(const char *){ NULL } ) )
+		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"certpinIssue: the naming attributes of issued certificates "
+			"(uid, mail) are not defined: load the core schema" );
 
 	if ( certpin_req_decode( op->ore_reqdata, &rq, buf, 128 ) ) {
 		char msg[SLAP_TEXT_BUFLEN];
