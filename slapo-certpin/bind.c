@@ -543,21 +543,37 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 			break;
 		}
 	}
+	/* A revocation record for it on the entry refuses it even where a
+	 * thumbprint stays (data loaded with slapadd, or written past the
+	 * overlay): held means all three agree. */
+	a = attr_find( e->e_attrs, ad_certpinRevoked );
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		struct berval *v = &a->a_vals[i];
+
+		if ( v->bv_len > 7 + 64 && strncmp( v->bv_val, "sha256=", 7 ) == 0 &&
+		     strncasecmp( v->bv_val + 7, hex, 64 ) == 0 ) {
+			why = "revoked";
+			held = 0;
+			break;
+		}
+	}
+	if ( held ) {
+		/* the certificate itself, not only its thumbprint */
+		char h2[65];
+
+		held = 0;
+		a = attr_find( e->e_attrs, ad_certpinCertBinary );
+		for ( i = 0; a && i < a->a_numvals && !held; i++ ) {
+			certpin_sha256_hex( (unsigned char *)a->a_vals[i].bv_val,
+				a->a_vals[i].bv_len, h2 );
+			held = strncasecmp( h2, hex, 64 ) == 0;
+		}
+	}
 	if ( held ) {
 		if ( vp != NULL && !vp->vp_known )
 			cp_period_from_rec( e, hex, vp );
-	} else {
+	} else if ( why == NULL ) {
 		why = "not issued to this user";
-		a = attr_find( e->e_attrs, ad_certpinRevoked );
-		for ( i = 0; a && i < a->a_numvals; i++ ) {
-			struct berval *v = &a->a_vals[i];
-
-			if ( v->bv_len > 7 + 64 && strncmp( v->bv_val, "sha256=", 7 ) == 0 &&
-			     strncasecmp( v->bv_val + 7, hex, 64 ) == 0 ) {
-				why = "revoked";
-				break;
-			}
-		}
 	}
 	certpin_entry_release( op, db, e );
 	return why;
