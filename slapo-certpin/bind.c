@@ -118,7 +118,7 @@ static cp_bind_info *cp_front;
 
 /* How long a revocation waits for the operations under way of a session it
  * ended before shutting its connection down, in milliseconds. */
-#define CP_DRAIN_MS		2000
+#define CP_DRAIN_MS		5000
 
 #define CP_GEN_LOAD()	__atomic_load_n( &certpin_revgen, __ATOMIC_SEQ_CST )
 #define CP_GEN_BUMP()	__atomic_add_fetch( &certpin_revgen, 1, __ATOMIC_SEQ_CST )
@@ -910,7 +910,7 @@ certpin_bind_revoked( Operation *op )
 	cp_victim *v = NULL;
 	void *self = ldap_pvt_thread_pool_context();
 	struct timespec t0;
-	int nv = 0, av = 0, i, j, left;
+	int nv = 0, av = 0, i, j, left, abandoned = 0;
 
 	CP_GEN_BUMP();
 	if ( bi == NULL || op == NULL || bi->cb_mode != CP_MODE_ENFORCE )
@@ -1036,23 +1036,37 @@ certpin_bind_revoked( Operation *op )
 		}
 		if ( left == 0 )
 			break;
-		timeout = cp_elapsed_ms( &t0 ) >= CP_DRAIN_MS;
+		timeout = cp_elapsed_ms( &t0 ) >= ( abandoned ? 3 : 1 ) * CP_DRAIN_MS;
+		if ( timeout && abandoned )
+			break;	/* they were told to stop long ago */
 		if ( timeout ) {
+			/* Fail closed: the connection is shut down and what it still
+			 * runs is abandoned (backends stop at their next check, a
+			 * write before it starts); then wait for that, bounded. */
+			abandoned = 1;
 			for ( i = 0; i < nv; i++ ) {
 				Connection *c = v[i].vi_conn;
+				Operation *o;
 
-				if ( v[i].vi_done || v[i].vi_shut )
+				if ( v[i].vi_done )
 					continue;
 				ldap_pvt_thread_mutex_lock( &c->c_mutex );
-				if ( c->c_connid == v[i].vi_connid )
-					slapd_shutsock( c->c_sd );
+				if ( c->c_connid == v[i].vi_connid ) {
+					LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
+						if ( o->o_threadctx != self &&
+						     o->o_opid < v[i].vi_snap )
+							o->o_abandon = 1;
+					}
+					if ( !v[i].vi_shut )
+						slapd_shutsock( c->c_sd );
+				}
 				ldap_pvt_thread_mutex_unlock( &c->c_mutex );
 				Debug( LDAP_DEBUG_ANY, "%s certpin: revocation: "
 					"conn=%lu of \"%s\" still busy after %d ms: "
-					"connection shut down\n", op->o_log_prefix,
-					v[i].vi_connid, v[i].vi_ndn.bv_val, CP_DRAIN_MS );
+					"connection shut down, its operations abandoned\n",
+					op->o_log_prefix, v[i].vi_connid, v[i].vi_ndn.bv_val,
+					CP_DRAIN_MS );
 			}
-			break;
 		}
 		nanosleep( &nap, NULL );
 	}
