@@ -94,7 +94,9 @@ port=$FAKE_PORT
 elapsed "$GET" -o nettimeout=2 -x -D cn=x -w y -H "ldaps://127.0.0.1:$port/" "Ken Myer"
 check "certpin-get over ldaps:// to a silent server (no TLS handshake): ends within 6 s (${SECS}s)" \
 	test "$RC" -ne 0 -a "$SECS" -le 6
-check_out "... saying it timed out while connecting" "Timed out \(-5\)" printf '%s\n' "$OUT"
+# (libldap 2.5 says "Timed out", 2.6 "Can't contact LDAP server" for a TLS
+# handshake that never comes)
+check_out "... saying it timed out while connecting" "Timed out \(-5\)|Can't contact LDAP server \(-1\)" printf '%s\n' "$OUT"
 elapsed "$REVOKE" -ZZ -o nettimeout=2 -x -D cn=x -w y -H "$FAKE_URI" "Ken Myer"
 check "certpin-revoke -ZZ (StartTLS never answered): ends within 6 s (${SECS}s)" \
 	test "$RC" -ne 0 -a "$SECS" -le 6
@@ -159,7 +161,7 @@ for page in certpin-get certpin-revoke certpin-issue certpin-test; do
 	check_out "$page(1): the version in .TH is configure's ($version)" \
 		"^\.TH [A-Z-]+ 1 \"[^\"]*\" \"certpin $version\"" cat "$f"
 	check_eq "$page(1): every line fits 80 columns when rendered" "" \
-		"$(MANWIDTH=80 man -l "$f" 2>/dev/null | awk 'length > 80')"
+		"$(MANWIDTH=80 LC_ALL=C man -l "$f" 2>/dev/null | awk 'length > 80')"
 done
 
 check "slapd is still running" srv_alive 1
