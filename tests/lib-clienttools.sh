@@ -27,6 +27,8 @@ client_server() {
 	by group.exact=\"$ADMINS\" write
 	by self write
 	by * break" prov_conf "$n"
+	# SRV_TAIL (optional): lines appended to slapd.conf (e.g. a monitor database)
+	[ -z "${SRV_TAIL:-}" ] || printf '%s\n' "$SRV_TAIL" >> "$TESTDIR/srv$n/slapd.conf"
 	srv_start "$n"
 	prov_base "$n"
 	export SRV=$n

@@ -96,7 +96,7 @@ ${2:-}"
 	# certificates are named from uid and mail (certpin-cn-attribute,
 	# certpin-sip-attribute): only administrators may change them, or the
 	# overlay refuses to issue (slapo-certpin(5), ISSUANCE)
-	sed -i "s|^access to \\* by self write|access to attrs=certpinPIN,certpinPINFailure by group.exact=\"$ADMINS\" write by * none\\n\
+	sed -i "s|^access to \\* by self write|access to attrs=certpinPIN,certpinPINFailure,certpinPINLock by group.exact=\"$ADMINS\" write by * none\\n\
 access to attrs=uid,mail by group.exact=\"$ADMINS\" write by users read by * none\\n&|" \
 		"$TESTDIR/srv$1/slapd.conf"
 }

@@ -21,6 +21,12 @@ has "certpin-revoke revokes" "1 certificate revoked for 1 user"
 has "the next logon is refused as revoked" "server log: certpin: refused logon .*: revoked$"
 has "it says how to trust its CA to paste the commands" "^  export LDAPTLS_CACERT=/.*/ca\.crt$"
 has "it explains certpin-test's revocation record" 'reason "certpin-test"'
+has "certpin-pin info shows Ken's PIN set, not locked" "^  uid=kenmyer,ou=people,dc=example,dc=com	set	.*	no	"
+has "an administrator's lock shows in info" "	administrator	"
+has "a locked PIN proves nothing" "PIN locked by an administrator"
+has "a generated PIN is shown once" "^  uid=pilar,ou=people,dc=example,dc=com	[0-9]{6,}$"
+has "the counters after the story: the refused revoked logon" "^  logon-refused-revoked +1$"
+has "the counters: the locked-PIN issuance refusal" "^  issue-refused-locked +1$"
 check_eq "no build chatter (autoreconf, libtool, ar, make)" "" \
 	"$(grep -E "^(ar:|libtool|autoreconf|  CC |  CCLD |configure:|make)" "$TESTDIR/demo.out")"
 pid=$(printf '%s\n' "$out" | sed -n 's/^Stopping the demo slapd (pid \([0-9]*\))\.$/\1/p')
