@@ -126,6 +126,11 @@ DRIVER
 	check_eq "dpkg -S: every file of the packages is theirs alone" "" "$owned"
 	check_out "the packages hold the module, the schema and the tools" \
 		"/usr/lib/ldap/certpin.la" cat "$DEBROOT/root/certpin-files.txt"
+	local tool
+	for tool in certpin-get certpin-revoke certpin-issue certpin-test certpin-pin; do
+		check_out "certpin-tools holds $tool and its man page" "^/usr/share/man/man1/$tool\.1" \
+			grep -E "^/usr/(bin/$tool|share/man/man1/$tool\.1)" "$DEBROOT/root/certpin-files.txt"
+	done
 	check_out "... certpin-sip.schema (no msuser.*)" "/etc/ldap/schema/certpin-sip.schema" \
 		sh -c "grep -v msuser '$DEBROOT/root/certpin-files.txt'"
 
