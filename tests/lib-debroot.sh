@@ -128,8 +128,8 @@ DRIVER
 		"/usr/lib/ldap/certpin.la" cat "$DEBROOT/root/certpin-files.txt"
 	local tool
 	for tool in certpin-get certpin-revoke certpin-issue certpin-test certpin-pin; do
-		check_out "certpin-tools holds $tool and its man page" "^/usr/share/man/man1/$tool\.1" \
-			grep -E "^/usr/(bin/$tool|share/man/man1/$tool\.1)" "$DEBROOT/root/certpin-files.txt"
+		check_eq "certpin-tools holds $tool and its man page" 2 \
+			"$(grep -cE "^/usr/(bin/$tool|share/man/man1/$tool\.1(\.gz)?)\$" "$DEBROOT/root/certpin-files.txt")"
 	done
 	check_out "... certpin-sip.schema (no msuser.*)" "/etc/ldap/schema/certpin-sip.schema" \
 		sh -c "grep -v msuser '$DEBROOT/root/certpin-files.txt'"
