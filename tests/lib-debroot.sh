@@ -138,7 +138,7 @@ DRIVER
 	check_out "module + schema loaded over ldapi -Y EXTERNAL" "adding new entry \"cn=certpin-sip,cn=schema,cn=config\"" block 05
 	check_out "both overlay entries added" "adding new entry \"olcOverlay=certpin,olcDatabase=\{1\}mdb,cn=config\"" block 06
 	check_out "the local root reads the certificate it recorded (Debian's peercred rule kept)" \
-		" [0-9a-f]{64} uid=kenmyer,ou=people,dc=example,dc=com$" block 09
+		" [0-9a-f]{64} +[^ ]+ +uid=kenmyer,ou=people,dc=example,dc=com$" block 09
 	check_out "the device logs on (StartTLS) with its certificate" "^dn:uid=kenmyer,ou=people,dc=example,dc=com$" block 10
 	check_out "certpin-revoke revokes" "1 certificate revoked for 1 user" block 10
 	check_out "the next logon is refused" "refused: exit status 49" block 10
