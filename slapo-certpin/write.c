@@ -1670,6 +1670,24 @@ certpin_write_frontend( Operation *op, SlapReply *rs )
 
 		if ( !bvmatch( &op->ore_reqoid, &txn_end ) )
 			return SLAP_CB_CONTINUE;
+		/* slapd 2.5/2.6 race: txn_preop answers a queued write and
+		 * only then finishes with it (its RESULT log line, callbacks),
+		 * while a client that got the answer may already have sent the
+		 * commit, whose thread then runs that same Operation: wait
+		 * (bounded) until the connection runs nothing but this. */
+		if ( op->o_conn ) {
+			int i, busy = 1;
+
+			for ( i = 0; busy && i < 2000; i++ ) {
+				ldap_pvt_thread_mutex_lock( &op->o_conn->c_mutex );
+				busy = op->o_conn->c_n_ops_executing > 1;
+				ldap_pvt_thread_mutex_unlock( &op->o_conn->c_mutex );
+				if ( busy ) {
+					struct timespec nap = { 0, 500000 };	/* 0.5 ms */
+					nanosleep( &nap, NULL );
+				}
+			}
+		}
 		{
 		cp_txn_cb *tc;
 		/* A commit runs its writes through the database's gate inside
