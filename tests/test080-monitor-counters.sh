@@ -129,10 +129,14 @@ want logon-refused-no-such-entry 2
 logon_refused "refused: not issued to this user (kenmyer2)" 1 kenmyer2
 py_logon_refused "refused: not issued to this user (spare, python3-ldap)" 1 spare
 want logon-refused-not-issued 2
-logon_refused "refused: expired" 1 expired
-want logon-refused-expired 1
-logon_refused "refused: not yet valid" 1 future
-want logon-refused-not-yet-valid 1
+# (Debian 13's slapd refuses these itself, before the overlay: nothing to
+# count there; lib-logon.sh SLAPD_TLS_DATES)
+logon_refused_dates "refused: expired" 1 expired
+logon_refused_dates "refused: not yet valid" 1 future
+if [ "$SLAPD_TLS_DATES" = no ]; then
+	want logon-refused-expired 1
+	want logon-refused-not-yet-valid 1
+fi
 
 # ---- revocations ------------------------------------------------------------------
 check "revoke pilar's certificate (value delete, root)" root_modify -f <(mod_cert delete pilar "$PKI/pilar.der")
@@ -223,8 +227,10 @@ log_has "event=logon-refused reason=not-issued dn=\"$KEN\" cert=$(der_sha256 "$P
 srv_log_has "log: a subject's quote and newline are escaped, on one line" 1 \
 	"certpin: event=logon-refused reason=no-such-entry dn=\"uid=ev\\\\5C22il\\\\0Aevent\\\\5C3Dlogon-accepted,$PEOPLE\" cert=$(der_sha256 "$PKI/evil.der")$"
 log_has "event=logon-refused reason=revoked dn=\"$PILAR\" cert=$(der_sha256 "$PKI/pilar.der")"
-log_has "event=logon-refused reason=expired dn=\"$KEN\" cert=$(der_sha256 "$PKI/expired.der")"
-log_has "event=logon-refused reason=not-yet-valid dn=\"$KEN\" cert=$(der_sha256 "$PKI/future.der")"
+if [ "$SLAPD_TLS_DATES" = no ]; then
+	log_has "event=logon-refused reason=expired dn=\"$KEN\" cert=$(der_sha256 "$PKI/expired.der")"
+	log_has "event=logon-refused reason=not-yet-valid dn=\"$KEN\" cert=$(der_sha256 "$PKI/future.der")"
+fi
 log_has "event=logon-refused reason=strong-mapping-none dn=\"[^\"]*\" cert=$(der_sha256 "$PKI/mallory.der")"
 log_has "event=logon-audit reason=not-issued dn=\"$KEN\" cert=$(der_sha256 "$PKI/kenmyer2.der")"
 log_has "event=session-ended reason=revoked dn=\"$JDOE\" cert=$(der_sha256 "$PKI/jdoe.der")"
