@@ -499,13 +499,15 @@ cp_period_check( cp_period *vp, struct berval *der, time_t t )
 	return NULL;
 }
 
-/* Does entry ndn hold thumbprint hex?  Returns NULL when it does, else why
- * not (for the server log).  When vp is given and its period unknown, the
+/* Does entry ndn hold the certificate of thumbprint hex (the certificate,
+ * its thumbprint, no revocation record for it)?  der: its bytes when the
+ * caller has them (compared, not hashed), or NULL.  Returns NULL when it
+ * does, else why not (for the server log).  When vp is given and its period unknown, the
  * period comes from the entry's metadata record.  With want, the entry must
  * be that one (entryUUID); got, when given, receives its entryUUID. */
 static const char *
 cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
-	cp_period *vp, cp_uuid *want, cp_uuid *got )
+	struct berval *der, cp_period *vp, cp_uuid *want, cp_uuid *got )
 {
 	BackendDB *db;
 	Entry *e = NULL;
@@ -558,12 +560,17 @@ cp_entry_holds( Operation *op, struct berval *ndn, const char *hex,
 		}
 	}
 	if ( held ) {
-		/* the certificate itself, not only its thumbprint */
+		/* the certificate itself, not only its thumbprint: its bytes
+		 * when the caller has them (a bind), else its hash */
 		char h2[65];
 
 		held = 0;
 		a = attr_find( e->e_attrs, ad_certpinCertBinary );
 		for ( i = 0; a && i < a->a_numvals && !held; i++ ) {
+			if ( der != NULL ) {
+				held = bvmatch( &a->a_vals[i], der );
+				continue;
+			}
 			certpin_sha256_hex( (unsigned char *)a->a_vals[i].bv_val,
 				a->a_vals[i].bv_len, h2 );
 			held = strncasecmp( h2, hex, 64 ) == 0;
@@ -670,10 +677,10 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		why = cp_strong_owner( op, hex, &owner );
 		if ( why == NULL ) {
 			ndn = &owner;
-			why = cp_entry_holds( op, ndn, hex, &period, NULL, &uuid );
+			why = cp_entry_holds( op, ndn, hex, &bc->bc_der, &period, NULL, &uuid );
 		}
 	} else {
-		why = cp_entry_holds( op, ndn, hex, &period, NULL, &uuid );
+		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, &period, NULL, &uuid );
 	}
 	if ( why == NULL )
 		why = cp_period_check( &period, &bc->bc_der, op->o_time );
@@ -951,7 +958,7 @@ certpin_bind_revoked( Operation *op )
 	for ( i = 0; i < nv; i++ ) {
 		cp_session *s;
 
-		v[i].vi_why = cp_entry_holds( op, &v[i].vi_ndn, v[i].vi_hex, NULL,
+		v[i].vi_why = cp_entry_holds( op, &v[i].vi_ndn, v[i].vi_hex, NULL, NULL,
 			&v[i].vi_uuid, NULL );
 		if ( v[i].vi_why == NULL ) {
 			v[i].vi_done = 1;
@@ -1254,7 +1261,7 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 
 	if ( why == NULL )
-		why = cp_entry_holds( op, &ndn, hex, NULL, &uuid, NULL );
+		why = cp_entry_holds( op, &ndn, hex, NULL, NULL, &uuid, NULL );
 
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	if ( s->ss_used && s->ss_connid == op->o_connid ) {
