@@ -172,27 +172,44 @@ if not eof:
 # ---- the server's order ---------------------------------------------------
 import re
 
-lines = open(log, errors="replace").read().split("\n")
 verb = {"certdel": "MOD", "revokeall": "MOD", "delete": "DEL", "modrdn": "MODRDN"}[kind]
-dev = adm = None
-for l in lines:
-    m = re.search(r"conn=(\d+) op=0 BIND dn=\"([^\"]*)\" mech=EXTERNAL", l)
-    if m and m.group(2).lower() == userdn.lower():
-        dev = m.group(1)
-for l in lines:
-    m = re.search(r"conn=(\d+) op=1 %s dn=\"([^\"]*)\"" % verb, l)
-    if m and m.group(2).lower() == userdn.lower() and m.group(1) != dev:
-        adm = m.group(1)
-res = {}
-rev_at = None
-for i, l in enumerate(lines):
-    m = re.search(r"conn=(\d+) op=(\d+) (SEARCH )?RESULT", l)
-    if not m:
-        continue
-    if m.group(1) == adm and m.group(2) == "1":
-        rev_at = i
-    elif m.group(1) == dev:
-        res[int(m.group(2)) + 1] = i	# op numbers from 0, message ids from 1
+
+
+def read_log():
+    """The server's order, from its log: (dev, adm, rev_at, res)."""
+    lines = open(log, errors="replace").read().split("\n")
+    dev = adm = None
+    for l in lines:
+        m = re.search(r"conn=(\d+) op=0 BIND dn=\"([^\"]*)\" mech=EXTERNAL", l)
+        if m and m.group(2).lower() == userdn.lower():
+            dev = m.group(1)
+    for l in lines:
+        m = re.search(r"conn=(\d+) op=1 %s dn=\"([^\"]*)\"" % verb, l)
+        if m and m.group(2).lower() == userdn.lower() and m.group(1) != dev:
+            adm = m.group(1)
+    res = {}
+    rev_at = None
+    for i, l in enumerate(lines):
+        m = re.search(r"conn=(\d+) op=(\d+) (SEARCH )?RESULT", l)
+        if not m:
+            continue
+        if m.group(1) == adm and m.group(2) == "1":
+            rev_at = i
+        elif m.group(1) == dev:
+            res[int(m.group(2)) + 1] = i	# op numbers from 0, message ids from 1
+    return dev, adm, rev_at, res
+
+
+# slapd writes an operation's RESULT line after it sent the result: the
+# client can be ahead of the log.  Wait (bounded) until the log has the
+# revocation's line and one for every response this client received.
+deadline = time.monotonic() + 15
+while True:
+    dev, adm, rev_at, res = read_log()
+    if (dev is not None and adm is not None and rev_at is not None and
+            all(mid in res for mid in ran_as)) or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
 if dev is None or adm is None or rev_at is None:
     print("log=unreadable dev=%s adm=%s rev=%s" % (dev, adm, rev_at))
 else:
