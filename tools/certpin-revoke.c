@@ -1432,6 +1432,19 @@ rev_batch_end( LDAP *ld, long upto )
 	for ( i = 0; i < r.b.b_n; i++ )
 		nq += r.b.b_v[i].rp_state == RP_QUEUED;
 	commit = !r.sig && !r.lost && nq > 0;
+	if ( nq == 0 && r.b.b_n > 0 && !r.lost ) {
+		/* e.g. slapd on a database without transactions (back-ldif): it
+		 * advertises the extension and refuses each modify in one
+		 * (unavailableCriticalExtension, or unwillingToPerform) */
+		for ( i = 0; i < r.b.b_n && ( r.b.b_v[i].rp_err == LDAP_UNWILLING_TO_PERFORM ||
+		      r.b.b_v[i].rp_err == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ); i++ )
+			;
+		if ( i == r.b.b_n ) {
+			cp_warn( "the server refuses transactions for \"%s\": one modify per user "
+				"from here on", cp_esc_dn( r.b.b_ctx ? r.b.b_ctx : r.b.b_v[0].rp_dn ) );
+			r.txn = 0;
+		}
+	}
 	if ( r.b.b_open && !r.lost ) {
 		rc = ldap_txn_end( ld, commit, r.b.b_txnid, NULL, NULL, &msgid );
 		if ( rc == LDAP_SUCCESS ) {
@@ -1899,9 +1912,9 @@ main( int argc, char **argv )
 		fprintf( stderr, ", %ld transaction%s", r.txns, r.txns == 1 ? "" : "s" );
 	if ( r.sig || r.lost )
 		fputs( "; interrupted", stderr );
-	else if ( r.stop && !r.all && r.done_items < r.items )
+	else if ( r.stop && !r.all && rev_handled() < r.items )
 		fprintf( stderr, "; stopped after %ld of %ld identities (use -c to continue "
-			"past errors)", r.done_items, r.items );
+			"past errors)", rev_handled(), r.items );
 	fputc( '\n', stderr );
 	if ( r.sig || r.lost )
 		rev_report_interrupted();
