@@ -1467,10 +1467,28 @@ rev_batch_end( LDAP *ld, long upto )
 	}
 	if ( r.lost ) {
 		if ( commit && sent ) {
-			/* the commit went out and no answer came back */
-			for ( i = 0; i < r.b.b_n; i++ )
-				if ( r.b.b_v[i].rp_state == RP_QUEUED )
-					rev_doubt( r.b.b_v[i].rp_dn );
+			/* the commit went out and no answer came back: all or none */
+			const char *f = NULL, *l = NULL;
+			long fs = 0, ls = 0;
+
+			for ( i = 0; i < r.b.b_n; i++ ) {
+				if ( r.b.b_v[i].rp_state != RP_QUEUED )
+					continue;
+				if ( f == NULL ) {
+					f = r.b.b_v[i].rp_dn;
+					fs = r.b.b_v[i].rp_seq;
+				}
+				l = r.b.b_v[i].rp_dn;
+				ls = r.b.b_v[i].rp_seq;
+				r.doubt++;
+				if ( cp_opt.verbose )
+					fprintf( stderr, "%s: \"%s\": in doubt\n", cp_opt.prog,
+						cp_esc_dn( l ) );
+			}
+			fprintf( stderr, "%s: in doubt: the commit of the last transaction (%d users, "
+				"identities %ld to %ld, \"%s\" to \"%s\") was sent but not answered: "
+				"either all of them are revoked or none\n", cp_opt.prog, nq, fs, ls,
+				cp_esc_dn( f ), cp_esc_dn( l ) );
 		} else if ( nq ) {
 			fprintf( stderr, "%s: the transaction in progress (%d users) was not "
 				"committed: the connection ended before its end (nothing of it is "
@@ -1757,8 +1775,8 @@ rev_report_interrupted( void )
 			"revocations committed", cp_opt.prog, why, h );
 	else
 		fprintf( stderr, "%s: interrupted (%s): identities 1 to %ld of %ld are done "
-			"with, their revocations committed; none after identity %ld was changed",
-			cp_opt.prog, why, h, r.items, h );
+			"with, their revocations committed; none after identity %ld was changed%s",
+			cp_opt.prog, why, h, r.items, h, r.doubt ? " but those in doubt" : "" );
 	if ( !r.all && h > 0 && r.its && h <= r.its->it_n ) {
 		cp_item *it = &r.its->it_v[h - 1];
 
@@ -1773,7 +1791,7 @@ rev_report_interrupted( void )
 		fprintf( stderr, "%s: the transaction in progress (%ld users) was aborted: "
 			"nothing of it was committed\n", cp_opt.prog, r.aborted );
 	if ( r.doubt )
-		fprintf( stderr, "%s: %ld users in doubt (listed above): the server may or may "
+		fprintf( stderr, "%s: %ld users in doubt (named above): the server may or may "
 			"not have revoked them\n", cp_opt.prog, r.doubt );
 	fprintf( stderr, "%s: %ld users revoked in this run%s%s; run the same command again "
 		"to finish (users already revoked have nothing to revoke)\n", cp_opt.prog,
@@ -1882,8 +1900,15 @@ main( int argc, char **argv )
 		r.its = &its;
 		cp_id_resolve( ld, &ic, &its, (char **)rev_attrs, rev_entry, NULL );
 	}
-	if ( !r.lost )
+	if ( !r.lost ) {
 		rev_drain( ld, 0 );
+	} else {
+		for ( i = 0; i < REV_WINDOW; i++ )
+			if ( r.pend[i].rp_msgid ) {
+				rev_doubt( r.pend[i].rp_dn );
+				rev_free_pending( &r.pend[i] );
+			}
+	}
 	if ( r.txn )
 		rev_batch_end( ld, r.done_items );
 	rev_progress( 1 );
