@@ -14,8 +14,9 @@
  * with '!', and sends no modification.  --confirm asks per user on the
  * terminal.  --force suppresses non-fatal errors (unknown users,
  * certificates not held).  -c continues after errors: modifies are then
- * pipelined (up to REV_WINDOW in flight); without -c each modify is waited
- * for, so the run stops at the first failure.  A summary ends the run.
+ * pipelined (up to REV_WINDOW in flight); without -c (and without
+ * transactions) each modify is waited for, so the run stops at the first
+ * failure.  A summary ends the run.
  * Idempotent: a user without certificates, or a certificate already
  * revoked, is reported and is not an error.  No identities at all (an
  * empty pipe) is success with nothing done.
@@ -31,6 +32,22 @@
  * Both delete certpinRevoked values with the Relax Rules control, the path
  * slapo-certpin(5) documents (the overlay allows it to administrators
  * only, and keeps certpinRevokedThumbprint in step).
+ *
+ * Bulk revocation (--all, or many identities): when the server's root DSE
+ * lists supportedExtension 1.3.6.1.1.21.1, the modifies are sent inside RFC
+ * 5805 transactions of --batch users (default REV_BATCH), pipelined (up to
+ * REV_WINDOW unanswered), one naming context per transaction, committed
+ * together; the first revocation of a run goes alone (the overlay refuses
+ * transactions storing an attribute new to the database).  A commit that
+ * fails changes nothing: its users are revoked one at a time (rev_retry),
+ * which reports the one that failed.  Users refused into a transaction are
+ * revoked alone; a server refusing every modify of one (back-ldif) ends
+ * transactions for the run.  --no-transactions: one modify per user.
+ * Identities are finished in input order (r.handled: 1..handled are done
+ * with), so after SIGINT/SIGTERM (the open transaction is aborted) or a
+ * lost connection (an unanswered commit is reported as in doubt) the report
+ * says exactly which are done; --done-file lists the users committed.  A
+ * progress line (done/total, rate, ETA) is drawn on a terminal only.
  *
  * Users are counted once however often they are named; with -n a
  * certificate is counted once.  Everything printed for people passes
