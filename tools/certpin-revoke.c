@@ -1743,7 +1743,8 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 			 * the record attributes outside any transaction (see
 			 * slapo-certpin(5), Transactions) */
 			rev_drain( ld, 0 );
-			r.plain_first = 0;
+			if ( r.acted_users )
+				r.plain_first = 0;
 		}
 	}
 done:
