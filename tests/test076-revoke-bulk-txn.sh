@@ -127,14 +127,18 @@ check_rc_out 2 "--batch with --no-transactions is a usage error" "incompatible w
 	"$REVOKE" -H "$(srv_uri 1 ldapi)" -x --batch 10 --no-transactions -f "$TESTDIR/dns300"
 
 # ---- progress: on a terminal only ----------------------------------------------------------
-sed -n '301,1300p' "$TESTDIR/dns" > "$TESTDIR/dns1000"
+# 1,000 users and, half way, one that does not exist (an error message)
+{ sed -n '301,800p' "$TESTDIR/dns"; echo "dn: uid=nosuch,$PEOPLE"; sed -n '801,1300p' "$TESTDIR/dns"; } \
+	> "$TESTDIR/dns1000"
 script -q -e -c "$REVOKE -H $(srv_uri 1 ldapi) -x -D $ROOTDN -w $ROOTPW -c -f $TESTDIR/dns1000" \
 	"$TESTDIR/tty.out" >/dev/null 2>&1 </dev/null && rc=0 || rc=$?
-check_eq "on a terminal (script): exit 0" 0 "$rc"
+check_eq "on a terminal (script): exit 32 (the unknown user)" 32 "$rc"
+check_eq "... the error message clears the progress line first (starts at the left margin)" 1 \
+	"$(grep -c $'\r\033\\[Kcertpin-revoke: "uid=nosuch,'"$PEOPLE"'": no such user' "$TESTDIR/tty.out")"
 check_eq "... a progress line, redrawn in place with \\r: done/total, rate" 1 \
-	"$(tr '\r' '\n' < "$TESTDIR/tty.out" | grep -cE '^certpin-revoke: [0-9]+/1000 users \([0-9]+%\), [0-9]+ certificates revoked, [0-9]+ users/s' | awk '{print ($1 > 0)}')"
+	"$(tr '\r' '\n' < "$TESTDIR/tty.out" | grep -cE '^certpin-revoke: [0-9]+/1001 users \([0-9]+%\), [0-9]+ certificates revoked, [0-9]+ users/s' | awk '{print ($1 > 0)}')"
 check_eq "... cleared before the summary" 1 \
-	"$(grep -c $'\r\033\[Kcertpin-revoke: 2000 certificates revoked for 1000 users' "$TESTDIR/tty.out")"
+	"$(grep -c $'\r\033\\[Kcertpin-revoke: 2000 certificates revoked for 1000 users, 1 error' "$TESTDIR/tty.out")"
 # the other 700: --all (every user still holding certificates), into a pipe
 txn0=$(grep -c "TXN END" "$TESTDIR/srv1/slapd.log")
 "$REVOKE" -H "$(srv_uri 1 ldapi)" -x -D "$ROOTDN" -w "$ROOTPW" -c --all \

@@ -55,6 +55,9 @@
  * certificate or record acted on.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* fopencookie() */
+#endif
 #include "config.h"
 
 #include <ctype.h>
@@ -469,6 +472,45 @@ rev_clock( void )
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* On a terminal, standard error goes through rev_tty_write(): a message
+ * printed while the progress line is shown first clears that line, so
+ * that it starts at the left margin (the line is redrawn later). */
+static int rev_drawing;
+
+static ssize_t
+rev_tty_write( void *cookie, const char *buf, size_t len )
+{
+	size_t done = 0;
+	ssize_t n;
+
+	if ( r.shown && !rev_drawing ) {
+		r.shown = 0;
+		if ( write( STDERR_FILENO, "\r\033[K", 4 ) < 0 )
+			return -1;
+	}
+	while ( done < len ) {
+		n = write( STDERR_FILENO, buf + done, len - done );
+		if ( n < 0 && errno == EINTR )
+			continue;
+		if ( n < 0 )
+			return done ? (ssize_t)done : -1;
+		done += n;
+	}
+	return done;
+}
+
+static void
+rev_tty_stderr( void )
+{
+	cookie_io_functions_t io = { NULL, rev_tty_write, NULL, NULL };
+	FILE *f = fopencookie( NULL, "w", io );
+
+	if ( f == NULL )
+		return;
+	setvbuf( f, NULL, _IOLBF, 0 );
+	stderr = f;
+}
+
 /* Identities finished: every one up to this number is done with. */
 static long
 rev_handled( void )
@@ -488,8 +530,12 @@ rev_progress( int final )
 	if ( !r.progress )
 		return;
 	if ( final ) {
-		if ( r.shown )
+		if ( r.shown ) {
+			rev_drawing = 1;
 			fprintf( stderr, "\r\033[K" );
+			fflush( stderr );
+			rev_drawing = 0;
+		}
 		r.shown = 0;
 		return;
 	}
@@ -499,6 +545,7 @@ rev_progress( int final )
 	r.tshown = now;
 	done = rev_handled();
 	rate = now > r.t0 ? done / ( now - r.t0 ) : 0;
+	rev_drawing = 1;
 	if ( r.all ) {
 		fprintf( stderr, "\r%s: %ld users, %ld %s %s, %.0f users/s\033[K", cp_opt.prog,
 			done, r.revoked, rev_noun( r.revoked ), rev_done_word(), rate );
@@ -514,6 +561,8 @@ rev_progress( int final )
 		else
 			fprintf( stderr, "\033[K" );
 	}
+	fflush( stderr );
+	rev_drawing = 0;
 	r.shown = 1;
 }
 
@@ -1877,6 +1926,8 @@ main( int argc, char **argv )
 	r.window = cp_opt.contoerr ? REV_WINDOW : 1;
 	r.progress = cp_progress_ok() && ( r.all || its.it_n >= 100 ) && !cp_opt.verbose &&
 		!cp_opt.dont;
+	if ( r.progress )
+		rev_tty_stderr();
 	if ( r.done_path && !cp_opt.dont ) {
 		r.done_fp = fopen( r.done_path, "a" );
 		if ( r.done_fp == NULL ) {
