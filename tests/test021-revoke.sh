@@ -199,7 +199,7 @@ root_search -b "ou=bulk,$SUFFIX" '(uid=*)' dn > "$TESTDIR/bulk.dns"
 delay_proxy 1 0.1
 grep -E '^dn: uid=bulk([1-9]|10),' "$TESTDIR/bulk.dns" > "$TESTDIR/bulk10.dns"
 check_eq "ldapsearch ... dn | certpin-revoke (10 users, no -c)" "0" \
-	"$("$REVOKE" -x -D "$ADMIN" -w pw-admin -H "$PROXY_URI" -f "$TESTDIR/bulk10.dns" >/dev/null 2>&1; echo $?)"
+	"$("$REVOKE" --no-transactions -x -D "$ADMIN" -w pw-admin -H "$PROXY_URI" -f "$TESTDIR/bulk10.dns" >/dev/null 2>&1; echo $?)"
 check_eq "... without -c one modify at a time (stops at the first error)" 1 "$(proxy_peak modify)"
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
@@ -227,7 +227,7 @@ check_rc_out 0 "idempotent in bulk: the same pipeline again" "0 certificates rev
 	as_admin "$REVOKE" -c -f "$TESTDIR/bulk.dns"
 check_eq "... changes nothing" "$d5" "$(tools_dump)"
 # progress on a terminal only
-check_out "a bulk run on a terminal reports progress" "100/$N users" \
+check_out "a bulk run on a terminal reports progress" "[0-9]+/$N users" \
 	ttyrun "$REVOKE -c -x -D '$ADMIN' -w pw-admin -H '$(srv_uri 1 ldapi)' -f '$TESTDIR/bulk.dns'"
 check_eq "... but not when standard error is no terminal" "" \
 	"$(as_admin "$REVOKE" -c -f "$TESTDIR/bulk.dns" 2>&1 | grep "/$N users")"

@@ -119,7 +119,7 @@ check_rc_out 2 "--prune without a condition is a usage error" "--prune needs --o
 check_rc_out 2 "--older-than without --prune is a usage error" "select records for --prune" \
 	as_admin "$REVOKE" --older-than 1d "Ken Myer"
 check_rc_out 2 "a bad age is a usage error" "invalid age" as_admin "$REVOKE" --prune --older-than 3x --all
-check_rc_out 2 "--all without --prune is a usage error" "--all works with --prune only" as_admin "$REVOKE" --all
+check_rc_out 2 "--all with --undo is a usage error" "--all does not work with --undo" as_admin "$REVOKE" --undo --thumbprint "$TP_K1" --all
 check_rc_out 2 "--prune --all with identities is a usage error" "--all takes no identities" \
 	as_admin "$REVOKE" --prune --expired --all "Ken Myer"
 out=$(as_admin "$REVOKE" --prune --expired -n --all 2>&1)

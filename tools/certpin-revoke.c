@@ -14,8 +14,9 @@
  * with '!', and sends no modification.  --confirm asks per user on the
  * terminal.  --force suppresses non-fatal errors (unknown users,
  * certificates not held).  -c continues after errors: modifies are then
- * pipelined (up to REV_WINDOW in flight); without -c each modify is waited
- * for, so the run stops at the first failure.  A summary ends the run.
+ * pipelined (up to REV_WINDOW in flight); without -c (and without
+ * transactions) each modify is waited for, so the run stops at the first
+ * failure.  A summary ends the run.
  * Idempotent: a user without certificates, or a certificate already
  * revoked, is reported and is not an error.  No identities at all (an
  * empty pipe) is success with nothing done.
@@ -32,15 +33,37 @@
  * slapo-certpin(5) documents (the overlay allows it to administrators
  * only, and keeps certpinRevokedThumbprint in step).
  *
+ * Bulk revocation (--all, or many identities): when the server's root DSE
+ * lists supportedExtension 1.3.6.1.1.21.1, the modifies are sent inside RFC
+ * 5805 transactions of --batch users (default REV_BATCH), pipelined (up to
+ * REV_WINDOW unanswered), one naming context per transaction, committed
+ * together; the first revocation of a run goes alone (the overlay refuses
+ * transactions storing an attribute new to the database).  A commit that
+ * fails changes nothing: its users are revoked one at a time (rev_retry),
+ * which reports the one that failed.  Users refused into a transaction are
+ * revoked alone; a server refusing every modify of one (back-ldif) ends
+ * transactions for the run.  --no-transactions: one modify per user.
+ * Identities are finished in input order (r.handled: 1..handled are done
+ * with), so after SIGINT/SIGTERM (the open transaction is aborted) or a
+ * lost connection (an unanswered commit is reported as in doubt) the report
+ * says exactly which are done; --done-file lists the users committed.  A
+ * progress line (done/total, rate, ETA) is drawn on a terminal only.
+ *
  * Users are counted once however often they are named; with -n a
  * certificate is counted once.  Everything printed for people passes
  * through cp_esc()/cp_esc_dn(); --output=json (-j) prints one object per
  * certificate or record acted on.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* fopencookie() */
+#endif
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,12 +73,15 @@
 #include "common.h"
 #include "identity.h"
 
-#define REV_WINDOW	64	/* modifies in flight with -c */
+#define REV_WINDOW	64	/* modifies in flight with -c (and unanswered in a transaction) */
 #define REV_MAXTP	64	/* --thumbprint values */
+#define REV_BATCH	500	/* users per transaction (--batch) */
+#define REV_BATCH_MAX	10000
 
 enum {
 	OPT_THUMBPRINT = 0x100, OPT_REASON, OPT_CONFIRM, OPT_FORCE, OPT_CONFIG,
-	OPT_UNDO, OPT_PRUNE, OPT_OLDER_THAN, OPT_EXPIRED, OPT_ALL
+	OPT_UNDO, OPT_PRUNE, OPT_OLDER_THAN, OPT_EXPIRED, OPT_ALL, OPT_BATCH,
+	OPT_NO_TXN, OPT_DONE_FILE
 };
 
 static struct option rev_long[] = {
@@ -69,6 +95,9 @@ static struct option rev_long[] = {
 	{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
 	{ "expired", no_argument, NULL, OPT_EXPIRED },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "no-transactions", no_argument, NULL, OPT_NO_TXN },
+	{ "done-file", required_argument, NULL, OPT_DONE_FILE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -82,7 +111,22 @@ typedef struct rev_pending {
 	int	rp_ncerts;
 	char	**rp_tp;		/* sha256 of each certificate deleted */
 	char	*rp_json;		/* the objects to print on success, or NULL */
+	long	rp_seq;			/* the identity's number in the input (1, 2, ...) */
+	int	rp_state;		/* in a transaction: RP_SENT, RP_QUEUED, RP_REFUSED; 0 finished */
+	int	rp_err;			/* RP_REFUSED: why */
 } rev_pending;
+
+enum { RP_SENT = 1, RP_QUEUED, RP_REFUSED };
+
+/* The transaction being filled (RFC 5805: one at a time per connection). */
+typedef struct rev_batch {
+	rev_pending	*b_v;		/* its users, in input order */
+	int		b_n;
+	int		b_unanswered;	/* modifies neither accepted nor refused yet */
+	int		b_open;		/* the server started it */
+	struct berval	*b_txnid;
+	const char	*b_ctx;		/* naming context of its users (NULL: none known) */
+} rev_batch;
 
 /* Users (by DN) and certificates (by thumbprint) seen in this run. */
 typedef struct rev_key {
@@ -106,7 +150,11 @@ static struct {
 	int		mode;		/* MODE_* */
 	long		older_than;	/* --older-than, seconds; -1 unset */
 	int		expired;	/* --expired */
-	int		all;		/* --all (--prune) */
+	int		all;		/* --all */
+	int		batch;		/* --batch: users per transaction; 0: none */
+	int		batch_set;	/* --batch or --no-transactions given */
+	char		*done_path;	/* --done-file */
+	FILE		*done_fp;
 	time_t		now;
 	/* running state */
 	rev_pending	pend[REV_WINDOW];
@@ -120,7 +168,26 @@ static struct {
 	long		json_shown;	/* objects printed */
 	rev_set		users;		/* DNs */
 	rev_set		certs;		/* thumbprints counted with -n */
+	cp_items	*its;		/* the identities (not with --all) */
+	/* transactions */
+	int		txn;		/* the server supports them and they are used */
+	int		plain_first;	/* the first revocation is made without one */
+	char		**ctxs;		/* the server's namingContexts */
+	rev_batch	b;
+	long		txns, txn_failed;	/* transactions committed, not committed */
+	long		handled;	/* identities 1..handled are finished (txn mode) */
+	long		acted_users;	/* users whose revocation the server committed */
+	long		doubt;		/* users of a commit sent but never answered */
+	/* interruption */
+	volatile sig_atomic_t sig;	/* SIGINT/SIGTERM received */
+	int		lost;		/* the connection is gone */
+	long		aborted;	/* users of the transaction aborted by the interruption */
+	/* progress */
+	double		t0, tshown;
+	int		shown;
 } r;
+
+#define REV_STOPPING()	( r.stop || r.sig || r.lost )
 
 /* the words of the mode, for messages */
 static const char *
@@ -243,6 +310,14 @@ rev_usage( FILE *fp )
 "  --output=text|json      output format; -j: json\n"
 "  --config FILE           identity configuration (default $CERTPIN_CONF,\n"
 "                          /etc/ldap/certpin.conf)\n"
+"  --all                   every user holding certificates (revoke), or\n"
+"                          records (--prune)\n"
+"Bulk revocation:\n"
+"  --batch N               users per LDAP transaction (RFC 5805) when the\n"
+"                          server offers them (default 500)\n"
+"  --no-transactions       one modify per user, each committed on its own\n"
+"  --done-file FILE        append the DN of every user whose revocation the\n"
+"                          server committed (\"dn:\" lines), as it happens\n"
 "Revocation records (administrators; Relax Rules):\n"
 "  --undo                  remove the record of the certificate named with\n"
 "                          --thumbprint: it may be recorded again\n"
@@ -250,8 +325,7 @@ rev_usage( FILE *fp )
 "    --older-than AGE      revoked more than AGE ago (AGE: N[smhdwy], days\n"
 "                          without a unit)\n"
 "    --expired             of certificates already expired\n"
-"    --reason TEXT         with this reason (certpin-test's: certpin-test)\n"
-"  --all                   with --prune: every user holding records\n" );
+"    --reason TEXT         with this reason (certpin-test's: certpin-test)\n" );
 }
 
 /* lowercase hex without colons; 0, or -1 when not a SHA-256/SHA-1 hex */
@@ -343,6 +417,34 @@ rev_opt( int c, char *arg )
 		return 1;
 	case OPT_EXPIRED:	r.expired = 1; return 1;
 	case OPT_ALL:		r.all = 1; return 1;
+	case OPT_BATCH: {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol( arg, &end, 10 );
+		if ( !isdigit( (unsigned char)*arg ) || *end || errno || n < 1 || n > REV_BATCH_MAX )
+			cp_usage_error( "--batch: \"%s\" is not a number of users from 1 to %d",
+				cp_esc( arg ), REV_BATCH_MAX );
+		if ( r.batch_set )
+			cp_usage_error( "--batch previously specified (or --no-transactions)" );
+		r.batch = (int)n;
+		r.batch_set = 1;
+		return 1;
+	}
+	case OPT_NO_TXN:
+		if ( r.batch_set )
+			cp_usage_error( "--no-transactions incompatible with --batch" );
+		r.batch = 0;
+		r.batch_set = 1;
+		return 1;
+	case OPT_DONE_FILE:
+		if ( r.done_path )
+			cp_usage_error( "--done-file previously specified" );
+		if ( *arg == '\0' )
+			cp_usage_error( "--done-file: empty file name" );
+		r.done_path = arg;
+		return 1;
 	case OPT_CONFIG:
 		if ( r.config )
 			cp_usage_error( "--config previously specified" );
@@ -361,27 +463,148 @@ rev_fail( int err )
 		r.stop = 1;
 }
 
+static double
+rev_clock( void )
+{
+	struct timespec ts;
+
+	clock_gettime( CLOCK_MONOTONIC, &ts );
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* On a terminal, standard error goes through rev_tty_write(): a message
+ * printed while the progress line is shown first clears that line, so
+ * that it starts at the left margin (the line is redrawn later). */
+static int rev_drawing;
+
+static ssize_t
+rev_tty_write( void *cookie, const char *buf, size_t len )
+{
+	size_t done = 0;
+	ssize_t n;
+
+	if ( r.shown && !rev_drawing ) {
+		r.shown = 0;
+		if ( write( STDERR_FILENO, "\r\033[K", 4 ) < 0 )
+			return -1;
+	}
+	while ( done < len ) {
+		n = write( STDERR_FILENO, buf + done, len - done );
+		if ( n < 0 && errno == EINTR )
+			continue;
+		if ( n < 0 )
+			return done ? (ssize_t)done : -1;
+		done += n;
+	}
+	return done;
+}
+
+static void
+rev_tty_stderr( void )
+{
+	cookie_io_functions_t io = { NULL, rev_tty_write, NULL, NULL };
+	FILE *f = fopencookie( NULL, "w", io );
+
+	if ( f == NULL )
+		return;
+	setvbuf( f, NULL, _IOLBF, 0 );
+	stderr = f;
+}
+
+/* Identities finished: every one up to this number is done with. */
+static long
+rev_handled( void )
+{
+	return r.txn ? r.handled : r.done_items - r.npend;
+}
+
+/* The progress line, on a terminal only (r.progress), redrawn in place at
+ * most four times a second: identities finished (of how many), the rate,
+ * and the time left. */
 static void
 rev_progress( int final )
 {
+	double now, rate;
+	long done;
+
 	if ( !r.progress )
 		return;
-	if ( final )
-		fprintf( stderr, "\r\033[K" );
-	else if ( r.done_items % 100 != 0 )
+	if ( final ) {
+		if ( r.shown ) {
+			rev_drawing = 1;
+			fprintf( stderr, "\r\033[K" );
+			fflush( stderr );
+			rev_drawing = 0;
+		}
+		r.shown = 0;
 		return;
-	else if ( r.all )
-		fprintf( stderr, "\r%s: %ld users, %ld %s %s", cp_opt.prog, r.done_items,
-			r.revoked, rev_noun( r.revoked ), rev_done_word() );
-	else
-		fprintf( stderr, "\r%s: %ld/%ld users, %ld %s %s",
-			cp_opt.prog, r.done_items, r.items, r.revoked, rev_noun( r.revoked ),
-			rev_done_word() );
+	}
+	now = rev_clock();
+	if ( now - r.tshown < 0.25 )
+		return;
+	r.tshown = now;
+	done = rev_handled();
+	rate = now > r.t0 ? done / ( now - r.t0 ) : 0;
+	rev_drawing = 1;
+	if ( r.all ) {
+		fprintf( stderr, "\r%s: %ld users, %ld %s %s, %.0f users/s\033[K", cp_opt.prog,
+			done, r.revoked, rev_noun( r.revoked ), rev_done_word(), rate );
+	} else {
+		long left = r.items - done;
+
+		fprintf( stderr, "\r%s: %ld/%ld users (%ld%%), %ld %s %s, %.0f users/s",
+			cp_opt.prog, done, r.items, r.items ? 100 * done / r.items : 0,
+			r.revoked, rev_noun( r.revoked ), rev_done_word(), rate );
+		if ( rate > 0 && done > 0 )
+			fprintf( stderr, ", ETA %ld:%02ld\033[K", (long)( left / rate ) / 60,
+				(long)( left / rate ) % 60 );
+		else
+			fprintf( stderr, "\033[K" );
+	}
+	fflush( stderr );
+	rev_drawing = 0;
+	r.shown = 1;
+}
+
+static void rev_json_print( const char *text );
+
+/* A user's revocation was committed by the server: count it, print its
+ * JSON, note it in --done-file. */
+static void
+rev_committed( const char *dn, int ncerts, const char *json )
+{
+	r.revoked += ncerts;
+	r.acted_users++;
+	rev_user_mark( dn, 1 );
+	rev_json_print( json );
+	if ( r.done_fp )
+		cp_ldif_put( r.done_fp, "dn", dn );
+}
+
+static void
+rev_done_flush( void )
+{
+	if ( r.done_fp && fflush( r.done_fp ) != 0 ) {
+		fprintf( stderr, "%s: %s: %s\n", cp_opt.prog, r.done_path, strerror( errno ) );
+		r.err = EXIT_FAILURE;
+		r.stop = 1;
+	}
+}
+
+/* A modify of dn was sent and never answered: it may or may not have been
+ * made. */
+static void
+rev_doubt( const char *dn )
+{
+	r.doubt++;
+	fprintf( stderr, "%s: \"%s\": in doubt: the revocation was sent but the server "
+		"did not answer (revoked or not)\n", cp_opt.prog, cp_esc_dn( dn ) );
 }
 
 /* ---- modify results -------------------------------------------------------------- */
 
 static void rev_handle( LDAP *ld, rev_pending *p, LDAPMessage *res );
+static void rev_txn_answer( LDAP *ld, rev_pending *p, LDAPMessage *res );
 
 static rev_pending *
 rev_find( int msgid )
@@ -394,8 +617,20 @@ rev_find( int msgid )
 	return NULL;
 }
 
+/* the batch member waiting for the answer to msgid */
+static rev_pending *
+rev_batch_find( int msgid )
+{
+	int i;
+
+	for ( i = r.b.b_n - 1; i >= 0; i-- )
+		if ( r.b.b_v[i].rp_msgid == msgid )
+			return r.b.b_v[i].rp_state == RP_SENT ? &r.b.b_v[i] : NULL;
+	return NULL;
+}
+
 static void
-rev_free_pending( rev_pending *p )
+rev_pending_clear( rev_pending *p )
 {
 	int i;
 
@@ -403,8 +638,14 @@ rev_free_pending( rev_pending *p )
 		free( p->rp_tp[i] );
 	free( p->rp_tp );
 	free( p->rp_json );
-	ldap_memfree( p->rp_dn );
+	free( p->rp_dn );
 	memset( p, 0, sizeof( *p ) );
+}
+
+static void
+rev_free_pending( rev_pending *p )
+{
+	rev_pending_clear( p );
 	r.npend--;
 }
 
@@ -412,11 +653,27 @@ rev_free_pending( rev_pending *p )
 static void
 rev_other( LDAP *ld, LDAPMessage *msg, void *arg )
 {
-	rev_pending *p = rev_find( ldap_msgid( msg ) );
+	rev_pending *p;
 
-	if ( p && ldap_msgtype( msg ) == LDAP_RES_MODIFY )
-		rev_handle( ld, p, msg );
+	if ( ldap_msgtype( msg ) == LDAP_RES_MODIFY ) {
+		if ( ( p = rev_find( ldap_msgid( msg ) ) ) != NULL )
+			rev_handle( ld, p, msg );
+		else if ( ( p = rev_batch_find( ldap_msgid( msg ) ) ) != NULL )
+			rev_txn_answer( ld, p, msg );
+	}
 	ldap_msgfree( msg );
+}
+
+/* The connection failed while waiting (rc from ldap_result or a send). */
+static void
+rev_lost( LDAP *ld, int rc )
+{
+	if ( r.lost )
+		return;
+	rev_progress( 1 );
+	r.lost = 1;
+	rev_fail( cp_ld_error( ld, "ldap_result", rc ) );
+	r.stop = 1;	/* the connection is unusable */
 }
 
 /* wait for the oldest... any one of ours, by msgid */
@@ -428,9 +685,8 @@ rev_wait_one( LDAP *ld, rev_pending *p )
 
 	rc = ldap_result( ld, p->rp_msgid, LDAP_MSG_ALL, NULL, &res );
 	if ( rc <= 0 ) {
-		rc = cp_ld_error( ld, "ldap_result", rc );
-		rev_fail( rc );
-		r.stop = 1;	/* the connection is unusable */
+		rev_lost( ld, rc );
+		rev_doubt( p->rp_dn );
 		rev_free_pending( p );
 		return;
 	}
@@ -850,7 +1106,7 @@ rev_json_print( const char *text )
 /* Send the modify for plan pl: delete the chosen values, add reasons
  * (MODE_REVOKE); delete the chosen records with Relax Rules (the others). */
 static int
-rev_send( LDAP *ld, const char *dn, rev_plan *pl, int *msgid )
+rev_send( LDAP *ld, const char *dn, rev_plan *pl, int in_txn, int *msgid )
 {
 	LDAPMod del, add, *mods[3];
 	LDAPControl relax, *ctrls[2] = { NULL, NULL };
@@ -903,6 +1159,14 @@ rev_send( LDAP *ld, const char *dn, rev_plan *pl, int *msgid )
 		relax.ldctl_oid = LDAP_CONTROL_RELAX;
 		relax.ldctl_iscritical = 1;
 		ctrls[0] = &relax;
+	} else if ( in_txn ) {
+		/* RFC 5805 section 2.2: critical, the identifier as value */
+		memset( &relax, 0, sizeof( relax ) );
+		relax.ldctl_oid = LDAP_CONTROL_TXN_SPEC;
+		relax.ldctl_iscritical = 1;
+		relax.ldctl_value.bv_val = r.b.b_txnid->bv_val ? r.b.b_txnid->bv_val : "";
+		relax.ldctl_value.bv_len = r.b.b_txnid->bv_len;
+		ctrls[0] = &relax;
 	}
 	rc = ldap_modify_ext( ld, dn, mods, ctrls[0] ? ctrls : NULL, NULL, msgid );
 	for ( i = 0; rv != NULL && i < k; i++ )
@@ -923,7 +1187,7 @@ rev_queue( LDAP *ld, const char *dn, rev_plan *pl )
 	rev_drain( ld, r.window - 1 );
 	if ( r.stop )
 		return;
-	rc = rev_send( ld, dn, pl, &msgid );
+	rc = rev_send( ld, dn, pl, 0, &msgid );
 	if ( rc != LDAP_SUCCESS ) {
 		char what[1024];
 
@@ -963,6 +1227,11 @@ rev_retry( LDAP *ld, rev_pending *p )
 	rc = ldap_search_ext_s( ld, p->rp_dn, LDAP_SCOPE_BASE, "(objectClass=*)",
 		(char **)rev_attrs, 0, NULL, NULL, NULL, 1, &res );
 	e = rc == LDAP_SUCCESS ? ldap_first_entry( ld, res ) : NULL;
+	if ( rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ) {
+		rev_lost( ld, rc );
+		ldap_msgfree( res );
+		return;
+	}
 	if ( e == NULL ) {
 		char what[1024];
 
@@ -985,23 +1254,22 @@ rev_retry( LDAP *ld, rev_pending *p )
 		if ( cp_opt.verbose )
 			printf( "\"%s\": already %s\n", cp_esc_dn( p->rp_dn ),
 				r.mode == MODE_REVOKE ? "revoked" : "removed" );
-	} else if ( ( rc = rev_send( ld, p->rp_dn, &pl, &msgid ) ) == LDAP_SUCCESS ) {
+	} else if ( ( rc = rev_send( ld, p->rp_dn, &pl, 0, &msgid ) ) == LDAP_SUCCESS ) {
 		LDAPMessage *mres = NULL;
 		char what[1024];
 
 		snprintf( what, sizeof( what ), "%s: \"%s\"", cp_opt.prog, cp_esc_dn( p->rp_dn ) );
-		if ( ldap_result( ld, msgid, LDAP_MSG_ALL, NULL, &mres ) > 0 &&
-		     ( rc = cp_result( ld, mres, what ) ) == LDAP_SUCCESS ) {
-			r.revoked += pl.ntake;
-			rev_user_mark( p->rp_dn, 1 );
-			if ( cp_opt.format == CP_FMT_JSON ) {
-				char *j = rev_json( &pl, p->rp_dn );
+		rc = ldap_result( ld, msgid, LDAP_MSG_ALL, NULL, &mres );
+		if ( rc <= 0 ) {
+			rev_lost( ld, rc );
+			rev_doubt( p->rp_dn );
+		} else if ( ( rc = cp_result( ld, mres, what ) ) == LDAP_SUCCESS ) {
+			char *j = cp_opt.format == CP_FMT_JSON ? rev_json( &pl, p->rp_dn ) : NULL;
 
-				rev_json_print( j );
-				free( j );
-			}
+			rev_committed( p->rp_dn, pl.ntake, j );
+			free( j );
 		} else {
-			rev_fail( rc ? rc : LDAP_OTHER );
+			rev_fail( rc );
 		}
 		ldap_msgfree( mres );
 	} else {
@@ -1021,9 +1289,7 @@ rev_handle( LDAP *ld, rev_pending *p, LDAPMessage *res )
 	if ( rc != LDAP_SUCCESS )
 		err = rc;
 	if ( err == LDAP_SUCCESS ) {
-		r.revoked += p->rp_ncerts;
-		rev_user_mark( p->rp_dn, 1 );
-		rev_json_print( p->rp_json );
+		rev_committed( p->rp_dn, p->rp_ncerts, p->rp_json );
 	} else if ( err == LDAP_NO_SUCH_ATTRIBUTE ) {
 		rev_retry( ld, p );
 	} else {
@@ -1036,6 +1302,386 @@ rev_handle( LDAP *ld, rev_pending *p, LDAPMessage *res )
 	ldap_memfree( matched );
 	ldap_memfree( info );
 	rev_free_pending( p );
+}
+
+/* ---- transactions (RFC 5805) ------------------------------------------------------ */
+
+/* Does the server offer transactions (root DSE supportedExtension
+ * 1.3.6.1.1.21.1)?  Reads its namingContexts too: a transaction cannot
+ * span two databases, so a batch holds the users of one naming context. */
+static int
+rev_txn_probe( LDAP *ld )
+{
+	static char *attrs[] = { "supportedExtension", "namingContexts", NULL };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v;
+	int rc, i, have = 0;
+
+	rc = ldap_search_ext_s( ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+		NULL, NULL, NULL, 1, &res );
+	if ( rc == LDAP_SUCCESS && ( e = ldap_first_entry( ld, res ) ) != NULL ) {
+		v = ldap_get_values_len( ld, e, "supportedExtension" );
+		for ( i = 0; v && v[i]; i++ )
+			if ( v[i]->bv_len == strlen( LDAP_EXOP_TXN_START ) &&
+			     memcmp( v[i]->bv_val, LDAP_EXOP_TXN_START, v[i]->bv_len ) == 0 )
+				have = 1;
+		ldap_value_free_len( v );
+		v = ldap_get_values_len( ld, e, "namingContexts" );
+		for ( i = 0; v && v[i]; i++ )
+			;
+		r.ctxs = calloc( i + 1, sizeof( char * ) );
+		if ( r.ctxs == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+		for ( i = 0; v && v[i]; i++ ) {
+			r.ctxs[i] = strndup( v[i]->bv_val, v[i]->bv_len );
+			if ( r.ctxs[i] == NULL ) {
+				perror( cp_opt.prog );
+				exit( EXIT_FAILURE );
+			}
+		}
+		ldap_value_free_len( v );
+	}
+	ldap_msgfree( res );
+	return have;
+}
+
+/* The naming context holding dn (the longest that is a suffix of it), or
+ * NULL. */
+static const char *
+rev_ctx_of( const char *dn )
+{
+	size_t n = strlen( dn ), best = 0, k;
+	const char *ctx = NULL;
+	int i;
+
+	for ( i = 0; r.ctxs && r.ctxs[i]; i++ ) {
+		k = strlen( r.ctxs[i] );
+		if ( k == 0 || k > n || k < best || strcasecmp( dn + n - k, r.ctxs[i] ) != 0 )
+			continue;
+		if ( k < n && dn[n - k - 1] != ',' )
+			continue;
+		best = k;
+		ctx = r.ctxs[i];
+	}
+	return ctx;
+}
+
+static int
+rev_conn_error( int rc )
+{
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR ||
+		rc == LDAP_UNAVAILABLE || rc == -1;
+}
+
+/* Start the batch's transaction; -1 when that failed (transactions are then
+ * off for the rest of the run, or the connection is gone). */
+static int
+rev_txn_start( LDAP *ld )
+{
+	int rc;
+
+	r.b.b_txnid = NULL;
+	rc = ldap_txn_start_s( ld, NULL, NULL, &r.b.b_txnid );
+	if ( rc != LDAP_SUCCESS ) {
+		if ( rev_conn_error( rc ) ) {
+			rev_lost( ld, rc );
+			return -1;
+		}
+		cp_warn( "cannot start a transaction: %s (%d): one modify per user from here on",
+			ldap_err2string( rc ), rc );
+		r.txn = 0;
+		return -1;
+	}
+	if ( r.b.b_txnid == NULL ) {
+		r.b.b_txnid = ber_memcalloc( 1, sizeof( struct berval ) );
+		if ( r.b.b_txnid == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+	}
+	r.b.b_open = 1;
+	return 0;
+}
+
+/* The answer to a modify sent inside the transaction: queued, or refused
+ * (not part of the transaction then). */
+static void
+rev_txn_answer( LDAP *ld, rev_pending *p, LDAPMessage *res )
+{
+	int err = LDAP_OTHER, rc;
+	char *info = NULL;
+
+	rc = ldap_parse_result( ld, res, &err, NULL, &info, NULL, NULL, 0 );
+	if ( rc != LDAP_SUCCESS )
+		err = rc;
+	if ( err == LDAP_SUCCESS ) {
+		p->rp_state = RP_QUEUED;
+	} else {
+		p->rp_state = RP_REFUSED;
+		p->rp_err = err;
+		if ( cp_opt.verbose )
+			fprintf( stderr, "%s: \"%s\": not accepted into the transaction: %s (%d)%s%s; "
+				"it will be revoked on its own\n", cp_opt.prog, cp_esc_dn( p->rp_dn ),
+				ldap_err2string( err ), err, info && *info ? ": " : "",
+				info ? cp_esc( info ) : "" );
+	}
+	ldap_memfree( info );
+	r.b.b_unanswered--;
+}
+
+/* Wait for the answer to the oldest modify of the batch not answered yet. */
+static void
+rev_batch_wait_one( LDAP *ld )
+{
+	LDAPMessage *res = NULL;
+	int i, rc;
+
+	for ( i = 0; i < r.b.b_n && r.b.b_v[i].rp_state != RP_SENT; i++ )
+		;
+	if ( i == r.b.b_n ) {
+		r.b.b_unanswered = 0;
+		return;
+	}
+	rc = ldap_result( ld, r.b.b_v[i].rp_msgid, LDAP_MSG_ALL, NULL, &res );
+	if ( rc <= 0 ) {
+		rev_lost( ld, rc );
+		return;
+	}
+	rev_txn_answer( ld, &r.b.b_v[i], res );
+	ldap_msgfree( res );
+}
+
+/* The message ID of the failed operation in a txnEndRes (RFC 5805 2.3), or
+ * -1. */
+static int
+rev_txn_failed_id( struct berval *data )
+{
+	BerElement *ber;
+	ber_tag_t tag;
+	ber_len_t len;
+	ber_int_t id = -1;
+
+	if ( data == NULL || data->bv_len == 0 || ( ber = ber_init( data ) ) == NULL )
+		return -1;
+	if ( ber_scanf( ber, "{" ) != LBER_ERROR &&
+	     ber_peek_tag( ber, &len ) == LBER_INTEGER ) {
+		tag = ber_scanf( ber, "i", &id );
+		if ( tag == LBER_ERROR )
+			id = -1;
+	}
+	ber_free( ber, 1 );
+	return id;
+}
+
+/* End the batch: commit what the server accepted (abort after SIGINT or
+ * SIGTERM); when the commit fails, revoke its users one at a time; revoke
+ * those refused into the transaction one at a time.  upto: the identities
+ * finished once every member is (r.handled). */
+static void
+rev_batch_end( LDAP *ld, long upto )
+{
+	LDAPMessage *res = NULL;
+	struct berval *data = NULL;
+	char *matched = NULL, *info = NULL;
+	long errs0 = r.errors;
+	int i, nq = 0, rc, msgid, err = LDAP_SUCCESS, commit, failid = -1, sent = 0;
+
+	if ( r.b.b_n == 0 && !r.b.b_open ) {
+		if ( !r.sig && !r.lost )
+			r.handled = upto;
+		return;
+	}
+	while ( r.b.b_unanswered > 0 && !r.lost )
+		rev_batch_wait_one( ld );
+	for ( i = 0; i < r.b.b_n; i++ )
+		nq += r.b.b_v[i].rp_state == RP_QUEUED;
+	commit = !r.sig && !r.lost && nq > 0;
+	if ( nq == 0 && r.b.b_n > 0 && !r.lost ) {
+		/* e.g. slapd on a database without transactions (back-ldif): it
+		 * advertises the extension and refuses each modify in one
+		 * (unavailableCriticalExtension, or unwillingToPerform) */
+		for ( i = 0; i < r.b.b_n && ( r.b.b_v[i].rp_err == LDAP_UNWILLING_TO_PERFORM ||
+		      r.b.b_v[i].rp_err == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ); i++ )
+			;
+		if ( i == r.b.b_n ) {
+			cp_warn( "the server refuses transactions for \"%s\": one modify per user "
+				"from here on", cp_esc_dn( r.b.b_ctx ? r.b.b_ctx : r.b.b_v[0].rp_dn ) );
+			r.txn = 0;
+		}
+	}
+	if ( r.b.b_open && !r.lost ) {
+		rc = ldap_txn_end( ld, commit, r.b.b_txnid, NULL, NULL, &msgid );
+		if ( rc == LDAP_SUCCESS ) {
+			sent = 1;
+			rc = ldap_result( ld, msgid, LDAP_MSG_ALL, NULL, &res );
+			if ( rc > 0 ) {
+				rc = ldap_parse_extended_result( ld, res, NULL, &data, 0 );
+				if ( rc == LDAP_SUCCESS )
+					rc = ldap_parse_result( ld, res, &err, &matched, &info,
+						NULL, NULL, 0 );
+				if ( rc != LDAP_SUCCESS )
+					err = rc;
+				failid = rev_txn_failed_id( data );
+			} else {
+				rev_lost( ld, rc );
+			}
+		} else {
+			rev_lost( ld, rc );
+		}
+	}
+	if ( r.lost ) {
+		if ( commit && sent ) {
+			/* the commit went out and no answer came back: all or none */
+			const char *f = NULL, *l = NULL;
+			long fs = 0, ls = 0;
+
+			for ( i = 0; i < r.b.b_n; i++ ) {
+				if ( r.b.b_v[i].rp_state != RP_QUEUED )
+					continue;
+				if ( f == NULL ) {
+					f = r.b.b_v[i].rp_dn;
+					fs = r.b.b_v[i].rp_seq;
+				}
+				l = r.b.b_v[i].rp_dn;
+				ls = r.b.b_v[i].rp_seq;
+				r.doubt++;
+				if ( cp_opt.verbose )
+					fprintf( stderr, "%s: \"%s\": in doubt\n", cp_opt.prog,
+						cp_esc_dn( l ) );
+			}
+			fprintf( stderr, "%s: in doubt: the commit of the last transaction (%d users, "
+				"identities %ld to %ld, \"%s\" to \"%s\") was sent but not answered: "
+				"either all of them are revoked or none\n", cp_opt.prog, nq, fs, ls,
+				cp_esc_dn( f ), cp_esc_dn( l ) );
+		} else if ( nq ) {
+			fprintf( stderr, "%s: the transaction in progress (%d users) was not "
+				"committed: the connection ended before its end (nothing of it is "
+				"changed)\n", cp_opt.prog, nq );
+		}
+		goto out;
+	}
+	if ( commit && err == LDAP_SUCCESS ) {
+		r.txns++;
+		for ( i = 0; i < r.b.b_n; i++ ) {
+			rev_pending *p = &r.b.b_v[i];
+
+			if ( p->rp_state != RP_QUEUED )
+				continue;
+			rev_committed( p->rp_dn, p->rp_ncerts, p->rp_json );
+			p->rp_state = 0;
+		}
+	} else if ( commit ) {
+		const char *who = NULL;
+
+		r.txn_failed++;
+		for ( i = 0; failid >= 0 && i < r.b.b_n; i++ )
+			if ( r.b.b_v[i].rp_msgid == failid )
+				who = r.b.b_v[i].rp_dn;
+		fprintf( stderr, "%s: a transaction of %d users was not committed (nothing of it "
+			"was changed): %s%s%s%s (%d)%s%s; revoking them one at a time\n", cp_opt.prog,
+			nq, who ? "\"" : "", who ? cp_esc_dn( who ) : "", who ? "\": " : "",
+			ldap_err2string( err ), err, info && *info ? ": " : "",
+			info ? cp_esc( info ) : "" );
+		for ( i = 0; i < r.b.b_n; i++ ) {
+			rev_pending *p = &r.b.b_v[i];
+
+			if ( p->rp_state != RP_QUEUED )
+				continue;
+			if ( r.sig || r.lost || ( !cp_opt.contoerr && r.errors > errs0 ) )
+				break;
+			rev_retry( ld, p );
+			p->rp_state = 0;
+		}
+	} else if ( r.sig ) {
+		r.aborted = nq;
+	}
+	/* refused into the transaction (another database, an attribute new to
+	 * the database, ...): one at a time, outside any transaction */
+	for ( i = 0; i < r.b.b_n; i++ ) {
+		rev_pending *p = &r.b.b_v[i];
+
+		if ( p->rp_state != RP_REFUSED )
+			continue;
+		if ( r.sig ) {
+			r.aborted++;
+			continue;
+		}
+		if ( r.lost || ( !cp_opt.contoerr && r.errors > errs0 ) )
+			break;
+		rev_retry( ld, p );
+		p->rp_state = 0;
+	}
+out:
+	/* identities are finished up to the first member that is not */
+	for ( i = 0; i < r.b.b_n && r.b.b_v[i].rp_state == 0; i++ )
+		;
+	r.handled = i < r.b.b_n ? r.b.b_v[i].rp_seq - 1 : upto;
+	for ( i = 0; i < r.b.b_n; i++ )
+		rev_pending_clear( &r.b.b_v[i] );
+	r.b.b_n = 0;
+	r.b.b_unanswered = 0;
+	r.b.b_open = 0;
+	r.b.b_ctx = NULL;
+	ber_bvfree( r.b.b_txnid );
+	r.b.b_txnid = NULL;
+	ber_bvfree( data );
+	ldap_memfree( matched );
+	ldap_memfree( info );
+	ldap_msgfree( res );
+	rev_done_flush();
+	rev_progress( 0 );
+}
+
+/* Queue the modify of pl for dn (identity number seq) in the transaction. */
+static void
+rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
+{
+	const char *ctx = rev_ctx_of( dn );
+	rev_pending *p;
+	int rc, msgid, i, k = 0;
+
+	if ( r.b.b_n && ctx != r.b.b_ctx )
+		rev_batch_end( ld, seq - 1 );
+	if ( REV_STOPPING() )
+		return;
+	if ( !r.txn || ( !r.b.b_open && rev_txn_start( ld ) ) ) {
+		if ( !r.lost ) {
+			rev_queue( ld, dn, pl );
+			rev_drain( ld, 0 );
+		}
+		return;
+	}
+	r.b.b_ctx = ctx;
+	while ( r.b.b_unanswered >= REV_WINDOW && !r.lost )
+		rev_batch_wait_one( ld );
+	if ( r.lost )
+		return;
+	rc = rev_send( ld, dn, pl, 1, &msgid );
+	if ( rc != LDAP_SUCCESS ) {
+		rev_lost( ld, rc );
+		return;
+	}
+	p = &r.b.b_v[r.b.b_n++];
+	p->rp_msgid = msgid;
+	p->rp_seq = seq;
+	p->rp_state = RP_SENT;
+	p->rp_dn = strdup( dn );
+	p->rp_tp = calloc( pl->ntake, sizeof( char * ) );
+	if ( p->rp_dn == NULL || p->rp_tp == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	for ( i = 0; i < pl->n; i++ )
+		if ( pl->take[i] )
+			p->rp_tp[k++] = strdup( pl->sha[i] );
+	p->rp_ncerts = k;
+	if ( cp_opt.format == CP_FMT_JSON )
+		p->rp_json = rev_json( pl, dn );
+	r.b.b_unanswered++;
+	if ( r.b.b_n == r.batch )
+		rev_batch_end( ld, seq );
 }
 
 /* With -n a certificate (or record) named twice is counted once. */
@@ -1063,12 +1709,22 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 	char *dn;
 	int rc;
 
+	if ( r.sig || r.lost )
+		return 1;	/* this identity is not reached */
 	r.done_items++;
 	rev_progress( 0 );
 	if ( e == NULL ) {
-		if ( err == LDAP_NO_SUCH_OBJECT && r.force )
-			return r.stop;
-		rev_fail( err );
+		if ( rev_conn_error( err ) ) {
+			/* identity.c reported it; every item after it fails the same */
+			r.lost = 1;
+			r.done_items--;
+			rev_fail( err );
+			return 1;
+		}
+		if ( !( err == LDAP_NO_SUCH_OBJECT && r.force ) )
+			rev_fail( err );
+		if ( r.txn && r.b.b_n == 0 )
+			r.handled = r.done_items;
 		return r.stop;
 	}
 	dn = ldap_get_dn( ld, e );
@@ -1127,12 +1783,86 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		}
 		goto done;
 	}
-	rev_queue( ld, dn, &pl );
+	if ( r.txn && !r.plain_first ) {
+		rev_txn_queue( ld, dn, &pl, r.done_items );
+	} else {
+		rev_queue( ld, dn, &pl );
+		if ( r.txn ) {
+			/* the first revocation of a run goes on its own: it stores
+			 * the record attributes outside any transaction (see
+			 * slapo-certpin(5), Transactions) */
+			rev_drain( ld, 0 );
+			if ( r.acted_users )
+				r.plain_first = 0;
+		}
+	}
 done:
+	if ( r.txn && r.b.b_n == 0 && r.npend == 0 && !r.lost )
+		r.handled = r.done_items;
 	rev_plan_free( &pl );
 	ldap_memfree( dn );
 	fflush( stdout );
-	return r.stop;
+	return REV_STOPPING();
+}
+
+static void
+rev_on_signal( int sig )
+{
+	if ( !r.sig )
+		r.sig = sig;
+	else
+		_exit( 128 + sig );	/* a second one: at once, report or not */
+}
+
+static void
+rev_signals( void )
+{
+	struct sigaction sa;
+
+	memset( &sa, 0, sizeof( sa ) );
+	sa.sa_handler = rev_on_signal;
+	sigemptyset( &sa.sa_mask );
+	sa.sa_flags = SA_RESTART;
+	sigaction( SIGINT, &sa, NULL );
+	sigaction( SIGTERM, &sa, NULL );
+}
+
+/* After SIGINT/SIGTERM or a lost connection: what is done, exactly. */
+static void
+rev_report_interrupted( void )
+{
+	long h = r.txn ? r.handled : r.done_items - r.npend;
+	const char *why = r.sig == SIGINT ? "SIGINT" : r.sig == SIGTERM ? "SIGTERM" :
+		"the connection to the server was lost";
+
+	if ( h < 0 )
+		h = 0;
+	if ( r.all )
+		fprintf( stderr, "%s: interrupted (%s): %ld users done with, their "
+			"revocations committed", cp_opt.prog, why, h );
+	else
+		fprintf( stderr, "%s: interrupted (%s): identities 1 to %ld of %ld are done "
+			"with, their revocations committed; none after identity %ld was changed%s",
+			cp_opt.prog, why, h, r.items, h, r.doubt ? " but those in doubt" : "" );
+	if ( !r.all && h > 0 && r.its && h <= r.its->it_n ) {
+		cp_item *it = &r.its->it_v[h - 1];
+
+		if ( it->ci_line > 0 )
+			fprintf( stderr, " (the last done: line %d of %s, \"%s\")", it->ci_line,
+				r.its->it_src ? r.its->it_src : "the input", cp_esc( it->ci_value ) );
+		else
+			fprintf( stderr, " (the last done: \"%s\")", cp_esc( it->ci_value ) );
+	}
+	fputc( '\n', stderr );
+	if ( r.aborted )
+		fprintf( stderr, "%s: the transaction in progress (%ld users) was aborted: "
+			"nothing of it was committed\n", cp_opt.prog, r.aborted );
+	if ( r.doubt )
+		fprintf( stderr, "%s: %ld users in doubt (named above): the server may or may "
+			"not have revoked them\n", cp_opt.prog, r.doubt );
+	fprintf( stderr, "%s: %ld users revoked in this run%s%s; run the same command again "
+		"to finish (users already revoked have nothing to revoke)\n", cp_opt.prog,
+		r.acted_users, r.done_fp ? ", listed in " : "", r.done_fp ? r.done_path : "" );
 }
 
 int
@@ -1158,9 +1888,12 @@ main( int argc, char **argv )
 			"(records matching all of those given are removed)" );
 	if ( r.mode == MODE_UNDO && r.reason )
 		cp_usage_error( "--undo takes no --reason: it removes the record" );
-	if ( r.all && r.mode != MODE_PRUNE )
-		cp_usage_error( "--all works with --prune only (revoke in bulk with "
-			"certpin-get --all --output=ldif | certpin-revoke)" );
+	if ( r.mode != MODE_REVOKE && ( r.batch_set || r.done_path ) )
+		cp_usage_error( "--batch, --no-transactions and --done-file are for revocations" );
+	if ( r.mode == MODE_UNDO && r.all )
+		cp_usage_error( "--all does not work with --undo (name the users)" );
+	if ( !r.batch_set )
+		r.batch = REV_BATCH;
 	if ( r.all && first < argc )
 		cp_usage_error( "--all takes no identities" );
 	if ( r.all && cp_opt.infile )
@@ -1193,20 +1926,62 @@ main( int argc, char **argv )
 	r.window = cp_opt.contoerr ? REV_WINDOW : 1;
 	r.progress = cp_progress_ok() && ( r.all || its.it_n >= 100 ) && !cp_opt.verbose &&
 		!cp_opt.dont;
+	if ( r.progress )
+		rev_tty_stderr();
+	if ( r.done_path && !cp_opt.dont ) {
+		r.done_fp = fopen( r.done_path, "a" );
+		if ( r.done_fp == NULL ) {
+			fprintf( stderr, "%s: %s: %s\n", cp_opt.prog, r.done_path, strerror( errno ) );
+			cp_tool_exit( NULL, EXIT_FAILURE );
+		}
+	}
 
 	ld = cp_tool_connect();
+	/* a signal must not look like a lost connection to libldap */
+	ldap_set_option( ld, LDAP_OPT_RESTART, LDAP_OPT_ON );
+	rev_signals();
 	rc = cp_idconf_finish( &ic, ld );
 	if ( rc )
 		cp_tool_exit( ld, rc );
+	if ( r.mode == MODE_REVOKE && r.batch > 0 && !cp_opt.dont && !r.confirm ) {
+		r.txn = rev_txn_probe( ld );
+		if ( !r.txn && ( r.batch_set || cp_opt.verbose ) )
+			cp_warn( "the server offers no transactions (RFC 5805): one modify per user" );
+	}
+	if ( r.txn ) {
+		r.plain_first = 1;
+		r.b.b_v = calloc( r.batch, sizeof( rev_pending ) );
+		if ( r.b.b_v == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+	}
+	r.t0 = rev_clock();
 	if ( r.all ) {
-		rc = cp_id_all( ld, &ic, "(certpinRevoked=*)", (char **)rev_attrs, rev_entry, NULL );
-		if ( rc )
+		rc = cp_id_all( ld, &ic, r.mode == MODE_REVOKE ? "(certpinThumbprint=*)" :
+			"(certpinRevoked=*)", (char **)rev_attrs, rev_entry, NULL );
+		if ( rc ) {
+			if ( rev_conn_error( rc ) )
+				r.lost = 1;
 			rev_fail( rc );
+		}
 	} else {
+		r.its = &its;
 		cp_id_resolve( ld, &ic, &its, (char **)rev_attrs, rev_entry, NULL );
 	}
-	rev_drain( ld, 0 );
+	if ( !r.lost ) {
+		rev_drain( ld, 0 );
+	} else {
+		for ( i = 0; i < REV_WINDOW; i++ )
+			if ( r.pend[i].rp_msgid ) {
+				rev_doubt( r.pend[i].rp_dn );
+				rev_free_pending( &r.pend[i] );
+			}
+	}
+	if ( r.txn )
+		rev_batch_end( ld, r.done_items );
 	rev_progress( 1 );
+	rev_done_flush();
 	if ( cp_opt.format == CP_FMT_JSON )
 		fputs( r.json_shown ? "\n]\n" : "[]\n", stdout );
 
@@ -1227,10 +2002,16 @@ main( int argc, char **argv )
 		fprintf( stderr, ", %ld declined", r.declined );
 	if ( r.errors )
 		fprintf( stderr, ", %ld error%s", r.errors, r.errors == 1 ? "" : "s" );
-	if ( r.stop && !r.all && r.done_items < r.items )
+	if ( r.txns && cp_opt.verbose )
+		fprintf( stderr, ", %ld transaction%s", r.txns, r.txns == 1 ? "" : "s" );
+	if ( r.sig || r.lost )
+		fputs( "; interrupted", stderr );
+	else if ( r.stop && !r.all && rev_handled() < r.items )
 		fprintf( stderr, "; stopped after %ld of %ld identities (use -c to continue "
-			"past errors)", r.done_items, r.items );
+			"past errors)", rev_handled(), r.items );
 	fputc( '\n', stderr );
+	if ( r.sig || r.lost )
+		rev_report_interrupted();
 	if ( fflush( stdout ) != 0 || ferror( stdout ) ) {
 		perror( "standard output" );
 		r.err = EXIT_FAILURE;
@@ -1242,6 +2023,17 @@ main( int argc, char **argv )
 	rev_set_free( &r.certs );
 	cp_items_free( &its );
 	cp_idconf_free( &ic );
+	if ( r.done_fp && fclose( r.done_fp ) != 0 ) {
+		fprintf( stderr, "%s: %s: %s\n", cp_opt.prog, r.done_path, strerror( errno ) );
+		r.err = EXIT_FAILURE;
+	}
+	if ( r.sig ) {
+		/* die of the signal, as the shell expects of an interrupted command */
+		if ( ld )
+			ldap_unbind_ext_s( ld, NULL, NULL );
+		signal( r.sig, SIG_DFL );
+		raise( r.sig );
+	}
 	cp_tool_exit( ld, r.err );
 	return r.err;
 }
