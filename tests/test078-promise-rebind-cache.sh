@@ -13,7 +13,8 @@
 # two providers), a cn=config change of authz-regexp that maps the
 # certificate to another entry, a restart after slapadd of data without the
 # certificate, and the certificate's own expiry (notAfter passes while
-# cached).  Concurrency: one connection re-binds in a loop while another
+# cached); and a revocation while certpin-mode is audit (no session is
+# ended then), then enforce.  Concurrency: one connection re-binds in a loop while another
 # revokes; no re-bind sent after the revocation returned succeeds.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-logon.sh"
@@ -216,6 +217,17 @@ check "authz-regexp remapped (cn=config): the change succeeds" cfg_set cn=config
 	"\"^cn=([^,]+)\$\" \"uid=\$1x,$PEOPLE\""
 refused_next "authz-regexp remapped (cn=config)"
 check "authz-regexp restored" cfg_set cn=config olcAuthzRegexp "${orig#\{0\}}"
+
+# ---- revoked while certpin-mode is audit (the revoker then ends no
+# session), then enforce: only the cache generation stands between the
+# cached finding and the next re-bind
+FE="olcOverlay={0}certpin,olcDatabase={-1}frontend,cn=config"
+new_device
+check "audit, then enforce: certpin-mode audit over cn=config" cfg_set "$FE" olcCertpinMode audit
+warm "audit, then enforce"
+check "audit, then enforce: the value delete succeeds" py_root_modify 1 delete "$U" "$PKI/$U.der"
+check "audit, then enforce: certpin-mode enforce over cn=config" cfg_set "$FE" olcCertpinMode enforce
+refused_next "audit, then enforce"
 
 # ---- restart after slapadd of data without the certificate ----------------
 new_device
