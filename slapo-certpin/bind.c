@@ -383,7 +383,9 @@ cp_slot( cp_bind_info *bi, int idx, int create )
 }
 
 /* Remember that op's connection bound as ndn with certificate hex, as of
- * revocation generation gen.  Called with no lock held. */
+ * revocation generation gen, its entry read at held_at; held_gen: the
+ * re-bind cache's generation of that read if the finding may be reused,
+ * else 0.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	const char *hex, unsigned long gen, struct berval *der, cp_period *vp,
@@ -418,7 +420,9 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 		s->ss_held_gen = held_gen;
 		s->ss_held_at = held_at;
 		s->ss_gen = gen;
-		s->ss_checked = op->o_time;
+		/* when the entry was last read: a re-bind the cache answered
+		 * does not put the session's own recheck off */
+		s->ss_checked = held_at;
 		s->ss_connid = op->o_connid;
 		s->ss_used = 1;
 	}
