@@ -33,6 +33,20 @@
  * a transaction it had open is not committed.  The same check runs every
  * certpin-session-recheck seconds, as a backstop.  Connections that did not
  * bind with a certificate pay one comparison per operation.
+ *
+ * Re-bind cache (certpin-bind-cache): a connection that binds again with the
+ * certificate it bound with, as the same identity, skips the read of the
+ * entry when nothing can have changed since that read: the cache
+ * generation (certpin_cachegen) is bumped by the database instances' write
+ * gate before and after every write of any origin, by the frontend before
+ * and after every client write and extended operation, after every
+ * revocation and transaction commit, by every configuration change and
+ * database open; the bind takes it before reading the entry and keeps the
+ * result only if it has not moved meanwhile; a hit needs it unchanged, and
+ * the read at most certpin-session-recheck seconds old (the session check's
+ * own bound).  The validity period is checked at every bind.  Only entries
+ * of back-mdb databases with a certpin instance are cached (with strong
+ * mapping: only when every database that can hold users is one).
  */
 
 #include "certpin.h"
@@ -95,12 +109,17 @@ typedef struct cp_session {
 	char		ss_sha256[65];	/* its certificate's thumbprint */
 	struct berval	ss_der;		/* its certificate (ch_malloc) */
 	cp_period	ss_period;	/* and validity period */
+	unsigned long	ss_held_gen;	/* re-bind cache: the cache generation
+					 * taken before the read of the entry
+					 * that held the certificate; 0: none */
+	time_t		ss_held_at;	/* when that read was */
 } cp_session;
 
 typedef struct cp_bind_info {
 	int		cb_mode;	/* CP_MODE_* */
 	int		cb_strong;	/* strong mapping */
 	int		cb_recheck;	/* certpin-session-recheck, seconds; 0: never */
+	int		cb_cache;	/* certpin-bind-cache */
 	struct berval	cb_history;	/* certpin-history, or empty: parent */
 	struct berval	cb_nhistory;
 	ldap_pvt_thread_mutex_t	cb_mutex;	/* guards session writes */
@@ -123,16 +142,31 @@ static cp_bind_info *cp_front;
 #define CP_GEN_LOAD()	__atomic_load_n( &certpin_revgen, __ATOMIC_SEQ_CST )
 #define CP_GEN_BUMP()	__atomic_add_fetch( &certpin_revgen, 1, __ATOMIC_SEQ_CST )
 
+/* The re-bind cache's generation (see the top of this file).  Never 0. */
+static unsigned long certpin_cachegen = 1;
+
+#define CP_CGEN_LOAD()	__atomic_load_n( &certpin_cachegen, __ATOMIC_SEQ_CST )
+
+void
+certpin_bind_cache_bump( void )
+{
+	/* 0 means "not cached": skipped when the counter wraps */
+	if ( __atomic_add_fetch( &certpin_cachegen, 1, __ATOMIC_SEQ_CST ) == 0 )
+		__atomic_add_fetch( &certpin_cachegen, 1, __ATOMIC_SEQ_CST );
+}
+
 /* ---- configuration ----------------------------------------------------- */
 
 enum {
 	CP_BIND_MODE = 1,
 	CP_BIND_STRONG,
 	CP_BIND_HISTORY,
-	CP_BIND_RECHECK
+	CP_BIND_RECHECK,
+	CP_BIND_CACHE
 };
 
 #define CERTPIN_DEFAULT_RECHECK	60
+#define CERTPIN_DEFAULT_CACHE	1
 #define CP_CHUNK		256	/* sessions per chunk of the table */
 
 static int
@@ -143,9 +177,15 @@ certpin_bind_cf( ConfigArgs *c )
 	cp_bind_info *bi = ci->ci_bind;
 	int i;
 
+	/* whatever changes here may change what a bind decides */
+	if ( c->op != SLAP_CONFIG_EMIT )
+		certpin_bind_cache_bump();
 	switch ( c->op ) {
 	case SLAP_CONFIG_EMIT:
 		switch ( c->type ) {
+		case CP_BIND_CACHE:
+			c->value_int = bi->cb_cache;
+			return 0;
 		case CP_BIND_MODE: {
 			struct berval bv = BER_BVNULL;
 
@@ -178,6 +218,9 @@ certpin_bind_cf( ConfigArgs *c )
 		case CP_BIND_RECHECK:
 			bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
 			break;
+		case CP_BIND_CACHE:
+			bi->cb_cache = CERTPIN_DEFAULT_CACHE;
+			break;
 		case CP_BIND_HISTORY:
 			ch_free( bi->cb_history.bv_val );
 			ch_free( bi->cb_nhistory.bv_val );
@@ -197,6 +240,9 @@ certpin_bind_cf( ConfigArgs *c )
 		return 0;
 	case CP_BIND_STRONG:
 		bi->cb_strong = c->value_int;
+		return 0;
+	case CP_BIND_CACHE:
+		bi->cb_cache = c->value_int;
 		return 0;
 	case CP_BIND_RECHECK:
 		return certpin_cf_int( c, 0, 86400, "seconds", &bi->cb_recheck );
@@ -235,11 +281,17 @@ ConfigTable certpin_bind_cfg[] = {
 	  "DESC 'Sessions bound with a certificate check it again after this many seconds; 0: only after revocations' "
 	  "EQUALITY integerMatch "
 	  "SYNTAX OMsInteger SINGLE-VALUE )", NULL, NULL },
+	{ "certpin-bind-cache", "on|off", 2, 2, 0,
+	  ARG_ON_OFF|ARG_MAGIC|CP_BIND_CACHE, certpin_bind_cf,
+	  "( " CERTPIN_OID_CFG_AT ".14 NAME 'olcCertpinBindCache' "
+	  "DESC 'A re-bind with the certificate of the connection skips the read of the entry while no write happened' "
+	  "EQUALITY booleanMatch "
+	  "SYNTAX OMsBoolean SINGLE-VALUE )", NULL, NULL },
 	{ NULL, NULL, 0, 0, 0, ARG_IGNORED }
 };
 const char certpin_bind_cfg_names[] =
 	"olcCertpinMode $ olcCertpinStrongMapping $ olcCertpinHistory $ "
-	"olcCertpinSessionRecheck";
+	"olcCertpinSessionRecheck $ olcCertpinBindCache";
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -250,7 +302,9 @@ certpin_bind_db_init( BackendDB *be, certpin_info *ci )
 
 	bi->cb_mode = CP_MODE_ENFORCE;
 	bi->cb_recheck = CERTPIN_DEFAULT_RECHECK;
+	bi->cb_cache = CERTPIN_DEFAULT_CACHE;
 	ldap_pvt_thread_mutex_init( &bi->cb_mutex );
+	certpin_bind_cache_bump();
 	ci->ci_bind = bi;
 	if ( SLAP_ISGLOBALOVERLAY( be ) )
 		__atomic_store_n( &cp_front, bi, __ATOMIC_RELEASE );
@@ -263,6 +317,7 @@ certpin_bind_db_destroy( BackendDB *be, certpin_info *ci )
 	cp_bind_info *bi = ci->ci_bind;
 	int i;
 
+	certpin_bind_cache_bump();
 	if ( bi == NULL )
 		return 0;
 	if ( __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE ) == bi )
@@ -328,11 +383,13 @@ cp_slot( cp_bind_info *bi, int idx, int create )
 }
 
 /* Remember that op's connection bound as ndn with certificate hex, as of
- * revocation generation gen.  Called with no lock held. */
+ * revocation generation gen, its entry read at held_at; held_gen: the
+ * re-bind cache's generation of that read if the finding may be reused,
+ * else 0.  Called with no lock held. */
 static void
 cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 	const char *hex, unsigned long gen, struct berval *der, cp_period *vp,
-	cp_uuid *uuid )
+	cp_uuid *uuid, unsigned long held_gen, time_t held_at )
 {
 	cp_session *s;
 
@@ -360,8 +417,12 @@ cp_session_set( cp_bind_info *bi, Operation *op, struct berval *ndn,
 			ber_dupbv( &s->ss_der, der );
 		}
 		s->ss_period = *vp;
+		s->ss_held_gen = held_gen;
+		s->ss_held_at = held_at;
 		s->ss_gen = gen;
-		s->ss_checked = op->o_time;
+		/* when the entry was last read: a re-bind the cache answered
+		 * does not put the session's own recheck off */
+		s->ss_checked = held_at;
 		s->ss_connid = op->o_connid;
 		s->ss_used = 1;
 	}
@@ -421,10 +482,16 @@ cp_session_forget( cp_bind_info *bi, Operation *op )
 }
 
 /* If op's connection last bound with certificate der, its thumbprint and
- * validity period (1), else 0. */
+ * validity period (1), else 0.  With hit given: *hit becomes 1 when the
+ * re-bind cache holds that the entry held the certificate as of cache
+ * generation cgen (the current one), at most certpin-session-recheck
+ * seconds ago, and the identity is the one of that bind (with strong
+ * mapping: *owner receives it, o_tmpmemctx); *uuid and *held_at then are
+ * that entry's entryUUID and the time of the read. */
 static int
 cp_session_memo( cp_bind_info *bi, Operation *op, struct berval *der,
-	char hex[65], cp_period *vp )
+	char hex[65], cp_period *vp, unsigned long cgen, int *hit,
+	struct berval *owner, cp_uuid *uuid, time_t *held_at )
 {
 	cp_session *s = cp_slot( bi, op->o_conn->c_conn_idx, 0 );
 	int found = 0;
@@ -437,6 +504,17 @@ cp_session_memo( cp_bind_info *bi, Operation *op, struct berval *der,
 		memcpy( hex, s->ss_sha256, 65 );
 		*vp = s->ss_period;
 		found = 1;
+		if ( hit != NULL && s->ss_held_gen != 0 && s->ss_held_gen == cgen &&
+		     s->ss_dead == NULL && s->ss_conn == op->o_conn &&
+		     ( bi->cb_recheck == 0 ||
+		       op->o_time - s->ss_held_at < bi->cb_recheck ) &&
+		     ( bi->cb_strong || bvmatch( &s->ss_ndn, &op->orb_edn ) ) ) {
+			*hit = 1;
+			*uuid = s->ss_uuid;
+			*held_at = s->ss_held_at;
+			if ( bi->cb_strong )
+				ber_dupbv_x( owner, &s->ss_ndn, op->o_tmpmemctx );
+		}
 	}
 	ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 	return found;
@@ -635,6 +713,79 @@ cp_strong_owner( Operation *op, const char *hex, struct berval *owner )
 	return "no entry holds it (strong mapping)";
 }
 
+/* ---- the re-bind cache -------------------------------------------------- */
+
+/* May what database db answers about its entries be cached?  Only a local
+ * store whose every write passes its certpin instance's gate: back-mdb with
+ * an instance (not a view of other databases, not a proxy of another
+ * server's, whose writes this server never sees). */
+static int
+cp_db_cacheable( BackendDB *db )
+{
+	BackendInfo *bi;
+
+	if ( db == NULL || certpin_db_instance( db ) == NULL ||
+	     certpin_db_is_view( db ) )
+		return 0;
+	bi = db->bd_self ? db->bd_self->bd_info : db->bd_info;
+	if ( bi != NULL && overlay_is_over( db->bd_self ? db->bd_self : db ) )
+		bi = ((slap_overinfo *)bi->bi_private)->oi_orig;
+	return bi != NULL && bi->bi_type != NULL && strcmp( bi->bi_type, "mdb" ) == 0;
+}
+
+/* May the finding that entry ndn holds its certificate be cached?  With
+ * strong mapping the finding is also that no other entry anywhere holds
+ * it: every database that may hold entries must be cacheable. */
+static int
+cp_cacheable( cp_bind_info *bi, struct berval *ndn )
+{
+	BackendDB *be;
+
+	if ( !bi->cb_strong )
+		return cp_db_cacheable( select_backend( ndn, 0 ) );
+	LDAP_STAILQ_FOREACH( be, &backendDB, be_next ) {
+		if ( certpin_db_needs_instance( be ) && !cp_db_cacheable( be ) )
+			return 0;
+	}
+	return 1;
+}
+
+static int
+cp_cache_response( Operation *op, SlapReply *rs )
+{
+	if ( rs->sr_type == REP_RESULT || rs->sr_type == REP_EXTENDED )
+		certpin_bind_cache_bump();
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_cache_cleanup( Operation *op, SlapReply *rs )
+{
+	slap_callback *sc = op->o_callback;
+
+	certpin_bind_cache_bump();
+	op->o_callback = NULL;	/* unlinks this callback */
+	op->o_tmpfree( sc, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+/* A write (or extended operation) op begins: what re-binds found before
+ * is not used again, and what they find while it runs is not kept (bumped
+ * now, again when its result is sent, after the backend has committed,
+ * and once more when it is done). */
+void
+certpin_bind_cache_write( Operation *op )
+{
+	slap_callback *sc;
+
+	certpin_bind_cache_bump();
+	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
+	sc->sc_response = cp_cache_response;
+	sc->sc_cleanup = cp_cache_cleanup;
+	sc->sc_next = op->o_callback;
+	op->o_callback = sc;
+}
+
 /* ---- bind ---------------------------------------------------------------- */
 
 typedef struct cp_bind_cb {
@@ -661,19 +812,31 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	struct berval owner = BER_BVNULL, *ndn = &op->orb_edn;
 	cp_period period = { 0, 0, 0 };
 	cp_uuid uuid = { 0 };
-	unsigned long gen;
+	unsigned long gen, cgen, held_gen = 0;
+	time_t held_at = op->o_time;
 	const char *why;
 	char hex[65];
+	int hit = 0;
 
 	if ( ( rs->sr_type != REP_SASL && rs->sr_type != REP_RESULT ) ||
 	     rs->sr_err != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;
 
+	/* both taken before anything is read */
 	gen = CP_GEN_LOAD();
-	if ( !cp_session_memo( bi, op, &bc->bc_der, hex, &period ) )
+	cgen = CP_CGEN_LOAD();
+	if ( !cp_session_memo( bi, op, &bc->bc_der, hex, &period, cgen,
+			bi->cb_cache ? &hit : NULL, &owner, &uuid, &held_at ) )
 		certpin_sha256_hex( (unsigned char *)bc->bc_der.bv_val,
 			bc->bc_der.bv_len, hex );
-	if ( bi->cb_strong ) {
+	if ( hit ) {
+		/* the entry was read since the last write: it held it */
+		certpin_count( CP_CTR_BIND_CACHE_HIT );
+		held_gen = cgen;
+		why = NULL;
+		if ( bi->cb_strong )
+			ndn = &owner;
+	} else if ( bi->cb_strong ) {
 		why = cp_strong_owner( op, hex, &owner );
 		if ( why == NULL ) {
 			ndn = &owner;
@@ -681,6 +844,12 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 		}
 	} else {
 		why = cp_entry_holds( op, ndn, hex, &bc->bc_der, &period, NULL, &uuid );
+	}
+	if ( !hit && bi->cb_cache ) {
+		certpin_count( CP_CTR_BIND_CACHE_MISS );
+		/* kept only if no write began or ended during the read */
+		if ( why == NULL && cp_cacheable( bi, ndn ) && CP_CGEN_LOAD() == cgen )
+			held_gen = cgen;
 	}
 	if ( why == NULL )
 		why = cp_period_check( &period, &bc->bc_der, op->o_time );
@@ -701,7 +870,8 @@ certpin_bind_response( Operation *op, SlapReply *rs )
 	if ( why == NULL ) {
 		Debug( LDAP_DEBUG_STATS2, "%s certpin: logon as \"%s\" with "
 			"certificate %s\n", op->o_log_prefix, ndn->bv_val, hex );
-		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period, &uuid );
+		cp_session_set( bi, op, ndn, hex, gen, &bc->bc_der, &period, &uuid,
+			held_gen, held_at );
 		certpin_count( CP_CTR_LOGON_ACCEPTED );
 		return SLAP_CB_CONTINUE;
 	}
@@ -920,6 +1090,7 @@ certpin_bind_revoked( Operation *op )
 	int nv = 0, av = 0, i, j, left, abandoned = 0;
 
 	CP_GEN_BUMP();
+	certpin_bind_cache_bump();
 	if ( bi == NULL || op == NULL || bi->cb_mode != CP_MODE_ENFORCE )
 		return;
 
@@ -1307,6 +1478,21 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 
 	cp_session_check( bi, op );
+
+	/* Every client write, and every extended operation but Who am I (any
+	 * may write), moves the re-bind cache's generation. */
+	switch ( op->o_tag ) {
+	case LDAP_REQ_EXTENDED:
+		if ( bvmatch( &op->ore_reqoid, &slap_EXOP_WHOAMI ) )
+			break;
+		/* FALLTHRU */
+	case LDAP_REQ_ADD:
+	case LDAP_REQ_MODIFY:
+	case LDAP_REQ_MODRDN:
+	case LDAP_REQ_DELETE:
+		certpin_bind_cache_write( op );
+		break;
+	}
 
 	/* A transaction's queued operations carry the identity they were
 	 * queued with: once the connection lost its certificate identity, none

@@ -184,6 +184,9 @@ static int
 certpin_db_op( Operation *op, SlapReply *rs )
 {
 	certpin_adtable_watch( op );	/* adtable.c: what the backend stores */
+	if ( op->o_tag == LDAP_REQ_ADD || op->o_tag == LDAP_REQ_MODIFY ||
+	     op->o_tag == LDAP_REQ_MODRDN || op->o_tag == LDAP_REQ_DELETE )
+		certpin_bind_cache_write( op );	/* bind.c: the re-bind cache */
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 		return certpin_write_add( op, rs );
@@ -342,6 +345,7 @@ certpin_db_open( BackendDB *be, ConfigReply *cr )
 	certpin_info *ci = on->on_bi.bi_private;
 	BackendDB *b;
 
+	certpin_bind_cache_bump();	/* bind.c: a database opens */
 	if ( !SLAP_ISGLOBALOVERLAY( be ) ) {
 		slap_overinfo *oi = NULL;
 

@@ -219,6 +219,11 @@ struct berval *certpin_bind_history( certpin_info *ci );
  * it itself after a successful transaction end, and for writes to a
  * database that has no certpin database instance. */
 void certpin_bind_revoked( Operation *op );
+/* The re-bind cache (bind.c): whatever a bind found before is not used
+ * again.  certpin_bind_cache_write: for a write (or extended operation) op
+ * that begins: bumps now, when its result is sent and when it is done. */
+void certpin_bind_cache_bump( void );
+void certpin_bind_cache_write( Operation *op );
 /* 1 and the thumbprint (64 hex digits and a NUL) when op's connection bound
  * with a client certificate (also when a revocation has taken that identity
  * since, until the next bind), else 0. */
@@ -309,6 +314,8 @@ enum {
 	CP_CTR_PIN_WRONG = CP_CTR_ISSUE_REFUSED + CP_IWHY_N,
 	CP_CTR_PIN_LOCKOUT,
 	CP_CTR_REVOKED,
+	CP_CTR_BIND_CACHE_HIT,
+	CP_CTR_BIND_CACHE_MISS,
 	CP_CTR_N
 };
 

@@ -418,6 +418,10 @@ cp_mon_ents_build( void )
 		"PINs locked by the wrong PIN that reached certpin-pin-max-failures" );
 	cp_mon_ent_add( CP_CTR_REVOKED, 1, "revoked", NULL,
 		"certificates revoked (values removed by successful writes)" );
+	cp_mon_ent_add( CP_CTR_BIND_CACHE_HIT, 1, "bind-cache-hit", NULL,
+		"certificate re-binds that skipped the read of the entry (certpin-bind-cache)" );
+	cp_mon_ent_add( CP_CTR_BIND_CACHE_MISS, 1, "bind-cache-miss", NULL,
+		"certificate binds that read the entry with certpin-bind-cache on" );
 }
 
 static unsigned long

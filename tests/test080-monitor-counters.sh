@@ -101,6 +101,8 @@ check_deltas() {
 		n=$((n + 1))
 		v0=$(awk -v n="$name" '$1 == n { print $2 }' "$b")
 		w=${WANT[$name]:-${tot[$name]:-0}}
+		# the re-bind cache's use (test078), not events: not counted here
+		case "$name" in bind-cache-*) continue ;; esac
 		if [ "$w" -ne 0 ]; then
 			check_eq "counter $name went up by exactly $w" "$w" "$(( v1 - ${v0:-0} ))"
 		elif [ "$(( v1 - ${v0:-0} ))" -ne 0 ]; then
@@ -108,7 +110,7 @@ check_deltas() {
 		fi
 	done <"$a"
 	check_eq "every other counter is unchanged" "" "$others"
-	check_eq "all $n counters were read" 46 "$n"
+	check_eq "all $n counters were read" 48 "$n"
 }
 
 # ---- before -----------------------------------------------------------------
