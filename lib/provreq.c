@@ -273,6 +273,101 @@ certpin_req_encode( const certpin_req *rq, unsigned char *out, size_t outlen )
 	return total;
 }
 
+/* ---- the bulk request --------------------------------------------------- */
+
+int
+certpin_bulk_decode( const struct berval *data, certpin_req *items, size_t max,
+	size_t *n, unsigned char *lenlen, char *why, size_t whylen )
+{
+	const unsigned char *p, *end, *body, *bend, *start, *v;
+	const char *err = NULL;
+	struct berval one;
+	unsigned tag;
+	unsigned char ll;
+	size_t len, i;
+	char sub[128];
+
+	*n = 0;
+	*lenlen = 0;
+	if ( data == NULL || data->bv_val == NULL || data->bv_len == 0 ) {
+		err = "an empty request value";
+		goto bad;
+	}
+	if ( data->bv_len > CERTPIN_BULK_MAX_BYTES ) {
+		snprintf( why, whylen, "more than %d bytes", CERTPIN_BULK_MAX_BYTES );
+		return -1;
+	}
+	p = (const unsigned char *)data->bv_val;
+	end = p + data->bv_len;
+	if ( ( err = der_tlv( &p, end, &tag, &body, &len, &ll ) ) )
+		goto bad;
+	if ( tag != 0x30 ) {
+		err = "the request is not a SEQUENCE";
+		goto bad;
+	}
+	if ( p != end ) {
+		err = "bytes after the request's SEQUENCE";
+		goto bad;
+	}
+	*lenlen = ll;
+	bend = body + len;
+	if ( body == bend ) {
+		err = "no item";
+		goto bad;
+	}
+	while ( body < bend ) {
+		start = body;
+		if ( ( err = der_tlv( &body, bend, &tag, &v, &len, &ll ) ) ) {
+			snprintf( why, whylen, "item %zu: %s", *n + 1, err );
+			goto zero;
+		}
+		if ( *n >= max ) {
+			snprintf( why, whylen, "more than %zu items", max );
+			goto zero;
+		}
+		one.bv_val = (char *)start;
+		one.bv_len = body - start;
+		if ( certpin_req_decode( &one, &items[*n], sub, sizeof( sub ) ) ) {
+			snprintf( why, whylen, "item %zu: %s", *n + 1, sub );
+			goto zero;
+		}
+		( *n )++;
+	}
+	return 0;
+
+bad:
+	snprintf( why, whylen, "%s", err );
+zero:
+	for ( i = 0; i < *n; i++ )
+		memset( &items[i], 0, sizeof( items[i] ) );
+	*n = 0;
+	*lenlen = 0;
+	return -1;
+}
+
+size_t
+certpin_bulk_encode( const certpin_req *items, size_t n, unsigned lenlen,
+	unsigned char *out, size_t outlen )
+{
+	unsigned char *o = out, *end = out ? out + outlen : NULL;
+	size_t body = 0, total = 0, i, k;
+
+	for ( i = 0; i < n; i++ )
+		body += certpin_req_encode( &items[i], NULL, 0 );
+	der_put( &o, end, &total, 0x30, body, der_lenlen( body, lenlen ), NULL );
+	for ( i = 0; i < n; i++ ) {
+		k = certpin_req_encode( &items[i], NULL, 0 );
+		if ( o && (size_t)( end - o ) >= k ) {
+			certpin_req_encode( &items[i], o, k );
+			o += k;
+		} else {
+			o = NULL;
+		}
+		total += k;
+	}
+	return total;
+}
+
 /* ---- keys and CSRs ------------------------------------------------------ */
 
 const char *
