@@ -107,6 +107,12 @@ PY
 bulk() { "$PY" "$TESTDIR/bulk.py" "$BULK_OID" "$@"; }
 
 prov_conf 1
+MON="cn=certpin,cn=Overlays,cn=Monitor"
+cat >> "$TESTDIR/srv1/slapd.conf" <<CONF
+
+database monitor
+access to dn.subtree="cn=Monitor" by dn.exact="uid=certadmin,$PEOPLE" read by * none
+CONF
 srv_start 1
 prov_base 1
 SRV=1
@@ -168,6 +174,12 @@ check_rc_out 50 "so is an anonymous one" "only administrators" \
 check_eq "and nothing changed" "$before" "$(dir_dump 1)"
 
 # ---- (c) bad items refused with their reasons, the others issued ---------------------
+# counter CN: a cn=monitor counter of the overlay
+counter() {
+	ldapsearch -LLL -o ldif-wrap=no -x "${ADMIN[@]}" -H "$LDAPI" -b "cn=$1,$MON" -s base \
+		monitorCounter | sed -n 's/^monitorCounter: //p'
+}
+adm0=$(counter issued-admin) ref0=$(counter issue-refused)
 csr weak rsa:1024
 cat > "$TESTDIR/bad.lst" <<EOF
 $PKI/b/121.csr|uid=u121,$PEOPLE
@@ -191,6 +203,10 @@ check_out "item 6: no user named" "^item 6 refused 53 .*names its user" echo "$o
 check_out "item 7: validity outside the policy" "^item 7 refused 53 .*outside the policy" echo "$out"
 check_out "item 8: identity not a DN" "^item 8 refused 34 .*not a DN" echo "$out"
 check_out "item 9 (good) issued" "^item 9 issued " echo "$out"
+check_eq "cn=monitor: issued-admin counts the 2 issued items" 2 $(( $(counter issued-admin) - adm0 ))
+check_eq "cn=monitor: issue-refused counts the 7 refused items" 7 $(( $(counter issue-refused) - ref0 ))
+check_out "slapd logged each refused item with its reason" \
+	"certpinIssueBulk item 3 refused: 53 certpinIssue: weak or unsupported key" cat "$TESTDIR/srv1/slapd.log"
 check_eq "the refused items' users got nothing" "" \
 	"$(SRV=1 root_search -b "$PEOPLE" '(|(uid=u122)(uid=u123)(uid=u125)(uid=u127))' certpinThumbprint | grep '^certpinThumbprint')"
 for k in 1 9; do
