@@ -581,7 +581,6 @@ cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	certpin_certinfo *info, char *serialhex )
 {
 	X509 *x = X509_new();
-	X509_NAME *name = NULL;
 	X509_EXTENSION *ext;
 	X509V3_CTX ctx;
 	GENERAL_NAMES *gens = NULL;
@@ -623,10 +622,10 @@ cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	     !X509_set_version( x, 2 ) ||
 	     !X509_set_issuer_name( x, X509_get_subject_name( pv->pv_cert ) ) )
 		goto done;
-	name = X509_NAME_new();
-	if ( name == NULL || !X509_NAME_add_entry_by_txt( name, "CN", MBSTRING_UTF8,
-			(unsigned char *)cn->bv_val, cn->bv_len, -1, 0 ) ||
-	     !X509_set_subject_name( x, name ) )
+	/* the subject is written in place (X509_set_subject_name would copy
+	 * it through an encoding and a decoding) */
+	if ( !X509_NAME_add_entry_by_txt( X509_get_subject_name( x ), "CN",
+			MBSTRING_UTF8, (unsigned char *)cn->bv_val, cn->bv_len, -1, 0 ) )
 		goto done;
 	if ( !ASN1_TIME_set( X509_getm_notBefore( x ), now ) ||
 	     !ASN1_TIME_set( X509_getm_notAfter( x ), end ) ||
@@ -693,7 +692,6 @@ done:
 		ERR_clear_error();
 	OPENSSL_free( out );
 	GENERAL_NAMES_free( gens );
-	X509_NAME_free( name );
 	BN_free( bn );
 	X509_free( x );
 	return why;
@@ -1287,6 +1285,29 @@ cp_prov_bulk( Operation *op, SlapReply *rs )
 				o->it_next = (int)i;
 				break;
 			}
+		}
+	}
+
+	/* Room on each entry (certpin-max-certificates), before any signing:
+	 * counted again under the lock below */
+	for ( i = 0; i < n; i++ ) {
+		int held = 0, k;
+
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_user != (int)i )
+			continue;
+		if ( certpin_entry_get( op, it->it_db, &it->it_ndn, &e ) == LDAP_SUCCESS ) {
+			a = attr_find( e->e_attrs, ad_certpinCertBinary );
+			held = a ? a->a_numvals : 0;
+			certpin_entry_release( op, it->it_db, e );
+		}
+		for ( k = (int)i; k >= 0; k = items[k].it_next ) {
+			if ( items[k].it_err != LDAP_SUCCESS )
+				continue;
+			if ( ++held > ci->ci_max_certs )
+				cp_item_refuse( &items[k], LDAP_CONSTRAINT_VIOLATION,
+					"certpinCertificate: the entry holds as many "
+					"certificates as it may (certpin-max-certificates)" );
 		}
 	}
 
