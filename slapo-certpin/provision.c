@@ -1193,7 +1193,7 @@ cp_prov_bulk( Operation *op, SlapReply *rs )
 	const char *why;
 	size_t n = 0, i, j;
 	unsigned char ll;
-	int *aok = NULL, *us = NULL, nadb = 0, nu, ok = 0, issued = 0, bound, rc;
+	int *aok = NULL, *us = NULL, nadb = 0, nu, issued = 0, bound, rc;
 
 	if ( cp_prov_names( pv, &(const char *){ NULL } ) )
 		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
@@ -1437,7 +1437,6 @@ cp_prov_bulk( Operation *op, SlapReply *rs )
 	ber_free_buf( ber );
 	Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssueBulk: %d of %zu "
 		"certificates issued\n", op->o_log_prefix, issued, n );
-	(void)ok;
 	rs->sr_rspoid = ch_strdup( CP_BULK_OID );
 	rs->sr_err = LDAP_SUCCESS;
 	rs->sr_text = NULL;

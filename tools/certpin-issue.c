@@ -373,7 +373,7 @@ issue_bulk( LDAP *ld, const char *ca_path )
 	FILE *f = strcmp( io.bulk_file, "-" ) ? fopen( io.bulk_file, "r" ) : stdin;
 	bulk_line *lines;
 	certpin_out out_ca;
-	char line[8192], err[512], *p, *csrf, *certf, *id;
+	char line[8192], err[512], *p, *csrf, *certf, *id, *save = NULL;
 	long lineno = 0, issued = 0, refused = 0;
 	size_t n = 0, i;
 	int rc = LDAP_SUCCESS, ca_done = 0, bad = 0;
@@ -403,9 +403,9 @@ issue_bulk( LDAP *ld, const char *ca_path )
 				;
 			if ( *p == '\0' || *p == '#' )
 				continue;
-			csrf = strtok( p, " \t" );
-			certf = strtok( NULL, " \t" );
-			id = strtok( NULL, "" );
+			csrf = strtok_r( p, " \t", &save );
+			certf = strtok_r( NULL, " \t", &save );
+			id = strtok_r( NULL, "", &save );
 			while ( id && ( *id == ' ' || *id == '\t' ) )
 				id++;
 			if ( !csrf || !certf || !id || !*id ) {
