@@ -25,7 +25,8 @@
 #     loop (until the run has its answer); when
 #     both are done, every certificate the run got back is either on file
 #     (and logs on) or revoked (and refused), and nothing is on file that
-#     the run was not told about.
+#     the run was not told about.  An administrator whose certificate
+#     session's certificate is revoked gets nothing issued afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-logon.sh"
 . "$(dirname "$0")/lib-provision.sh"
@@ -40,7 +41,7 @@ pki_standard
 cat > "$TESTDIR/bulk.py" <<'PY'
 import sys, getopt, ssl, hashlib, ldap, ldap.extop
 OID = sys.argv[1]
-opts, rest = getopt.getopt(sys.argv[2:], "H:D:w:l:o:n:x:")
+opts, rest = getopt.getopt(sys.argv[2:], "H:D:w:l:o:n:x:C:K:A:W:")
 o = dict(opts)
 def tlv(tag, body):
     n = len(body)
@@ -76,8 +77,20 @@ if "-x" in o:   # -x BYTES: one item whose identity has BYTES bytes
 value = tlv(0x30, b"".join(items))
 l = ldap.initialize(o["-H"])
 l.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
+if "-C" in o:   # -C CERT -K KEY -A CA: a TLS client certificate, SASL EXTERNAL
+    l.set_option(ldap.OPT_X_TLS_CACERTFILE, o["-A"])
+    l.set_option(ldap.OPT_X_TLS_CERTFILE, o["-C"])
+    l.set_option(ldap.OPT_X_TLS_KEYFILE, o["-K"])
+    l.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+    l.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
 try:
     if "-D" in o: l.simple_bind_s(o["-D"], o["-w"])
+    if "-C" in o:
+        import ldap.sasl, os, time
+        l.sasl_interactive_bind_s("", ldap.sasl.external())
+        print("bound as %s" % l.whoami_s(), flush=True)
+        while "-W" in o and not os.path.exists(o["-W"]):   # -W FLAG: wait for it
+            time.sleep(0.05)
     roid, rval = l.extop_s(ldap.extop.ExtendedRequest(OID, value))
 except ldap.LDAPError as e:
     d = e.args[0] if e.args and isinstance(e.args[0], dict) else {"result": 80, "desc": str(e)}
@@ -302,6 +315,38 @@ for i in $(seq 140 199); do
 done
 check_eq "nothing on file that the run was not told about" 0 "$stray"
 check "slapd is alive after the race" srv_alive 1
+
+# ---- (g) an administrator's certificate revoked before its bulk request -------------
+# certadmin logs on with a certificate, then (its session open) the root DN
+# revokes that certificate; the request sent after the revocation's result
+# issues nothing.
+pki_cert ca certadmin certadmin client
+root_modify >/dev/null <<LDIF || die "cannot record certadmin's certificate"
+dn: uid=certadmin,$PEOPLE
+changetype: modify
+add: objectClass
+objectClass: certpinUser
+-
+add: certpinCertificate;binary
+certpinCertificate;binary:< file://$PKI/certadmin.der
+LDIF
+echo "$PKI/b/141.csr|uid=u200,$PEOPLE" > "$TESTDIR/g.lst"
+before=$(root_search -b "uid=u200,$PEOPLE" -s base certpinThumbprint)
+bulk -H "$(srv_uri 1 ldaps)" -C "$PKI/certadmin.crt" -K "$PKI/certadmin.key" -A "$PKI/ca.crt" \
+	-W "$TESTDIR/g.go" -l "$TESTDIR/g.lst" > "$TESTDIR/g.out" 2>&1 &
+gpid=$!
+for i in $(seq 1 100); do grep -q "^bound as" "$TESTDIR/g.out" && break; sleep 0.1; done
+check_out "certadmin's certificate session is open" "bound as dn:uid=certadmin" cat "$TESTDIR/g.out"
+check "the root DN revokes certadmin's certificate" root_modify <<LDIF
+dn: uid=certadmin,$PEOPLE
+changetype: modify
+delete: certpinCertificate;binary
+LDIF
+touch "$TESTDIR/g.go"
+wait "$gpid" && grc=0 || grc=$?
+check_eq "the request after the revocation is refused (insufficientAccess)" 50 "$grc"
+check_eq "and issues nothing" "$before" "$(root_search -b "uid=u200,$PEOPLE" -s base certpinThumbprint)"
+check "slapd is alive" srv_alive 1
 
 srv_stop 1
 done_testing
