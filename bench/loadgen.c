@@ -14,6 +14,13 @@
  *   issue    each thread binds as sample users (simple bind, their password)
  *            and asks for certificates through the provisioning extended
  *            operation for itself (-K ec|rsa: the CSR's key)
+ *   issuebulk each thread binds as the administrator (-R, SASL EXTERNAL) and
+ *            sends certpinIssueBulk requests of -b items (default 500), one
+ *            certificate per item, each item for the next sample user, the
+ *            CSRs from a pool of -b distinct keys; "ops" counts certificates
+ *   modify   plain slapd's single write: each thread binds as the
+ *            administrator (-R) and adds a value of about 700 bytes to the
+ *            next sample user's description, one modify (one commit) each
  * options:
  *   -H URI   server (ldaps://)        -A FILE  CA certificate (PEM)
  *   -k FILE  client key (PEM)         -l FILE  sample list (gen-users)
@@ -24,7 +31,7 @@
  *            mode, both servers measured in one run, alternating slices of
  *            -s MS milliseconds (default 200) in ABBA order; two lines
  *            are printed, "A ..." for -H and "B ..." for -B
- *   -K KIND  ec or rsa (issue)
+ *   -K KIND  ec or rsa (issue)         -b N     items per bulk request
  * Prints one line: "mode=... ops=N secs=S rate=R p50_ms=.. p99_ms=.. errors=N"
  * (revoke: "trials=N refused=N ..."), and the first error on stderr.
  * Exit status 0 only when no operation failed unexpectedly.
@@ -49,6 +56,7 @@
 
 /* The provisioning extended operation (PREAMBLE: CERTPIN_OID ".3.1"). */
 #define CERTPIN_ISSUE_OID "2.25.200588203507426345906909541611622616575.3.1"
+#define CERTPIN_BULK_OID "2.25.200588203507426345906909541611622616575.3.2"
 #define MAX_CERTS_PER_USER 20	/* certpin-max-certificates default */
 
 /* Exported by libldap, declared in no installed header. */
@@ -61,7 +69,9 @@ typedef struct sample {
 } sample;
 
 static const char *uri, *cafile, *keyfile, *listfile, *adminuri, *uri2, *kind = "ec";
-static int nthreads = 2, ntrials = 100;
+static int nthreads = 2, ntrials = 100, nbulk = 500;
+static struct berval *csrpool;
+static long next_user;	/* issuebulk, modify: the next sample user (atomic) */
 static double duration = 5, warmup = 0.5;
 static sample *samples;
 static int nsamples;
@@ -442,6 +452,145 @@ run_issue( void *arg )
 	return NULL;
 }
 
+/* ---- issuebulk and modify ------------------------------------------------ */
+
+static void
+make_csr_pool( int n )
+{
+	int i;
+
+	csrpool = calloc( n, sizeof( struct berval ) );
+	for ( i = 0; i < n; i++ ) {
+		make_csr();
+		csrpool[i] = csr;
+	}
+}
+
+/* One bulk request of nbulk items; the certificates issued in *issued. */
+static int
+issue_bulk_one( LDAP *ld, long *issued )
+{
+	BerElement *ber = ber_alloc_t( LBER_USE_DER ), *rb = NULL;
+	struct berval req, *resp = NULL, ca, v;
+	ber_len_t len;
+	ber_tag_t tag;
+	char *oid = NULL, *last;
+	int i, rc;
+
+	*issued = 0;
+	if ( ber == NULL || ber_printf( ber, "{" ) < 0 )
+		die( "%s", "cannot encode the request" );
+	for ( i = 0; i < nbulk; i++ ) {
+		long u = __atomic_fetch_add( &next_user, 1, __ATOMIC_RELAXED ) % nsamples;
+
+		if ( ber_printf( ber, "{Ots}", &csrpool[i], (ber_tag_t)0x80,
+				samples[u].dn ) < 0 )
+			die( "%s", "cannot encode the request" );
+	}
+	if ( ber_printf( ber, "}" ) < 0 || ber_flatten2( ber, &req, 0 ) < 0 )
+		die( "%s", "cannot encode the request" );
+	rc = ldap_extended_operation_s( ld, CERTPIN_BULK_OID, &req, NULL, NULL, &oid, &resp );
+	if ( rc == LDAP_SUCCESS ) {
+		rb = resp ? ber_init( resp ) : NULL;
+		if ( rb == NULL || ber_scanf( rb, "{m", &ca ) == LBER_ERROR ) {
+			rc = LDAP_DECODING_ERROR;
+		} else {
+			for ( tag = ber_first_element( rb, &len, &last );
+			      tag != LBER_DEFAULT && tag != LBER_ERROR;
+			      tag = ber_next_element( rb, &len, last ) ) {
+				if ( tag == 0x80 ) {
+					ber_scanf( rb, "m", &v );
+					( *issued )++;
+				} else {
+					ber_skip_tag( rb, &len );
+					ber_skip_data( rb, len );
+				}
+			}
+		}
+		if ( rb )
+			ber_free( rb, 1 );
+	}
+	ber_free( ber, 1 );
+	ber_bvfree( resp );
+	ldap_memfree( oid );
+	return rc;
+}
+
+static void *
+run_issuebulk( void *arg )
+{
+	worker *w = arg;
+	LDAP *ld = conn( adminuri, NULL );
+	long issued;
+	double t0, t1;
+	int rc = bind_external( ld );
+
+	if ( rc != LDAP_SUCCESS ) {
+		note_error( "administrator bind (EXTERNAL)", rc, ld );
+		w->errors++;
+	}
+	pthread_barrier_wait( &barrier );
+	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
+		rc = issue_bulk_one( ld, &issued );
+		t1 = now();
+		if ( rc != LDAP_SUCCESS ) {
+			note_error( "issuebulk", rc, ld );
+			w->errors++;
+			break;
+		}
+		if ( issued < nbulk ) {
+			note_error( "issuebulk: items refused (users full?)", LDAP_OTHER, NULL );
+			w->errors++;
+		}
+		if ( t0 >= t_start ) {
+			/* the request's latency once, its certificates counted */
+			record( w, t0, t1 );
+			w->ops += issued - 1;
+		}
+	}
+	ldap_unbind_ext( ld, NULL, NULL );
+	return NULL;
+}
+
+static void *
+run_modify( void *arg )
+{
+	worker *w = arg;
+	LDAP *ld = conn( adminuri, NULL );
+	char val[720];
+	double t0, t1;
+	long k = 0;
+	int rc = bind_external( ld );
+
+	if ( rc != LDAP_SUCCESS ) {
+		note_error( "administrator bind (EXTERNAL)", rc, ld );
+		w->errors++;
+	}
+	memset( val, 'x', sizeof( val ) - 1 );
+	val[sizeof( val ) - 1] = '\0';
+	pthread_barrier_wait( &barrier );
+	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
+		long u = __atomic_fetch_add( &next_user, 1, __ATOMIC_RELAXED ) % nsamples;
+		char *vals[2] = { val, NULL };
+		LDAPMod mod = { LDAP_MOD_ADD, "description", { .modv_strvals = vals } },
+			*mods[2] = { &mod, NULL };
+
+		snprintf( val, 40, "%d-%ld-%.0f-", w->id, k++, t0 * 1e6 );
+		val[strlen( val )] = 'x';
+		rc = ldap_modify_ext_s( ld, samples[u].dn, mods, NULL, NULL );
+		t1 = now();
+		if ( rc != LDAP_SUCCESS ) {
+			note_error( "modify", rc, ld );
+			w->errors++;
+			break;
+		}
+		if ( t0 >= t_start )
+			record( w, t0, t1 );
+	}
+	ldap_unbind_ext( ld, NULL, NULL );
+	return NULL;
+}
+
 /* ---- revoke ------------------------------------------------------------ */
 
 static int
@@ -601,7 +750,7 @@ main( int argc, char **argv )
 		die( "%s", "usage: loadgen rebind|logon|revoke|issue [options] (see loadgen.c)" );
 	mode = argv[1];
 	optind = 2;
-	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:K:s:" ) ) != -1 ) {
+	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:K:s:b:" ) ) != -1 ) {
 		switch ( opt ) {
 		case 'H': uri = optarg; break;
 		case 'A': cafile = optarg; break;
@@ -615,6 +764,7 @@ main( int argc, char **argv )
 		case 'B': uri2 = optarg; break;
 		case 'K': kind = optarg; break;
 		case 's': slice_ms = atof( optarg ); break;
+		case 'b': nbulk = atoi( optarg ); break;
 		default: die( "%s", "bad option" );
 		}
 	}
@@ -636,6 +786,17 @@ main( int argc, char **argv )
 		fn = run_issue;
 		load_samples( 1, 0 );
 		make_csr();
+	} else if ( strcmp( mode, "issuebulk" ) == 0 ) {
+		if ( !adminuri || nbulk < 1 )
+			die( "%s", "issuebulk needs -R and -b N (N >= 1)" );
+		fn = run_issuebulk;
+		load_samples( 0, 0 );
+		make_csr_pool( nbulk );
+	} else if ( strcmp( mode, "modify" ) == 0 ) {
+		if ( !adminuri )
+			die( "%s", "modify needs -R" );
+		fn = run_modify;
+		load_samples( 0, 0 );
 	} else {
 		die( "unknown mode %s", mode );
 	}
@@ -643,7 +804,7 @@ main( int argc, char **argv )
 	if ( fn == run_rebind && nctx > nthreads )
 		nctx = nthreads;
 
-	if ( uri2 && fn == run_issue )
+	if ( uri2 && ( fn == run_issue || fn == run_issuebulk || fn == run_modify ) )
 		die( "%s", "-B is for rebind, logon and revoke" );
 	if ( uri2 ) {
 		/* whole ABBA groups of slices */

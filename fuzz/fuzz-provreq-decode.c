@@ -7,6 +7,11 @@
  * validity is non-negative and matches its INTEGER, it re-encodes
  * (certpin_req_encode) to exactly the input bytes (nothing in it was
  * skipped), and its shortest-form encoding decodes to the same fields.
+ * The same bytes also go to the bulk decoder (certpin_bulk_decode, the
+ * certpinIssueBulk request): a refusal says why and leaves no item; an
+ * accepted request has 1 to CERTPIN_BULK_MAX_ITEMS items, each of which
+ * decodes alone as a certpinIssue request, and re-encodes
+ * (certpin_bulk_encode) to exactly the input bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +57,60 @@ zeroed( const certpin_req *rq )
 	return rq->rq_has_validity == 0 && rq->rq_validity == 0;
 }
 
+/* The bulk decoder on the same bytes. */
+static void
+bulk( const unsigned char *copy, size_t size )
+{
+	static certpin_req items[CERTPIN_BULK_MAX_ITEMS];
+	certpin_req one;
+	struct berval in;
+	unsigned char *out, ll = 0xff;
+	char why[128], why1[128];
+	size_t n = 12345, i, k;
+
+	in.bv_val = (char *)copy;
+	in.bv_len = size;
+	why[0] = '\0';
+	if ( certpin_bulk_decode( &in, items, CERTPIN_BULK_MAX_ITEMS, &n, &ll, why,
+			sizeof( why ) ) ) {
+		FUZZ_ASSERT( why[0] != '\0' );
+		FUZZ_ASSERT( n == 0 && ll == 0 );
+		for ( i = 0; i < 64; i++ )	/* (fuzzed inputs hold few items) */
+			FUZZ_ASSERT( zeroed( &items[i] ) );
+		return;
+	}
+	FUZZ_ASSERT( n >= 1 && n <= CERTPIN_BULK_MAX_ITEMS );
+	for ( i = 0; i < n; i++ ) {
+		FUZZ_ASSERT( inside( &items[i].rq_csr, copy, size ) );
+		FUZZ_ASSERT( inside( &items[i].rq_identity, copy, size ) );
+		FUZZ_ASSERT( inside( &items[i].rq_endpoint, copy, size ) );
+		/* each item is a request of its own */
+		k = certpin_req_encode( &items[i], NULL, 0 );
+		out = malloc( k );
+		FUZZ_ASSERT( out != NULL );
+		FUZZ_ASSERT( certpin_req_encode( &items[i], out, k ) == k );
+		in.bv_val = (char *)out;
+		in.bv_len = k;
+		FUZZ_ASSERT( certpin_req_decode( &in, &one, why1, sizeof( why1 ) ) == 0 );
+		FUZZ_ASSERT( same( &one.rq_csr, &items[i].rq_csr ) );
+		FUZZ_ASSERT( same( &one.rq_identity, &items[i].rq_identity ) );
+		free( out );
+	}
+	k = certpin_bulk_encode( items, n, ll, NULL, 0 );
+	FUZZ_ASSERT( k == size );
+	out = malloc( k );
+	FUZZ_ASSERT( out != NULL );
+	FUZZ_ASSERT( certpin_bulk_encode( items, n, ll, out, k ) == k );
+	FUZZ_ASSERT( memcmp( out, copy, k ) == 0 );
+	if ( k > 1 ) {
+		memset( out, 0xa5, k );
+		FUZZ_ASSERT( certpin_bulk_encode( items, n, ll, out, k - 1 ) == k );
+	}
+	free( out );
+	for ( i = 0; i < n; i++ )
+		memset( &items[i], 0, sizeof( items[i] ) );
+}
+
 int
 LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 {
@@ -66,6 +125,7 @@ LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 	copy = malloc( size ? size : 1 );
 	FUZZ_ASSERT( copy != NULL );
 	memcpy( copy, data, size );
+	bulk( copy, size );
 	in.bv_val = (char *)copy;
 	in.bv_len = size;
 	why[0] = '\0';

@@ -14,6 +14,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -273,6 +274,101 @@ certpin_req_encode( const certpin_req *rq, unsigned char *out, size_t outlen )
 	return total;
 }
 
+/* ---- the bulk request --------------------------------------------------- */
+
+int
+certpin_bulk_decode( const struct berval *data, certpin_req *items, size_t max,
+	size_t *n, unsigned char *lenlen, char *why, size_t whylen )
+{
+	const unsigned char *p, *end, *body, *bend, *start, *v;
+	const char *err = NULL;
+	struct berval one;
+	unsigned tag;
+	unsigned char ll;
+	size_t len, i;
+	char sub[128];
+
+	*n = 0;
+	*lenlen = 0;
+	if ( data == NULL || data->bv_val == NULL || data->bv_len == 0 ) {
+		err = "an empty request value";
+		goto bad;
+	}
+	if ( data->bv_len > CERTPIN_BULK_MAX_BYTES ) {
+		snprintf( why, whylen, "more than %d bytes", CERTPIN_BULK_MAX_BYTES );
+		return -1;
+	}
+	p = (const unsigned char *)data->bv_val;
+	end = p + data->bv_len;
+	if ( ( err = der_tlv( &p, end, &tag, &body, &len, &ll ) ) )
+		goto bad;
+	if ( tag != 0x30 ) {
+		err = "the request is not a SEQUENCE";
+		goto bad;
+	}
+	if ( p != end ) {
+		err = "bytes after the request's SEQUENCE";
+		goto bad;
+	}
+	*lenlen = ll;
+	bend = body + len;
+	if ( body == bend ) {
+		err = "no item";
+		goto bad;
+	}
+	while ( body < bend ) {
+		start = body;
+		if ( ( err = der_tlv( &body, bend, &tag, &v, &len, &ll ) ) ) {
+			snprintf( why, whylen, "item %zu: %s", *n + 1, err );
+			goto zero;
+		}
+		if ( *n >= max ) {
+			snprintf( why, whylen, "more than %zu items", max );
+			goto zero;
+		}
+		one.bv_val = (char *)start;
+		one.bv_len = body - start;
+		if ( certpin_req_decode( &one, &items[*n], sub, sizeof( sub ) ) ) {
+			snprintf( why, whylen, "item %zu: %s", *n + 1, sub );
+			goto zero;
+		}
+		( *n )++;
+	}
+	return 0;
+
+bad:
+	snprintf( why, whylen, "%s", err );
+zero:
+	for ( i = 0; i < *n; i++ )
+		memset( &items[i], 0, sizeof( items[i] ) );
+	*n = 0;
+	*lenlen = 0;
+	return -1;
+}
+
+size_t
+certpin_bulk_encode( const certpin_req *items, size_t n, unsigned lenlen,
+	unsigned char *out, size_t outlen )
+{
+	unsigned char *o = out, *end = out ? out + outlen : NULL;
+	size_t body = 0, total = 0, i, k;
+
+	for ( i = 0; i < n; i++ )
+		body += certpin_req_encode( &items[i], NULL, 0 );
+	der_put( &o, end, &total, 0x30, body, der_lenlen( body, lenlen ), NULL );
+	for ( i = 0; i < n; i++ ) {
+		k = certpin_req_encode( &items[i], NULL, 0 );
+		if ( o && (size_t)( end - o ) >= k ) {
+			certpin_req_encode( &items[i], o, k );
+			o += k;
+		} else {
+			o = NULL;
+		}
+		total += k;
+	}
+	return total;
+}
+
 /* ---- keys and CSRs ------------------------------------------------------ */
 
 const char *
@@ -375,6 +471,36 @@ der_uint( const unsigned char **p, const unsigned char *end,
 	return NULL;
 }
 
+/* EC keys of the two curves without their point, made once: a CSR's key
+ * is a copy of one (EVP_PKEY_dup) given its point
+ * (EVP_PKEY_set1_encoded_public_key, which checks that it is on the
+ * curve, as EVP_PKEY_fromdata does), not a key whose curve is built again
+ * from its name for every request (two thirds of reading the key). */
+static EVP_PKEY *ec_tmpl[2];	/* P-256, P-384 */
+static CRYPTO_ONCE ec_tmpl_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void
+ec_tmpl_init( void )
+{
+	static const char *const names[2] = { "prime256v1", "secp384r1" };
+	int i;
+
+	for ( i = 0; i < 2; i++ ) {
+		OSSL_PARAM params[2];
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name( NULL, "EC", NULL );
+
+		params[0] = OSSL_PARAM_construct_utf8_string( OSSL_PKEY_PARAM_GROUP_NAME,
+			(char *)names[i], 0 );
+		params[1] = OSSL_PARAM_construct_end();
+		if ( ctx == NULL || EVP_PKEY_fromdata_init( ctx ) <= 0 ||
+		     EVP_PKEY_fromdata( ctx, &ec_tmpl[i], EVP_PKEY_KEY_PARAMETERS,
+			params ) <= 0 )
+			ec_tmpl[i] = NULL;	/* the slow way then */
+		EVP_PKEY_CTX_free( ctx );
+	}
+	ERR_clear_error();
+}
+
 /* Build the key of the SubjectPublicKeyInfo's parts (EVP_PKEY_fromdata).
  * NULL and *pk, or why not (in buf or a constant). */
 static const char *
@@ -434,6 +560,20 @@ csr_key( certpin_csr *cs, const unsigned char *ka, size_t kalen,
 	if ( p != end )
 		return "bytes after the key's algorithm";
 
+	if ( cs->cs_alg_nid == NID_X9_62_id_ecPublicKey &&
+	     CRYPTO_THREAD_run_once( &ec_tmpl_once, ec_tmpl_init ) &&
+	     ec_tmpl[cs->cs_curve_nid == NID_secp384r1] != NULL ) {
+		cs->cs_pkey = EVP_PKEY_dup( ec_tmpl[cs->cs_curve_nid == NID_secp384r1] );
+		if ( cs->cs_pkey == NULL )
+			goto nomem;
+		if ( EVP_PKEY_set1_encoded_public_key( cs->cs_pkey, cs->cs_key,
+				cs->cs_key_len ) != 1 ) {
+			EVP_PKEY_free( cs->cs_pkey );
+			cs->cs_pkey = NULL;
+			err = "certpinIssue: the CSR's public key cannot be read";
+		}
+		goto done;
+	}
 	if ( cs->cs_alg_nid == NID_X9_62_id_ecPublicKey ) {
 		bld = OSSL_PARAM_BLD_new();
 		if ( bld == NULL ||

@@ -75,6 +75,32 @@ int certpin_req_decode( const struct berval *data, certpin_req *rq,
 size_t certpin_req_encode( const certpin_req *rq, unsigned char *out,
 	size_t outlen );
 
+/* The bulk request (certpinIssueBulk): many requests in one, each item a
+ * CertpinIssueRequest as above (the server accepts only items that name
+ * their user, from an administrator):
+ *
+ *   CertpinIssueBulkRequest ::= SEQUENCE SIZE (1..CERTPIN_BULK_MAX_ITEMS)
+ *       OF CertpinIssueRequest
+ *
+ * The same BER rules, item by item; nothing after the outer SEQUENCE, and
+ * nothing inside it but items.  At most CERTPIN_BULK_MAX_BYTES bytes. */
+#define CERTPIN_BULK_MAX_ITEMS	1000
+#define CERTPIN_BULK_MAX_BYTES	( 2 * 1024 * 1024 )
+
+/* Decode a bulk request into items[0 .. *n-1] (max: the room in items; more
+ * items than that is refused, with a message starting "more than").  0, or
+ * -1 with why (naming the item) and *n 0, the items zeroed.  *lenlen: the
+ * length octets of the outer SEQUENCE as received. */
+int certpin_bulk_decode( const struct berval *data, certpin_req *items,
+	size_t max, size_t *n, unsigned char *lenlen, char *why, size_t whylen );
+
+/* Encode n items (each as certpin_req_encode does) in one bulk request, the
+ * outer length in lenlen octets (0: the shortest form).  Returns the length;
+ * writes to out only when outlen is large enough.  Gives back the bytes
+ * certpin_bulk_decode() accepted. */
+size_t certpin_bulk_encode( const certpin_req *items, size_t n,
+	unsigned lenlen, unsigned char *out, size_t outlen );
+
 /* Is pkey a kind of key a CSR (or, with allow_p384, also the CA) may have:
  * ECDSA P-256 (P-384), RSA 2048 to CERTPIN_RSA_MAX bits?  NULL if yes,
  * else why not (in buf). */

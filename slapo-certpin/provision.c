@@ -49,7 +49,11 @@
 #define CP_SECRET_MAX		64	/* phone and PIN, bytes */
 #define CP_SERIAL_BYTES		16
 
+#define CP_BULK_OID		CERTPIN_OID_EXOP ".2"
+#define CP_BULK_TXN		250	/* users per database transaction */
+
 static const struct berval cp_prov_oid = BER_BVC( CP_PROV_OID );
+static const struct berval cp_bulk_oid = BER_BVC( CP_BULK_OID );
 
 typedef struct cp_prov {
 	char		*pv_cert_file;	/* certpin-ca-cert */
@@ -449,6 +453,12 @@ certpin_prov_db_init( BackendDB *be, certpin_info *ci )
 				"extended operation %s\n", CP_PROV_OID );
 			return 1;
 		}
+		if ( load_extop2( (struct berval *)&cp_bulk_oid, SLAP_EXOP_WRITES,
+				cp_prov_unconfigured, 0 ) ) {
+			Debug( LDAP_DEBUG_ANY, "certpin_prov_db_init: cannot register "
+				"extended operation %s\n", CP_BULK_OID );
+			return 1;
+		}
 		registered = 1;
 	}
 	return 0;
@@ -571,7 +581,6 @@ cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	certpin_certinfo *info, char *serialhex )
 {
 	X509 *x = X509_new();
-	X509_NAME *name = NULL;
 	X509_EXTENSION *ext;
 	X509V3_CTX ctx;
 	GENERAL_NAMES *gens = NULL;
@@ -613,10 +622,10 @@ cp_issue( Operation *op, cp_prov *pv, certpin_csr *cs, struct berval *cn,
 	     !X509_set_version( x, 2 ) ||
 	     !X509_set_issuer_name( x, X509_get_subject_name( pv->pv_cert ) ) )
 		goto done;
-	name = X509_NAME_new();
-	if ( name == NULL || !X509_NAME_add_entry_by_txt( name, "CN", MBSTRING_UTF8,
-			(unsigned char *)cn->bv_val, cn->bv_len, -1, 0 ) ||
-	     !X509_set_subject_name( x, name ) )
+	/* the subject is written in place (X509_set_subject_name would copy
+	 * it through an encoding and a decoding) */
+	if ( !X509_NAME_add_entry_by_txt( X509_get_subject_name( x ), "CN",
+			MBSTRING_UTF8, (unsigned char *)cn->bv_val, cn->bv_len, -1, 0 ) )
 		goto done;
 	if ( !ASN1_TIME_set( X509_getm_notBefore( x ), now ) ||
 	     !ASN1_TIME_set( X509_getm_notAfter( x ), end ) ||
@@ -683,7 +692,6 @@ done:
 		ERR_clear_error();
 	OPENSSL_free( out );
 	GENERAL_NAMES_free( gens );
-	X509_NAME_free( name );
 	BN_free( bn );
 	X509_free( x );
 	return why;
@@ -772,6 +780,108 @@ cp_name_writable( Operation *op, BackendDB *db, cp_prov *pv, Entry *e,
 	return w ? in_rdn->ad_cname.bv_val : NULL;
 }
 
+/* The user's entry (ndn of db) names the certificate: it must be a
+ * certpinUser whose naming attributes neither the user nor (unless admin)
+ * the requester may change, with a usable CN; its CN and sip: URI in *cn,
+ * *sip (o_tmpmemctx).  LDAP_SUCCESS, or a code and *why (maybe in buf). */
+static int
+cp_user_names( Operation *op, BackendDB *db, cp_prov *pv, struct berval *ndn,
+	int admin, struct berval *cn, struct berval *sip, char *buf, size_t len,
+	const char **why )
+{
+	const char *wr, *who = "the user";
+	Entry *e = NULL;
+	Attribute *a;
+	int err = LDAP_SUCCESS;
+
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
+		*why = "certpinIssue: no such user";
+		return LDAP_NO_SUCH_OBJECT;
+	}
+	wr = NULL;
+	if ( !is_entry_objectclass( e, oc_certpinUser, 0 ) ) {
+		err = LDAP_UNWILLING_TO_PERFORM;
+		*why = "certpinIssue: the user's entry is not a certpinUser";
+	} else if ( ( wr = cp_name_writable( op, db, pv, e, ndn ) ) != NULL ||
+		    ( !admin && !dn_match( ndn, &op->o_ndn ) &&
+		      ( wr = cp_name_writable( op, db, pv, e, &op->o_ndn ) ) != NULL &&
+		      ( who = "the requester" ) ) ) {
+		snprintf( buf, len, "certpinIssue: %s may change %s, "
+			"which names the certificate: refused (give only "
+			"administrators write access to it; see slapo-certpin(5))",
+			who, wr );
+		err = LDAP_UNWILLING_TO_PERFORM;
+		*why = buf;
+	} else if ( ( a = attr_find( e->e_attrs, pv->pv_cn ) ) == NULL ||
+		    a->a_vals[0].bv_len == 0 || a->a_vals[0].bv_len > 64 ) {
+		snprintf( buf, len, "certpinIssue: the user's entry has "
+			"no usable %s for the certificate's name (1 to 64 bytes)",
+			pv->pv_cn->ad_cname.bv_val );
+		err = LDAP_UNWILLING_TO_PERFORM;
+		*why = buf;
+	} else {
+		ber_dupbv_x( cn, &a->a_vals[0], op->o_tmpmemctx );
+		a = attr_find( e->e_attrs, pv->pv_sip );
+		if ( a && cp_uri_ok( &a->a_vals[0] ) )
+			ber_dupbv_x( sip, &a->a_vals[0], op->o_tmpmemctx );
+	}
+	certpin_entry_release( op, db, e );
+	return err;
+}
+
+/* The request's own policy: validity (the default when it asks for none)
+ * and endpoint id.  LDAP_SUCCESS and *hours, or a code and *why. */
+static int
+cp_req_policy( cp_prov *pv, certpin_req *rq, long *hours, char *buf,
+	size_t len, const char **why )
+{
+	ber_len_t i;
+
+	*hours = rq->rq_has_validity ? rq->rq_validity : pv->pv_valid_def;
+	if ( *hours < pv->pv_valid_min || *hours > pv->pv_valid_max ) {
+		snprintf( buf, len, "certpinIssue: validity of %ld hours "
+			"outside the policy (%d to %d hours)", *hours, pv->pv_valid_min,
+			pv->pv_valid_max );
+		*why = buf;
+		return LDAP_UNWILLING_TO_PERFORM;
+	}
+	if ( rq->rq_endpoint.bv_val ) {
+		if ( rq->rq_endpoint.bv_len == 0 || rq->rq_endpoint.bv_len > CP_ENDPOINT_MAX ) {
+			*why = "certpinIssue: the endpoint id must have 1 to 256 bytes";
+			return LDAP_UNWILLING_TO_PERFORM;
+		}
+		for ( i = 0; i < rq->rq_endpoint.bv_len; i++ )
+			if ( (unsigned char)rq->rq_endpoint.bv_val[i] < 0x20 ||
+			     rq->rq_endpoint.bv_val[i] == 0x7f ) {
+				*why = "certpinIssue: control characters in the endpoint id";
+				return LDAP_UNWILLING_TO_PERFORM;
+			}
+	}
+	return LDAP_SUCCESS;
+}
+
+/* The identity field as a normalized DN (o_tmpmemctx).  0 or -1. */
+static int
+cp_identity_ndn( Operation *op, struct berval *id, struct berval *ndn )
+{
+	struct berval dn;
+	int rc;
+
+	/* dnNormalize wants a NUL-terminated value without NULs */
+	dn.bv_len = id->bv_len;
+	dn.bv_val = op->o_tmpalloc( dn.bv_len + 1, op->o_tmpmemctx );
+	memcpy( dn.bv_val, id->bv_val, dn.bv_len );
+	dn.bv_val[dn.bv_len] = '\0';
+	rc = strlen( dn.bv_val ) != dn.bv_len ||
+		dnNormalize( 0, NULL, NULL, &dn, ndn, op->o_tmpmemctx );
+	op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+	if ( rc ) {
+		BER_BVZERO( ndn );
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cp_prov_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 {
@@ -784,6 +894,583 @@ cp_prov_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 	return rs->sr_err;
 }
 
+/* ---- the bulk operation ------------------------------------------------ */
+
+/* certpinIssueBulk (CERTPIN_OID_EXOP ".2"): an administrator's many
+ * requests in one (lib/provreq.h), each item checked as certpinIssue
+ * checks an administrator's request, refused alone with its reason; the
+ * certificates of one user are recorded by one modify, the users of one
+ * database in few transactions (slapo-certpin(5), BULK ISSUANCE):
+ *
+ *   CertpinIssueBulkResponse ::= SEQUENCE {
+ *       caCertificate  OCTET STRING,            -- DER
+ *       results        SEQUENCE OF CHOICE {     -- one per item, in order
+ *           certificate [0] OCTET STRING,       -- DER
+ *           refused     [1] SEQUENCE { resultCode INTEGER,
+ *                                      diagnosticMessage OCTET STRING } } }
+ */
+
+typedef struct cp_item {
+	certpin_req	it_rq;
+	int		it_err;		/* LDAP_SUCCESS while it goes on */
+	const char	*it_why;	/* a constant or it_buf */
+	char		it_buf[256];
+	BackendDB	*it_db;
+	struct berval	it_ndn;		/* o_tmpmemctx */
+	struct berval	it_cn, it_sip;	/* o_tmpmemctx */
+	long		it_hours;
+	certpin_csr	it_csr;
+	struct berval	it_der;		/* ch_malloc */
+	certpin_certinfo it_info;
+	char		it_serial[2 * CP_SERIAL_BYTES + 1];
+	char		*it_endpoint;	/* o_tmpmemctx */
+	int		it_user;	/* the first item of the same user */
+	int		it_next;	/* the next item of the same user, or -1 */
+	int		it_done;	/* recorded */
+} cp_item;
+
+/* Set item it refused: err, why (copied). */
+static void
+cp_item_refuse( cp_item *it, int err, const char *why )
+{
+	it->it_err = err;
+	if ( why != it->it_buf )
+		snprintf( it->it_buf, sizeof( it->it_buf ), "%s", why );
+	it->it_why = it->it_buf;
+}
+
+/* Check item it as certpinIssue checks an administrator's request, up to
+ * the CSR; *admin caches certpin_is_admin per database (ndb entries). */
+static void
+cp_bulk_check( Operation *op, cp_prov *pv, cp_item *it, BackendDB **adb,
+	int *aok, int *nadb )
+{
+	certpin_req *rq = &it->it_rq;
+	const char *why = NULL;
+	char buf[SLAP_TEXT_BUFLEN];
+	int err, i;
+
+	if ( rq->rq_phone.bv_val || rq->rq_pin.bv_val ) {
+		cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, "certpinIssue: phone "
+			"and PIN are not accepted in a bulk request" );
+		return;
+	}
+	if ( rq->rq_identity.bv_val == NULL ) {
+		cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, "certpinIssue: each "
+			"item of a bulk request names its user (identity)" );
+		return;
+	}
+	err = cp_req_policy( pv, rq, &it->it_hours, buf, sizeof( buf ), &why );
+	if ( err != LDAP_SUCCESS ) {
+		cp_item_refuse( it, err, why );
+		return;
+	}
+	if ( cp_identity_ndn( op, &rq->rq_identity, &it->it_ndn ) ) {
+		cp_item_refuse( it, LDAP_INVALID_DN_SYNTAX,
+			"certpinIssue: identity is not a DN" );
+		return;
+	}
+	it->it_db = select_backend( &it->it_ndn, 0 );
+	if ( it->it_db == NULL ) {
+		cp_item_refuse( it, LDAP_NO_SUCH_OBJECT, "certpinIssue: no such user" );
+		return;
+	}
+	for ( i = 0; i < *nadb && adb[i] != it->it_db; i++ )
+		;
+	if ( i == *nadb ) {
+		adb[i] = it->it_db;
+		aok[i] = certpin_is_admin( op, it->it_db );
+		( *nadb )++;
+	}
+	if ( !aok[i] ) {
+		cp_item_refuse( it, LDAP_INSUFFICIENT_ACCESS, "certpinIssue: only "
+			"administrators issue certificates for other users" );
+		return;
+	}
+	if ( dn_match( &it->it_ndn, &op->o_ndn ) ) {
+		cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, "certpinIssue: a bulk "
+			"request does not issue for the requester (use certpinIssue)" );
+		return;
+	}
+	if ( SLAP_SHADOW( it->it_db ) && !SLAP_MULTIPROVIDER( it->it_db ) ) {
+		cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, "certpinIssue: the "
+			"user's database is a read-only replica; ask its provider" );
+		return;
+	}
+	err = cp_user_names( op, it->it_db, pv, &it->it_ndn, 1, &it->it_cn,
+		&it->it_sip, it->it_buf, sizeof( it->it_buf ), &why );
+	if ( err != LDAP_SUCCESS ) {
+		cp_item_refuse( it, err, why );
+		return;
+	}
+	why = certpin_csr_check( &rq->rq_csr, &it->it_csr, buf, sizeof( buf ) );
+	if ( why ) {
+		cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, why );
+		return;
+	}
+	if ( rq->rq_endpoint.bv_val ) {
+		it->it_endpoint = op->o_tmpalloc( rq->rq_endpoint.bv_len + 1,
+			op->o_tmpmemctx );
+		memcpy( it->it_endpoint, rq->rq_endpoint.bv_val, rq->rq_endpoint.bv_len );
+		it->it_endpoint[rq->rq_endpoint.bv_len] = '\0';
+	}
+}
+
+/* The modifications that record the certificates of the user whose first
+ * item is u (the items still going on).  NULL if none. */
+static Modifications *
+cp_bulk_mods( Operation *op, cp_item *items, int u )
+{
+	Modifications *mods = NULL, *m;
+	BerVarray recs = NULL, tps = NULL, ders = NULL;
+	cp_item *it;
+	char *rec, *ep;
+	int i;
+
+	for ( i = u; i >= 0; i = it->it_next ) {
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_done )
+			continue;
+		certpin_gentime( op->o_time, it->it_info.ci_published );
+		ep = it->it_info.ci_endpoint;
+		if ( it->it_endpoint )
+			it->it_info.ci_endpoint = it->it_endpoint;
+		rec = certpin_certinfo_format( &it->it_info );
+		it->it_info.ci_endpoint = ep;
+		if ( rec == NULL ) {
+			cp_item_refuse( it, LDAP_OTHER, "certpin: the issued certificate "
+				"cannot be recorded" );
+			continue;
+		}
+		value_add_one( &recs, &(struct berval){ strlen( rec ), rec } );
+		free( rec );
+		value_add_one( &tps, &(struct berval){ 64, it->it_info.ci_sha256 } );
+		value_add_one( &ders, &it->it_der );
+	}
+	if ( ders == NULL )
+		return NULL;
+	m = certpin_mod_new( LDAP_MOD_ADD, ad_certpinCertBinary, ders );
+	m->sml_next = mods;
+	mods = m;
+	m = certpin_mod_new( LDAP_MOD_ADD, ad_certpinThumbprint, tps );
+	m->sml_next = mods;
+	mods = m;
+	m = certpin_mod_new( LDAP_MOD_ADD, ad_certpinCertInfo, recs );
+	m->sml_next = mods;
+	mods = m;
+	return mods;
+}
+
+/* Record the certificates of user u on its entry: one internal modify as
+ * the database's root DN (through its overlays, the write gate letting it
+ * through as certpin's own), inside the database transaction txop carries
+ * (its o_extra) or on its own.  Returns an LDAP result code. */
+static int
+cp_bulk_write( Operation *txop, cp_item *items, int u )
+{
+	cp_item *it = &items[u];
+	Operation op2 = *txop;
+	SlapReply rs2 = { REP_RESULT };
+	slap_callback cb = { 0 };
+	OpExtra oex;
+	void *controls[SLAP_MAX_CIDS];
+	BackendDB *db = it->it_db;
+
+	if ( db->be_modify == NULL )
+		return LDAP_UNWILLING_TO_PERFORM;
+	cb.sc_response = slap_null_cb;
+	certpin_op_as_root( &op2, db, LDAP_REQ_MODIFY, &it->it_ndn, &it->it_ndn, &cb );
+	certpin_internal_mark( &op2, &oex );	/* the gate lets it through */
+	op2.o_managedsait = SLAP_CONTROL_NONE;
+	op2.o_relax = SLAP_CONTROL_NONE;
+	op2.o_dont_replicate = 0;
+	op2.o_csn.bv_val = NULL;
+	op2.o_csn.bv_len = 0;
+	op2.orm_no_opattrs = 0;
+	op2.orm_increment = 0;
+	memset( controls, 0, sizeof( controls ) );
+	op2.o_controls = controls;
+	op2.o_assertion = NULL;
+	op2.o_assert = SLAP_CONTROL_NONE;
+	op2.o_preread = op2.o_postread = SLAP_CONTROL_NONE;
+	op2.o_txnSpec = SLAP_CONTROL_NONE;
+	op2.o_noop = SLAP_CONTROL_NONE;
+	slap_op_time( &op2.o_time, &op2.o_tincr );
+	op2.orm_modlist = cp_bulk_mods( &op2, items, u );
+	if ( op2.orm_modlist == NULL )
+		return LDAP_OTHER;
+	slap_mods_opattrs( &op2, &op2.orm_modlist, 1 );
+	db->be_modify( &op2, &rs2 );
+	slap_mods_free( op2.orm_modlist, 1 );
+	if ( rs2.sr_err != LDAP_SUCCESS )
+		Debug( LDAP_DEBUG_ANY, "%s certpin: bulk issuance: internal modify "
+			"of \"%s\" failed: %d %s\n", txop->o_log_prefix, it->it_ndn.bv_val,
+			rs2.sr_err, rs2.sr_text ? rs2.sr_text : "" );
+	return rs2.sr_err;
+}
+
+/* The user u's items after its write: recorded, or refused with rc. */
+static void
+cp_bulk_settle( Operation *op, cp_item *items, int u, int rc )
+{
+	cp_item *it;
+	int i;
+
+	for ( i = u; i >= 0; i = it->it_next ) {
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_done )
+			continue;
+		if ( rc == LDAP_SUCCESS ) {
+			it->it_done = 1;
+			Debug( LDAP_DEBUG_STATS, "%s certpin: recorded certificate %s "
+				"on \"%s\"%s%s\n", op->o_log_prefix, it->it_info.ci_sha256,
+				it->it_ndn.bv_val, it->it_endpoint ? " endpoint=" : "",
+				it->it_endpoint ? it->it_endpoint : "" );
+		} else {
+			cp_item_refuse( it, rc, "certpin: the entry could not be updated" );
+		}
+	}
+}
+
+/* Record the users us[0 .. nu-1] of one database: the first on its own
+ * (so that every attribute the writes store has its number in back-mdb's
+ * table for good before any transaction could abort: adtable.c), the others
+ * CP_BULK_TXN to a database transaction; a transaction in which a write
+ * fails is aborted and its users recorded one by one. */
+static void
+cp_bulk_record( Operation *op, cp_item *items, int *us, int nu )
+{
+	BackendDB *db = items[us[0]].it_db;
+	int i, j, k, rc;
+
+	cp_bulk_settle( op, items, us[0], cp_bulk_write( op, items, us[0] ) );
+	for ( i = 1; i < nu; i = j ) {
+		Operation txop = *op;
+		OpExtra *txn = NULL;
+
+		j = i + CP_BULK_TXN < nu ? i + CP_BULK_TXN : nu;
+		if ( db->bd_info->bi_op_txn == NULL || j - i < 2 ) {
+			for ( k = i; k < j; k++ )
+				cp_bulk_settle( op, items, us[k], cp_bulk_write( op, items, us[k] ) );
+			continue;
+		}
+		txop.o_bd = db;
+		rc = db->bd_info->bi_op_txn( &txop, SLAP_TXN_BEGIN, &txn );
+		for ( k = i; rc == LDAP_SUCCESS && k < j; k++ )
+			rc = cp_bulk_write( &txop, items, us[k] );
+		if ( txn && rc == LDAP_SUCCESS )
+			rc = db->bd_info->bi_op_txn( &txop, SLAP_TXN_COMMIT, &txn );
+		else if ( txn )
+			db->bd_info->bi_op_txn( &txop, SLAP_TXN_ABORT, &txn );
+		if ( rc == LDAP_SUCCESS ) {
+			for ( k = i; k < j; k++ )
+				cp_bulk_settle( op, items, us[k], LDAP_SUCCESS );
+			continue;
+		}
+		Debug( LDAP_DEBUG_ANY, "%s certpin: bulk issuance: a transaction of "
+			"%d users failed (%d): recording them one by one\n",
+			op->o_log_prefix, j - i, rc );
+		for ( k = i; k < j; k++ )
+			cp_bulk_settle( op, items, us[k], cp_bulk_write( op, items, us[k] ) );
+	}
+}
+
+static int
+cp_prov_bulk( Operation *op, SlapReply *rs )
+{
+	cp_prov *pv = cp_prov_get( op );
+	certpin_info *ci = certpin_ci( op );
+	BackendInfo *bi = op->o_bd->bd_info;
+	BackendDB *obd = op->o_bd, **adb = NULL;
+	certpin_req *rqs = NULL;
+	cp_item *items = NULL, *it;
+	BerElementBuffer berbuf;
+	BerElement *ber = (BerElement *)&berbuf;
+	Entry *e;
+	Attribute *a;
+	struct berval owner;
+	char buf[SLAP_TEXT_BUFLEN], sess[65];
+	const char *why;
+	size_t n = 0, i, j;
+	unsigned char ll;
+	int *aok = NULL, *us = NULL, nadb = 0, nu, issued = 0, bound, rc;
+
+	if ( cp_prov_names( pv, &(const char *){ NULL } ) )
+		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"certpinIssue: the naming attributes of issued certificates "
+			"(uid, mail) are not defined: load the core schema" );
+	if ( op->ore_reqdata && op->ore_reqdata->bv_len > CERTPIN_BULK_MAX_BYTES ) {
+		snprintf( buf, sizeof( buf ), "certpinIssueBulk: the request has more "
+			"than %d bytes: send fewer items per request", CERTPIN_BULK_MAX_BYTES );
+		return cp_prov_refuse( op, rs, LDAP_ADMINLIMIT_EXCEEDED, buf );
+	}
+	if ( BER_BVISEMPTY( &op->o_ndn ) )
+		return cp_prov_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"certpinIssue: only administrators issue certificates in bulk: "
+			"bind first" );
+	if ( pv->pv_cert == NULL || pv->pv_key == NULL || ci == NULL )
+		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
+			"certpinIssue: no CA configured (certpin-ca-cert, certpin-ca-key)" );
+	/* a requester bound with a certificate acts while it is on file */
+	bound = certpin_bind_session_cert( op, sess );
+	if ( bound && !cp_holds_cert( op, &op->o_ndn, sess ) )
+		return cp_prov_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"certpinIssue: the certificate this session is bound with "
+			"is no longer on file" );
+
+	rqs = ch_calloc( CERTPIN_BULK_MAX_ITEMS, sizeof( certpin_req ) );
+	if ( certpin_bulk_decode( op->ore_reqdata, rqs, CERTPIN_BULK_MAX_ITEMS, &n,
+			&ll, buf, 128 ) ) {
+		char msg[SLAP_TEXT_BUFLEN];
+
+		rc = strncmp( buf, "more than", 9 ) == 0;
+		snprintf( msg, sizeof( msg ), "certpinIssueBulk: %s request: %.128s "
+			"(see slapo-certpin(5))", rc ? "too large a" : "malformed", buf );
+		ch_free( rqs );
+		return cp_prov_refuse( op, rs, rc ? LDAP_ADMINLIMIT_EXCEEDED :
+			LDAP_PROTOCOL_ERROR, msg );
+	}
+	items = ch_calloc( n, sizeof( cp_item ) );
+	adb = ch_calloc( n, sizeof( BackendDB * ) );
+	aok = ch_calloc( n, sizeof( int ) );
+	us = ch_calloc( n, sizeof( int ) );
+	for ( i = 0; i < n; i++ ) {
+		it = &items[i];
+		it->it_rq = rqs[i];
+		it->it_next = -1;
+		it->it_user = (int)i;
+		cp_bulk_check( op, pv, it, adb, aok, &nadb );
+	}
+	for ( i = 0; i < (size_t)nadb && !aok[i]; i++ )
+		;
+	if ( i == (size_t)nadb ) {
+		rc = cp_prov_refuse( op, rs, LDAP_INSUFFICIENT_ACCESS,
+			"certpinIssue: only administrators issue certificates in bulk" );
+		goto done;
+	}
+
+	/* One certificate, one user: one key once in a request (the same CSR,
+	 * or the same key for two users, is refused after its first item);
+	 * the items of one user linked, in order. */
+	for ( i = 0; i < n; i++ ) {
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS )
+			continue;
+		for ( j = 0; j < i; j++ ) {
+			cp_item *o = &items[j];
+
+			if ( o->it_err != LDAP_SUCCESS )
+				continue;
+			if ( o->it_csr.cs_key_len == it->it_csr.cs_key_len &&
+			     memcmp( o->it_csr.cs_key, it->it_csr.cs_key,
+				it->it_csr.cs_key_len ) == 0 ) {
+				snprintf( buf, sizeof( buf ), "certpinIssue: the CSR's key is "
+					"the key of item %zu of this request (one certificate, "
+					"one user)", j + 1 );
+				cp_item_refuse( it, LDAP_CONSTRAINT_VIOLATION, buf );
+				break;
+			}
+		}
+	}
+	for ( i = 0; i < n; i++ ) {
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS )
+			continue;
+		for ( j = i; j-- > 0; ) {
+			cp_item *o = &items[j];
+
+			if ( o->it_err == LDAP_SUCCESS && o->it_db == it->it_db &&
+			     dn_match( &o->it_ndn, &it->it_ndn ) ) {
+				it->it_user = o->it_user;
+				o->it_next = (int)i;
+				break;
+			}
+		}
+	}
+
+	/* Room on each entry (certpin-max-certificates), before any signing:
+	 * counted again under the lock below */
+	for ( i = 0; i < n; i++ ) {
+		int held = 0, k;
+
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_user != (int)i )
+			continue;
+		if ( certpin_entry_get( op, it->it_db, &it->it_ndn, &e ) == LDAP_SUCCESS ) {
+			a = attr_find( e->e_attrs, ad_certpinCertBinary );
+			held = a ? a->a_numvals : 0;
+			certpin_entry_release( op, it->it_db, e );
+		}
+		for ( k = (int)i; k >= 0; k = items[k].it_next ) {
+			if ( items[k].it_err != LDAP_SUCCESS )
+				continue;
+			if ( ++held > ci->ci_max_certs )
+				cp_item_refuse( &items[k], LDAP_CONSTRAINT_VIOLATION,
+					"certpinCertificate: the entry holds as many "
+					"certificates as it may (certpin-max-certificates)" );
+		}
+	}
+
+	/* The certificates (outside the uniqueness lock: most of the work) */
+	for ( i = 0; i < n; i++ ) {
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS )
+			continue;
+		why = cp_issue( op, pv, &it->it_csr, &it->it_cn, &it->it_sip,
+			it->it_hours, &it->it_der, &it->it_info, it->it_serial );
+		if ( why )
+			cp_item_refuse( it, LDAP_UNWILLING_TO_PERFORM, why );
+	}
+
+	/* From the checks until the writes are done: one certificate, one user. */
+	certpin_uniq_lock();
+	if ( bound && !cp_holds_cert( op, &op->o_ndn, sess ) ) {
+		Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssueBulk: certificate %s "
+			"of the requester revoked while the request ran: nothing issued\n",
+			op->o_log_prefix, sess );
+		for ( i = 0; i < n; i++ )
+			if ( items[i].it_err == LDAP_SUCCESS )
+				cp_item_refuse( &items[i], LDAP_INSUFFICIENT_ACCESS,
+					"certpinIssue: the certificate this session is bound "
+					"with is no longer on file" );
+	}
+	for ( i = 0; i < n; i++ ) {
+		int held, k, c;
+
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_user != (int)i )
+			continue;
+		/* certpin-max-certificates: the items beyond it are refused */
+		held = 0;
+		if ( certpin_entry_get( op, it->it_db, &it->it_ndn, &e ) == LDAP_SUCCESS ) {
+			a = attr_find( e->e_attrs, ad_certpinCertBinary );
+			held = a ? a->a_numvals : 0;
+			certpin_entry_release( op, it->it_db, e );
+		}
+		for ( k = (int)i; k >= 0; k = items[k].it_next ) {
+			cp_item *o = &items[k];
+
+			if ( o->it_err != LDAP_SUCCESS )
+				continue;
+			if ( held + 1 > ci->ci_max_certs ) {
+				cp_item_refuse( o, LDAP_CONSTRAINT_VIOLATION, "certpinCertificate: "
+					"the entry holds as many certificates as it may "
+					"(certpin-max-certificates)" );
+				continue;
+			}
+			BER_BVZERO( &owner );
+			c = certpin_find_thumbprint_all( op, o->it_info.ci_sha256, 1, &owner );
+			if ( owner.bv_val )
+				op->o_tmpfree( owner.bv_val, op->o_tmpmemctx );
+			if ( c != 0 ) {
+				cp_item_refuse( o, c < 0 ? LDAP_OTHER : LDAP_CONSTRAINT_VIOLATION,
+					c < 0 ? "certpin: internal search failed" :
+					"certpinCertificate: the issued certificate is already "
+					"on file or revoked" );
+				continue;
+			}
+			held++;
+		}
+	}
+	/* the users still going on, database by database */
+	for ( i = 0; i < n; i++ ) {
+		BackendDB *db;
+
+		it = &items[i];
+		if ( it->it_err != LDAP_SUCCESS || it->it_user != (int)i || it->it_done )
+			continue;
+		db = it->it_db;
+		nu = 0;
+		for ( j = i; j < n; j++ ) {
+			cp_item *o = &items[j];
+			int k, live = 0;
+
+			if ( o->it_db != db || o->it_user != (int)j || o->it_done )
+				continue;
+			for ( k = (int)j; k >= 0; k = items[k].it_next )
+				live |= items[k].it_err == LDAP_SUCCESS;
+			if ( live )
+				us[nu++] = (int)j;
+		}
+		if ( nu ) {
+			cp_bulk_record( op, items, us, nu );
+			for ( j = 0; j < (size_t)nu; j++ )
+				items[us[j]].it_done = 1;
+		}
+		for ( j = i; j < n; j++ )
+			if ( items[j].it_db == db && items[j].it_user == (int)j )
+				items[j].it_done = 1;
+	}
+	certpin_uniq_unlock();
+	op->o_bd = obd;
+	op->o_bd->bd_info = bi;
+
+	/* The results: counted, logged, sent */
+	ber_init2( ber, NULL, LBER_USE_DER );
+	rc = ber_printf( ber, "{O{", &pv->pv_cert_der );
+	for ( i = 0; rc >= 0 && i < n; i++ ) {
+		it = &items[i];
+		if ( it->it_err == LDAP_SUCCESS ) {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: issued certificate serial=%s "
+				"for \"%s\" (administrator, bulk item %zu, %ld hours)\n",
+				op->o_log_prefix, it->it_serial, it->it_ndn.bv_val, i + 1,
+				it->it_hours );
+			certpin_count_issued( "administrator" );
+			issued++;
+			rc = ber_printf( ber, "tO", (ber_tag_t)0x80, &it->it_der );
+		} else {
+			Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssueBulk item %zu "
+				"refused: %d %s\n", op->o_log_prefix, i + 1, it->it_err,
+				it->it_why );
+			certpin_count_issue_refused( op, it->it_err, it->it_why );
+			rc = ber_printf( ber, "t{is}", (ber_tag_t)0xa1, it->it_err,
+				it->it_why );
+		}
+	}
+	if ( rc < 0 || ber_printf( ber, "}}" ) < 0 ||
+	     ber_flatten( ber, &rs->sr_rspdata ) < 0 ) {
+		ber_free_buf( ber );
+		rc = cp_prov_refuse( op, rs, LDAP_OTHER,
+			"certpinIssue: cannot encode the response" );
+		goto done;
+	}
+	ber_free_buf( ber );
+	Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssueBulk: %d of %zu "
+		"certificates issued\n", op->o_log_prefix, issued, n );
+	rs->sr_rspoid = ch_strdup( CP_BULK_OID );
+	rs->sr_err = LDAP_SUCCESS;
+	rs->sr_text = NULL;
+	send_ldap_extended( op, rs );
+	ch_free( (char *)rs->sr_rspoid );
+	rs->sr_rspoid = NULL;
+	ber_bvfree( rs->sr_rspdata );
+	rs->sr_rspdata = NULL;
+	rc = LDAP_SUCCESS;
+
+done:
+	for ( i = 0; i < n; i++ ) {
+		it = &items[i];
+		certpin_csr_free( &it->it_csr );
+		certpin_certinfo_free( &it->it_info );
+		if ( it->it_der.bv_val )
+			ch_free( it->it_der.bv_val );
+		if ( it->it_ndn.bv_val )
+			op->o_tmpfree( it->it_ndn.bv_val, op->o_tmpmemctx );
+		if ( it->it_cn.bv_val )
+			op->o_tmpfree( it->it_cn.bv_val, op->o_tmpmemctx );
+		if ( it->it_sip.bv_val )
+			op->o_tmpfree( it->it_sip.bv_val, op->o_tmpmemctx );
+		if ( it->it_endpoint )
+			op->o_tmpfree( it->it_endpoint, op->o_tmpmemctx );
+	}
+	ch_free( items );
+	ch_free( rqs );
+	ch_free( adb );
+	ch_free( aok );
+	ch_free( us );
+	return rc;
+}
+
 int
 certpin_prov_extended( Operation *op, SlapReply *rs )
 {
@@ -793,19 +1480,19 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	certpin_req rq;
 	certpin_csr csr = { NULL };
 	certpin_certinfo info;
-	Entry *e = NULL;
-	Attribute *a;
 	struct berval ndn = BER_BVNULL, cn = BER_BVNULL, sip = BER_BVNULL;
 	struct berval der = BER_BVNULL;
 	BerElementBuffer berbuf;
 	BerElement *ber = (BerElement *)&berbuf;
 	char buf[SLAP_TEXT_BUFLEN], serial[2 * CP_SERIAL_BYTES + 1];
 	char *endpoint = NULL, sess[65];
-	const char *why, *path, *wr, *who = "the user";
+	const char *why, *path;
 	Filter *still = NULL;
 	long hours;
 	int rc, err = LDAP_SUCCESS;
 
+	if ( bvmatch( &op->ore_reqoid, &cp_bulk_oid ) )
+		return cp_prov_bulk( op, rs );
 	if ( !bvmatch( &op->ore_reqoid, &cp_prov_oid ) )
 		return SLAP_CB_CONTINUE;
 	pv = cp_prov_get( op );
@@ -834,25 +1521,9 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 			return cp_prov_refuse( op, rs, LDAP_CONFIDENTIALITY_REQUIRED,
 				"certpinIssue: a PIN is accepted over TLS only" );
 	}
-	hours = rq.rq_has_validity ? rq.rq_validity : pv->pv_valid_def;
-	if ( hours < pv->pv_valid_min || hours > pv->pv_valid_max ) {
-		snprintf( buf, sizeof( buf ), "certpinIssue: validity of %ld hours "
-			"outside the policy (%d to %d hours)", hours, pv->pv_valid_min,
-			pv->pv_valid_max );
-		return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM, buf );
-	}
-	if ( rq.rq_endpoint.bv_val ) {
-		ber_len_t i;
-
-		if ( rq.rq_endpoint.bv_len == 0 || rq.rq_endpoint.bv_len > CP_ENDPOINT_MAX )
-			return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
-				"certpinIssue: the endpoint id must have 1 to 256 bytes" );
-		for ( i = 0; i < rq.rq_endpoint.bv_len; i++ )
-			if ( (unsigned char)rq.rq_endpoint.bv_val[i] < 0x20 ||
-			     rq.rq_endpoint.bv_val[i] == 0x7f )
-				return cp_prov_refuse( op, rs, LDAP_UNWILLING_TO_PERFORM,
-					"certpinIssue: control characters in the endpoint id" );
-	}
+	err = cp_req_policy( pv, &rq, &hours, buf, sizeof( buf ), &why );
+	if ( err != LDAP_SUCCESS )
+		return cp_prov_refuse( op, rs, err, why );
 	memset( &info, 0, sizeof( info ) );
 	why = certpin_csr_check( &rq.rq_csr, &csr, buf, sizeof( buf ) );
 	if ( why )
@@ -876,19 +1547,8 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 			goto fail;
 	} else if ( rq.rq_identity.bv_val ) {
 
-		struct berval dn;
-
 		path = "administrator";
-		/* dnNormalize wants a NUL-terminated value without NULs */
-		dn.bv_len = rq.rq_identity.bv_len;
-		dn.bv_val = op->o_tmpalloc( dn.bv_len + 1, op->o_tmpmemctx );
-		memcpy( dn.bv_val, rq.rq_identity.bv_val, dn.bv_len );
-		dn.bv_val[dn.bv_len] = '\0';
-		rc = strlen( dn.bv_val ) != dn.bv_len ||
-			dnNormalize( 0, NULL, NULL, &dn, &ndn, op->o_tmpmemctx );
-		op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
-		if ( rc ) {
-			BER_BVZERO( &ndn );
+		if ( cp_identity_ndn( op, &rq.rq_identity, &ndn ) ) {
 			err = LDAP_INVALID_DN_SYNTAX;
 			why = "certpinIssue: identity is not a DN";
 			goto fail;
@@ -950,40 +1610,8 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 	/* The user's entry names the certificate, from attributes only
 	 * administrators may change (slapo-certpin(5), ISSUANCE): neither the
 	 * user nor a requester who is not an administrator may write them. */
-	if ( certpin_entry_get( op, db, &ndn, &e ) == LDAP_SUCCESS ) {
-		wr = NULL;
-		if ( !is_entry_objectclass( e, oc_certpinUser, 0 ) ) {
-			err = LDAP_UNWILLING_TO_PERFORM;
-			why = "certpinIssue: the user's entry is not a certpinUser";
-		} else if ( ( wr = cp_name_writable( op, db, pv, e, &ndn ) ) != NULL ||
-			    ( strcmp( path, "administrator" ) != 0 &&
-			      !dn_match( &ndn, &op->o_ndn ) &&
-			      ( wr = cp_name_writable( op, db, pv, e, &op->o_ndn ) ) != NULL &&
-			      ( who = "the requester" ) ) ) {
-			snprintf( buf, sizeof( buf ), "certpinIssue: %s may change %s, "
-				"which names the certificate: refused (give only "
-				"administrators write access to it; see slapo-certpin(5))",
-				who, wr );
-			err = LDAP_UNWILLING_TO_PERFORM;
-			why = buf;
-		} else if ( ( a = attr_find( e->e_attrs, pv->pv_cn ) ) == NULL ||
-			    a->a_vals[0].bv_len == 0 || a->a_vals[0].bv_len > 64 ) {
-			snprintf( buf, sizeof( buf ), "certpinIssue: the user's entry has "
-				"no usable %s for the certificate's name (1 to 64 bytes)",
-				pv->pv_cn->ad_cname.bv_val );
-			err = LDAP_UNWILLING_TO_PERFORM;
-			why = buf;
-		} else {
-			ber_dupbv_x( &cn, &a->a_vals[0], op->o_tmpmemctx );
-			a = attr_find( e->e_attrs, pv->pv_sip );
-			if ( a && cp_uri_ok( &a->a_vals[0] ) )
-				ber_dupbv_x( &sip, &a->a_vals[0], op->o_tmpmemctx );
-		}
-		certpin_entry_release( op, db, e );
-	} else {
-		err = LDAP_NO_SUCH_OBJECT;
-		why = "certpinIssue: no such user";
-	}
+	err = cp_user_names( op, db, pv, &ndn, strcmp( path, "administrator" ) == 0,
+		&cn, &sip, buf, sizeof( buf ), &why );
 	if ( err != LDAP_SUCCESS )
 		goto fail;
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,11 @@
 #include "common.h"
 #include "identity.h"
 #include "provclient.h"
+#include "provreq.h"
 
 enum {
-	OPT_CSR = CERTPIN_OPT_TOOL, OPT_OUT, OPT_CERT, OPT_KEY, OPT_CA, OPT_FORCE
+	OPT_CSR = CERTPIN_OPT_TOOL, OPT_OUT, OPT_CERT, OPT_KEY, OPT_CA, OPT_FORCE,
+	OPT_BULK, OPT_BULK_SIZE
 };
 
 static const struct option issue_long[] = {
@@ -37,6 +40,8 @@ static const struct option issue_long[] = {
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "bulk", required_argument, NULL, OPT_BULK },
+	{ "bulk-size", required_argument, NULL, OPT_BULK_SIZE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -46,6 +51,8 @@ static struct {
 	const char	*out;		/* prefix */
 	char		*cert_file, *key_file, *ca_file;
 	int		force;
+	char		*bulk_file;	/* --bulk FILE */
+	long		bulk_size;	/* --bulk-size N: items per request */
 } io;
 
 static void
@@ -73,7 +80,12 @@ issue_usage( FILE *fp )
 "  --endpoint ID    device / endpoint id recorded with the certificate\n"
 "  --config FILE    identity resolution settings (default: $CERTPIN_CONF,\n"
 "                   " CP_ID_DEFAULT_CONF ")\n"
-"  --output=text|json  how to report the certificate; -j: json\n",
+"  --output=text|json  how to report the certificate; -j: json\n"
+"Bulk issuance (administrators; certpinIssueBulk):\n"
+"  --bulk FILE      issue for every line \"CSR-FILE CERT-FILE IDENTITY\" of FILE\n"
+"                   (- for standard input); the CA certificate goes to --ca\n"
+"                   (default PREFIX-ca.crt); one line of result per line\n"
+"  --bulk-size N    items per request (1 to 1000, default 500)\n",
 		cp_opt.prog );
 }
 
@@ -103,6 +115,18 @@ issue_opt( int c, char *arg )
 	case OPT_FORCE:
 		io.force = 1;
 		return 1;
+	case OPT_BULK:
+		io.bulk_file = arg;
+		return 1;
+	case OPT_BULK_SIZE: {
+		char *end;
+
+		io.bulk_size = strtol( arg, &end, 10 );
+		if ( *arg == '\0' || *end || io.bulk_size < 1 ||
+		     io.bulk_size > CERTPIN_BULK_MAX_ITEMS )
+			cp_usage_error( "--bulk-size: a number from 1 to %d", CERTPIN_BULK_MAX_ITEMS );
+		return 1;
+	}
 	}
 	return 0;
 }
@@ -190,6 +214,251 @@ issue_report( const struct berval *der, const char *cert, const char *key,
 		fputs( "\n}\n", stdout );
 }
 
+/* ---- bulk issuance (--bulk FILE) ---------------------------------------- */
+
+/* certpin.h's CERTPIN_OID_EXOP ".2": the two must agree. */
+#define CERTPIN_BULK_OID \
+	"2.25.200588203507426345906909541611622616575.3.2"
+
+/* One line of the bulk file: CSR-FILE CERT-FILE IDENTITY (the rest). */
+typedef struct bulk_line {
+	long		bl_lineno;
+	char		*bl_cert;	/* where the certificate goes */
+	char		*bl_dn;		/* the user */
+	struct berval	bl_csr;
+} bulk_line;
+
+static void
+bulk_line_free( bulk_line *b )
+{
+	free( b->bl_cert );
+	free( b->bl_dn );
+	free( b->bl_csr.bv_val );
+	memset( b, 0, sizeof( *b ) );
+}
+
+/* Send lines[0 .. n-1] as one certpinIssueBulk request and write what
+ * comes back; counts in *issued, *refused.  The LDAP result code of the
+ * operation (a refusal of the whole request), LDAP_SUCCESS otherwise. */
+static int
+bulk_send( LDAP *ld, bulk_line *lines, size_t n, certpin_out *out_ca,
+	int *ca_done, long *issued, long *refused )
+{
+	certpin_req *items = calloc( n ? n : 1, sizeof( certpin_req ) );
+	struct berval req = { 0, NULL }, *resp = NULL, ca, v;
+	BerElement *ber = NULL;
+	LDAPMessage *msg = NULL;
+	char *oid = NULL, *diag = NULL, *matched = NULL, err[512], *last;
+	ber_len_t len;
+	ber_tag_t tag;
+	ber_int_t code;
+	size_t i, size;
+	int rc, res = LDAP_OTHER, msgid;
+
+	if ( items == NULL )
+		return LDAP_NO_MEMORY;
+	for ( i = 0; i < n; i++ ) {
+		items[i].rq_csr = lines[i].bl_csr;
+		items[i].rq_identity.bv_val = lines[i].bl_dn;
+		items[i].rq_identity.bv_len = strlen( lines[i].bl_dn );
+		if ( io.ro.validity ) {
+			items[i].rq_has_validity = 1;
+			items[i].rq_validity = io.ro.validity;
+		}
+	}
+	size = certpin_bulk_encode( items, n, 0, NULL, 0 );
+	req.bv_val = malloc( size );
+	if ( req.bv_val == NULL ) {
+		free( items );
+		return LDAP_NO_MEMORY;
+	}
+	req.bv_len = certpin_bulk_encode( items, n, 0, (unsigned char *)req.bv_val, size );
+	free( items );
+	rc = ldap_extended_operation( ld, CERTPIN_BULK_OID, &req, NULL, NULL, &msgid );
+	free( req.bv_val );
+	if ( rc != LDAP_SUCCESS ) {
+		ldap_get_option( ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag );
+		cp_perror( "certpinIssueBulk", rc, NULL, diag );
+		ldap_memfree( diag );
+		return rc;
+	}
+	rc = ldap_result( ld, msgid, LDAP_MSG_ALL, NULL, &msg );
+	if ( rc <= 0 ) {
+		ldap_get_option( ld, LDAP_OPT_RESULT_CODE, &res );
+		cp_perror( "certpinIssueBulk", res ? res : LDAP_SERVER_DOWN, NULL, NULL );
+		return res ? res : LDAP_SERVER_DOWN;
+	}
+	rc = ldap_parse_extended_result( ld, msg, &oid, &resp, 0 );
+	if ( rc == LDAP_SUCCESS )
+		rc = ldap_parse_result( ld, msg, &res, &matched, &diag, NULL, NULL, 0 );
+	ldap_msgfree( msg );
+	if ( rc != LDAP_SUCCESS )
+		res = rc;
+	if ( res != LDAP_SUCCESS ) {
+		cp_perror( "certpinIssueBulk", res, matched, diag );
+		goto done;
+	}
+	res = LDAP_DECODING_ERROR;
+	if ( resp == NULL || ( ber = ber_init( resp ) ) == NULL ||
+	     ber_scanf( ber, "{m", &ca ) == LBER_ERROR ||
+	     ( tag = ber_first_element( ber, &len, &last ) ) == LBER_ERROR ) {
+		cp_warn( "certpinIssueBulk: the server's answer does not parse" );
+		goto done;
+	}
+	if ( !*ca_done ) {
+		if ( certpin_out_cert( out_ca, &ca, err, sizeof( err ) ) ||
+		     certpin_out_commit( out_ca, err, sizeof( err ) ) ) {
+			cp_warn( "%s", cp_esc( err ) );
+			goto done;
+		}
+		*ca_done = 1;
+	}
+	for ( i = 0; i < n; i++ ) {
+		bulk_line *b = &lines[i];
+
+		if ( tag == LBER_DEFAULT || tag == LBER_ERROR )
+			break;
+		if ( tag == 0x80 ) {
+			certpin_out o;
+
+			memset( &o, 0, sizeof( o ) );
+			o.co_fd = -1;
+			if ( ber_scanf( ber, "m", &v ) == LBER_ERROR )
+				break;
+			if ( certpin_out_open( &o, b->bl_cert, 0644, io.force, err, sizeof( err ) ) ||
+			     certpin_out_cert( &o, &v, err, sizeof( err ) ) ||
+			     certpin_out_commit( &o, err, sizeof( err ) ) ) {
+				certpin_out_abort( &o );
+				printf( "line %ld: issued but not saved: %s (revoke it: "
+					"certpin-revoke)\n", b->bl_lineno, cp_esc( err ) );
+				( *refused )++;
+			} else {
+				printf( "line %ld: issued %s\n", b->bl_lineno, cp_esc( b->bl_cert ) );
+				( *issued )++;
+			}
+		} else if ( tag == 0xa1 ) {
+			if ( ber_scanf( ber, "{im}", &code, &v ) == LBER_ERROR )
+				break;
+			printf( "line %ld: refused: %s (%d): %.*s\n", b->bl_lineno,
+				ldap_err2string( code ), (int)code, (int)v.bv_len,
+				cp_esc( ( snprintf( err, sizeof( err ), "%.*s",
+					(int)v.bv_len, v.bv_val ), err ) ) );
+			( *refused )++;
+		} else {
+			break;
+		}
+		tag = ber_next_element( ber, &len, last );
+	}
+	if ( i < n ) {
+		cp_warn( "certpinIssueBulk: the server's answer does not parse "
+			"(at line %ld)", lines[i].bl_lineno );
+		goto done;
+	}
+	res = LDAP_SUCCESS;
+done:
+	if ( ber )
+		ber_free( ber, 1 );
+	ber_bvfree( resp );
+	ldap_memfree( oid );
+	ldap_memfree( diag );
+	ldap_memfree( matched );
+	return res;
+}
+
+/* certpin-issue --bulk FILE: read the lines, resolve each user, send them
+ * io.bulk_size at a time.  The exit status. */
+static int
+issue_bulk( LDAP *ld, const char *ca_path )
+{
+	FILE *f = strcmp( io.bulk_file, "-" ) ? fopen( io.bulk_file, "r" ) : stdin;
+	bulk_line *lines;
+	certpin_out out_ca;
+	char line[8192], err[512], *p, *csrf, *certf, *id, *save = NULL;
+	long lineno = 0, issued = 0, refused = 0;
+	size_t n = 0, i;
+	int rc = LDAP_SUCCESS, ca_done = 0, bad = 0;
+
+	memset( &out_ca, 0, sizeof( out_ca ) );
+	out_ca.co_fd = -1;
+	if ( f == NULL ) {
+		cp_warn( "%s: %s", cp_esc( io.bulk_file ), strerror( errno ) );
+		return EXIT_FAILURE;
+	}
+	lines = calloc( io.bulk_size, sizeof( bulk_line ) );
+	if ( lines == NULL ||
+	     certpin_out_open( &out_ca, ca_path, 0644, io.force, err, sizeof( err ) ) ) {
+		cp_warn( "%s", lines ? cp_esc( err ) : "out of memory" );
+		free( lines );
+		if ( f != stdin )
+			fclose( f );
+		return EXIT_FAILURE;
+	}
+	for ( ;; ) {
+		int eof = fgets( line, sizeof( line ), f ) == NULL;
+
+		if ( !eof ) {
+			lineno++;
+			line[strcspn( line, "\r\n" )] = '\0';
+			for ( p = line; *p == ' ' || *p == '\t'; p++ )
+				;
+			if ( *p == '\0' || *p == '#' )
+				continue;
+			csrf = strtok_r( p, " \t", &save );
+			certf = strtok_r( NULL, " \t", &save );
+			id = strtok_r( NULL, "", &save );
+			while ( id && ( *id == ' ' || *id == '\t' ) )
+				id++;
+			if ( !csrf || !certf || !id || !*id ) {
+				cp_warn( "%s line %ld: want CSR-FILE CERT-FILE IDENTITY",
+					cp_esc( io.bulk_file ), lineno );
+				bad = 1;
+				continue;
+			}
+			lines[n].bl_lineno = lineno;
+			if ( certpin_csr_read( csrf, &lines[n].bl_csr, err, sizeof( err ) ) ) {
+				printf( "line %ld: refused: %s\n", lineno, cp_esc( err ) );
+				refused++;
+				continue;
+			}
+			rc = certpin_user_find( ld, io.ro.config, id, 0, &lines[n].bl_dn, NULL );
+			if ( rc != LDAP_SUCCESS ) {
+				printf( "line %ld: refused: user \"%s\" not found\n", lineno,
+					cp_esc( id ) );
+				bulk_line_free( &lines[n] );
+				refused++;
+				rc = LDAP_SUCCESS;
+				continue;
+			}
+			lines[n].bl_cert = strdup( certf );
+			if ( lines[n].bl_cert == NULL ) {
+				cp_warn( "out of memory" );
+				rc = LDAP_NO_MEMORY;
+				break;
+			}
+			n++;
+		}
+		if ( n && ( eof || n == (size_t)io.bulk_size ) ) {
+			rc = bulk_send( ld, lines, n, &out_ca, &ca_done, &issued, &refused );
+			for ( i = 0; i < n; i++ )
+				bulk_line_free( &lines[i] );
+			n = 0;
+			if ( rc != LDAP_SUCCESS )
+				break;
+		}
+		if ( eof )
+			break;
+	}
+	for ( i = 0; i < n; i++ )
+		bulk_line_free( &lines[i] );
+	free( lines );
+	if ( f != stdin )
+		fclose( f );
+	certpin_out_abort( &out_ca );
+	fprintf( stderr, "%s: %ld issued, %ld refused\n", cp_opt.prog, issued, refused );
+	return rc == LDAP_SUCCESS && !bad && refused == 0 ? EXIT_SUCCESS :
+		rc != LDAP_SUCCESS ? rc : EXIT_FAILURE;
+}
+
 int
 main( int argc, char **argv )
 {
@@ -211,12 +480,35 @@ main( int argc, char **argv )
 	memset( &out_ca, 0, sizeof( out_ca ) );
 	out_cert.co_fd = out_key.co_fd = out_ca.co_fd = -1;
 	io.out = "certpin";
+	io.bulk_size = 500;
 
 	cp_tool_init( "certpin-issue", "k:", issue_long, issue_opt, issue_usage );
 	cp_tool_formats( CP_FMT_MASK( CP_FMT_JSON ), "text" );
 	first = cp_tool_args( argc, argv );
 
 	/* ---- what was asked: refuse contradictions before anything runs ---- */
+	if ( io.bulk_file ) {
+		if ( first < argc || io.ro.phone || io.csr_file || io.ro.keykind ||
+		     io.cert_file || io.key_file || io.ro.endpoint )
+			cp_usage_error( "--bulk takes its users and CSRs from the file: no "
+				"identity, --phone, --csr, -k, --cert, --key or --endpoint" );
+		if ( cp_opt.format == CP_FMT_JSON )
+			cp_usage_error( "--bulk reports in text only" );
+		ca_path = issue_path( io.ca_file, "-ca.crt" );
+		if ( ca_path == NULL ) {
+			perror( cp_opt.prog );
+			goto done;
+		}
+		if ( cp_opt.dont ) {
+			rc = EXIT_SUCCESS;
+			goto done;
+		}
+		if ( !io.force && issue_exists( ca_path ) )
+			goto done;
+		ld = cp_tool_connect();
+		rc = issue_bulk( ld, ca_path );
+		goto done;
+	}
 	if ( argc - first > 1 )
 		cp_usage_error( "one identity at a time" );
 	if ( io.ro.pin_file && !io.ro.phone )
