@@ -70,7 +70,28 @@ def peer_figures(meas):
     d = {s: m("rv_delay_p50_ms", s) for s in SERVERS}
     figs.append(("Revocation to refusal: delete's result to the first refused new logon, p50",
                  "ms", d, inv_ratio(d, "389ds"), inv_ratio(d, "plain"), False))
+    d = {s: m("rv_delay_p99_ms", s) for s in SERVERS}
+    figs.append(("Revocation to refusal, p99", "ms", d, inv_ratio(d, "389ds"),
+                 inv_ratio(d, "plain"), False))
+    for key, name, unit in (("logon_instr", "Server instructions per logon (callgrind)", "instr."),
+                            ("rebind_instr", "Server instructions per re-bind (callgrind)", "instr.")):
+        v = {s: m(key, s) for s in SERVERS}
+        if any(v.values()):
+            figs.append((name, unit, v, inv_ratio(v, "389ds"), inv_ratio(v, "plain"), False))
     return figs
+
+
+def peer_context(meas):
+    """(name, unit, {server: value}) rows that are context, not goals."""
+    def m(key, srv):
+        v = meas.get((key, srv))
+        return statistics.median(v) if v else None
+    rows = [("Loading the users (slapadd -q; 389: dsctl ldif2db)", "s",
+             {s: m("load", s) for s in SERVERS})]
+    for key, when in (("rss_start", "after start"), ("rss_end", "at the end of the run")):
+        rows.append((f"Resident memory (VmRSS) {when}", "MB",
+                     {s: (m(key, s) / 1024 if m(key, s) else None) for s in SERVERS}))
+    return rows
 
 
 def fwd_ratio(v, other):
@@ -115,6 +136,10 @@ def peer_one(outdir, path):
         L.append(f"| {name} ({unit}) | " + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
                  + f" | {rfmt(r389)} | {rfmt(rpl)} | ≥ 1.0 of 389-DS | {verdict} |")
 
+    for name, unit, vals in peer_context(meas):
+        L.append(f"| {name} ({unit}) | " + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
+                 + " | | | (context) | — |")
+
     def one(key, srv):
         v = meas.get((key, srv))
         return int(v[0]) if v else None
@@ -144,10 +169,17 @@ def peer_growth(outdir, paths):
     runs.sort(key=lambda r: r[0])
     L = ["| Figure | users | certpin | plain slapd | 389-DS | certpin vs 389-DS | certpin vs plain |",
          "|---|---:|---:|---:|---:|---:|---:|"]
-    nfig = len(runs[0][2])
-    for i in range(nfig):
+    names = []
+    for users, meta, figs in runs:
+        for f in figs:
+            if f[0] not in names:
+                names.append(f[0])
+    for nm in names:
         for users, meta, figs in runs:
-            name, unit, vals, r389, rpl, hib = figs[i]
+            got = [f for f in figs if f[0] == nm]
+            if not got:
+                continue
+            name, unit, vals, r389, rpl, hib = got[0]
             L.append(f"| {name} ({unit}) | {users:,} | "
                      + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
                      + f" | {rfmt(r389)} | {rfmt(rpl)} |")
