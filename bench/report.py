@@ -209,27 +209,28 @@ def peer_growth(outdir, paths):
                             for j, (_, t) in enumerate(keys))
     cpu_plots = []
     col = 2 + len(keys)
-    for op in ("logon", "re-bind", "delete"):
-        for s, dt in zip(SERVERS, (1, 2, 3)):
-            cpu_plots.append(f'"{dat}" using 1:{col} with linespoints dt {dt} lw 2 '
-                             f'title "{s} {op}"')
+    colors = {"certpin": "#1f5fa8", "plain": "#7f7f7f", "389ds": "#c0392b"}
+    for op, pt in (("logon", 7), ("re-bind", 5), ("delete", 9)):
+        for s in SERVERS:
+            cpu_plots.append(f'"{dat}" using 1:{col} with linespoints pt {pt} ps 1.3 lw 2 '
+                             f'lc rgb "{colors[s]}" title "{s} {op}"')
             col += 1
     gp = f"""
-set terminal pngcairo size 1200,520 noenhanced font ",10"
+set terminal pngcairo size 1300,600 noenhanced font ",10"
 set output "{png}"
-set multiplot layout 1,2 title "certpin vs 389 Directory Server as the directory grows (this machine, one interleaved run per size)"
+set multiplot layout 1,2 title "certpin vs 389 Directory Server as the directory grows (x: users, log scale; this machine, one interleaved run per size)"
 set logscale x
 set xtics ({", ".join(f'"{u:,}" {u}' for u, _, _ in runs)})
-set xlabel "users"
+unset xlabel
 set grid
-set key left bottom
-set title "certpin relative to 389-DS (above 1: certpin better)"
+set key outside bottom center horizontal maxrows 3
+set title "certpin relative to 389-DS (above 1: certpin better; dashed: goal 1.0)"
 set yrange [0:*]
 plot {ratio_plots}, 1 with lines dt 2 lc rgb "gray" notitle
 set title "server CPU per operation (µs, log scale)"
 set logscale y
 set yrange [*:*]
-set key outside right
+set key outside bottom center horizontal maxrows 3
 plot {", ".join(cpu_plots)}
 unset multiplot
 """
