@@ -31,9 +31,16 @@
  *            mode, both servers measured in one run, alternating slices of
  *            -s MS milliseconds (default 200) in ABBA order; two lines
  *            are printed, "A ..." for -H and "B ..." for -B
+ *   -C URI   (rebind and logon, with -B) a third server: slices in ABCCBA
+ *            order, a third line "C ..."
+ *   -a ATTR  revoke: the attribute whose value is deleted (default
+ *            certpinCertificate;binary; 389 Directory Server:
+ *            userCertificate;binary)
  *   -K KIND  ec or rsa (issue)         -b N     items per bulk request
  * Prints one line: "mode=... ops=N secs=S rate=R p50_ms=.. p99_ms=.. errors=N"
- * (revoke: "trials=N refused=N ..."), and the first error on stderr.
+ * (revoke: "trials=N refused=N ... open_refused=N": open_refused counts the
+ * trials where a re-bind on a connection opened and bound before the delete
+ * was refused after it), and the first error on stderr.
  * Exit status 0 only when no operation failed unexpectedly.
  */
 
@@ -68,7 +75,9 @@ typedef struct sample {
 	void	*ctx[2];	/* libldap TLS contexts presenting them */
 } sample;
 
-static const char *uri, *cafile, *keyfile, *listfile, *adminuri, *uri2, *kind = "ec";
+static const char *uri, *cafile, *keyfile, *listfile, *adminuri, *uri2, *uri3, *kind = "ec";
+static const char *revattr = "certpinCertificate;binary";
+static int nserv = 1;	/* servers measured in one run: 1, 2 (-B) or 3 (-C) */
 static int nthreads = 2, ntrials = 100, nbulk = 500;
 static struct berval *csrpool;
 static long next_user;	/* issuebulk, modify: the next sample user (atomic) */
@@ -87,7 +96,7 @@ typedef struct worker {
 	double	*lat;
 	long	nlat, maxlat;
 	double	last;
-	struct worker *pair;	/* pair mode: the same thread's counts for -B */
+	struct worker *pair[2];	/* pair mode: the same thread's counts for -B, -C */
 } worker;
 
 static double
@@ -100,9 +109,9 @@ now( void )
 }
 
 /* Pair mode (-B with rebind or logon): time is cut into slices of
- * slice_ms; slices alternate between the two servers in ABBA order, so
- * that drift in the machine's load falls on both alike.  Returns 0 for -H,
- * 1 for -B. */
+ * slice_ms; slices alternate between the two servers in ABBA order (three
+ * servers, -C: ABCCBA), so that drift in the machine's load falls on all
+ * alike.  Returns 0 for -H, 1 for -B, 2 for -C. */
 static double slice_ms = 200;
 #define MAX_SLICES 65536
 static long slice_ops[MAX_SLICES];	/* operations started in each slice */
@@ -118,9 +127,9 @@ slice_of( double t )
 static int
 slice_server( double t )
 {
-	long k = slice_of( t );
+	long pos = slice_of( t ) % ( 2 * nserv );
 
-	return ( k & 1 ) ^ ( ( k >> 1 ) & 1 );
+	return pos < nserv ? pos : 2 * nserv - 1 - pos;
 }
 
 static void
@@ -266,13 +275,14 @@ static int nctx;	/* samples with a context */
 static void *
 run_rebind( void *arg )
 {
-	worker *w = arg, *ws[2] = { w, w->pair };
+	worker *w = arg, *ws[3] = { w, w->pair[0], w->pair[1] };
 	sample *s = &samples[w->id % nctx];
-	LDAP *ld[2] = { conn( uri, s->ctx[0] ), uri2 ? conn( uri2, s->ctx[0] ) : NULL };
+	LDAP *ld[3] = { conn( uri, s->ctx[0] ), uri2 ? conn( uri2, s->ctx[0] ) : NULL,
+		uri3 ? conn( uri3, s->ctx[0] ) : NULL };
 	double t0, t1;
 	int rc, k;
 
-	for ( k = 0; k < 2 && ld[k]; k++ ) {
+	for ( k = 0; k < nserv; k++ ) {
 		rc = bind_external( ld[k] );	/* opens the connection, TLS handshake */
 		if ( rc != LDAP_SUCCESS ) {
 			note_error( "first bind", rc, ld[k] );
@@ -295,7 +305,7 @@ run_rebind( void *arg )
 				__atomic_add_fetch( &slice_ops[slice_of( t0 )], 1, __ATOMIC_RELAXED );
 		}
 	}
-	for ( k = 0; k < 2 && ld[k]; k++ )
+	for ( k = 0; k < nserv; k++ )
 		ldap_unbind_ext( ld[k], NULL, NULL );
 	return NULL;
 }
@@ -303,8 +313,8 @@ run_rebind( void *arg )
 static void *
 run_logon( void *arg )
 {
-	worker *w = arg, *ws[2] = { w, w->pair };
-	const char *u[2] = { uri, uri2 };
+	worker *w = arg, *ws[3] = { w, w->pair[0], w->pair[1] };
+	const char *u[3] = { uri, uri2, uri3 };
 	long i = w->id;
 	double t0, t1;
 	int rc, k;
@@ -640,7 +650,7 @@ static int
 run_revoke( void )
 {
 	LDAP *admin = conn( adminuri, NULL );
-	int i, rc, refused = 0, prefail = 0, errors = 0, timeouts = 0;
+	int i, rc, refused = 0, prefail = 0, errors = 0, timeouts = 0, open_refused = 0;
 	double *delay = calloc( ntrials, sizeof( double ) ), *modlat = calloc( ntrials, sizeof( double ) );
 	long nd = 0, nm = 0;
 	double t0;
@@ -656,10 +666,10 @@ run_revoke( void )
 	for ( i = 0; i < ntrials; i++ ) {
 		sample *s = &samples[i];
 		struct berval der, *vals[2] = { &der, NULL };
-		LDAPMod mod = { LDAP_MOD_DELETE | LDAP_MOD_BVALUES, "certpinCertificate;binary",
+		LDAPMod mod = { LDAP_MOD_DELETE | LDAP_MOD_BVALUES, (char *)revattr,
 			{ .modv_bvals = vals } }, *mods[2] = { &mod, NULL };
 		void *ctx1 = tls_ctx( s->cert[1] ), *ctx2 = NULL;
-		LDAP *eld = NULL;
+		LDAP *eld = NULL, *ldo = NULL;
 		const char *target = uri2 ? uri2 : uri;
 
 		if ( uri2 ) {
@@ -679,6 +689,15 @@ run_revoke( void )
 			note_error( "logon before revocation", rc, eld );
 			if ( eld )
 				ldap_unbind_ext( eld, NULL, NULL );
+			prefail++;
+			goto next;
+		}
+		/* a connection opened and bound before the delete (on the server
+		 * whose logons are polled) */
+		ldo = conn( target, uri2 ? ctx2 : ctx1 );
+		rc = bind_external( ldo );
+		if ( rc != LDAP_SUCCESS ) {
+			note_error( "bind on the open connection before revocation", rc, ldo );
 			prefail++;
 			goto next;
 		}
@@ -714,7 +733,17 @@ run_revoke( void )
 				break;
 			}
 		}
+		/* the connection opened before: is a re-bind on it refused now? */
+		rc = bind_external( ldo );
+		if ( rc == LDAP_INVALID_CREDENTIALS )
+			open_refused++;
+		else if ( rc != LDAP_SUCCESS ) {
+			note_error( "re-bind on the open connection after revocation", rc, ldo );
+			errors++;
+		}
 next:
+		if ( ldo )
+			ldap_unbind_ext( ldo, NULL, NULL );
 		ldap_pvt_tls_ctx_free( ctx1 );
 		if ( ctx2 )
 			ldap_pvt_tls_ctx_free( ctx2 );
@@ -724,10 +753,11 @@ next:
 	qsort( delay, nd, sizeof( double ), cmp_double );
 	qsort( modlat, nm, sizeof( double ), cmp_double );
 	printf( "mode=%s trials=%d refused=%s%d prefail=%d errors=%d timeouts=%d "
-		"delay_p50_ms=%.2f delay_p99_ms=%.2f delay_max_ms=%.2f revoke_p50_ms=%.2f\n",
+		"delay_p50_ms=%.2f delay_p99_ms=%.2f delay_max_ms=%.2f revoke_p50_ms=%.2f "
+		"open_refused=%d\n",
 		uri2 ? "revoke2" : "revoke", ntrials, uri2 ? "-" : "", uri2 ? 0 : refused,
 		prefail, errors, timeouts, pct( delay, nd, 50 ), pct( delay, nd, 99 ),
-		nd ? delay[nd - 1] : NAN, pct( modlat, nm, 50 ) );
+		nd ? delay[nd - 1] : NAN, pct( modlat, nm, 50 ), open_refused );
 	if ( first_error[0] )
 		fprintf( stderr, "loadgen: first error: %s\n", first_error );
 	return prefail || errors || timeouts || ( !uri2 && refused != ntrials );
@@ -750,7 +780,7 @@ main( int argc, char **argv )
 		die( "%s", "usage: loadgen rebind|logon|revoke|issue [options] (see loadgen.c)" );
 	mode = argv[1];
 	optind = 2;
-	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:K:s:b:" ) ) != -1 ) {
+	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:C:K:s:a:b:" ) ) != -1 ) {
 		switch ( opt ) {
 		case 'H': uri = optarg; break;
 		case 'A': cafile = optarg; break;
@@ -762,6 +792,8 @@ main( int argc, char **argv )
 		case 'n': ntrials = atoi( optarg ); break;
 		case 'R': adminuri = optarg; break;
 		case 'B': uri2 = optarg; break;
+		case 'C': uri3 = optarg; break;
+		case 'a': revattr = optarg; break;
 		case 'K': kind = optarg; break;
 		case 's': slice_ms = atof( optarg ); break;
 		case 'b': nbulk = atoi( optarg ); break;
@@ -806,20 +838,24 @@ main( int argc, char **argv )
 
 	if ( uri2 && ( fn == run_issue || fn == run_issuebulk || fn == run_modify ) )
 		die( "%s", "-B is for rebind, logon and revoke" );
+	if ( uri3 && !uri2 )
+		die( "%s", "-C needs -B" );
+	nserv = uri3 ? 3 : uri2 ? 2 : 1;
 	if ( uri2 ) {
-		/* whole ABBA groups of slices */
-		long groups = (long)ceil( duration * 1000 / ( 4 * slice_ms ) );
+		/* whole ABBA (ABCCBA) groups of slices */
+		long groups = (long)ceil( duration * 1000 / ( 2 * nserv * slice_ms ) );
 
-		duration = groups * 4 * slice_ms / 1000;
+		duration = groups * 2 * nserv * slice_ms / 1000;
 	}
-	w = calloc( 2 * nthreads, sizeof( worker ) );
+	w = calloc( 3 * nthreads, sizeof( worker ) );
 	tid = calloc( nthreads, sizeof( pthread_t ) );
 	pthread_barrier_init( &barrier, NULL, nthreads + 1 );
 	t_start = t_end = 1e300;
 	for ( i = 0; i < nthreads; i++ ) {
 		w[i].id = i;
-		w[i].pair = &w[nthreads + i];
-		w[nthreads + i].id = i;
+		w[i].pair[0] = &w[nthreads + i];
+		w[i].pair[1] = &w[2 * nthreads + i];
+		w[nthreads + i].id = w[2 * nthreads + i].id = i;
 		if ( pthread_create( &tid[i], NULL, fn, &w[i] ) )
 			die( "%s", "cannot start a thread" );
 	}
@@ -829,7 +865,7 @@ main( int argc, char **argv )
 	for ( i = 0; i < nthreads; i++ )
 		pthread_join( tid[i], NULL );
 	all = malloc( 1 );
-	for ( k = 0; k < ( uri2 ? 2 : 1 ); k++ ) {
+	for ( k = 0; k < nserv; k++ ) {
 		long ops = 0, errors_k = 0, nlat = 0;
 		double last = 0, secs;
 
@@ -847,32 +883,48 @@ main( int argc, char **argv )
 			nlat += w[i].nlat;
 		}
 		qsort( all, nlat, sizeof( double ), cmp_double );
-		/* in pair mode each server had half of the measured time */
-		secs = uri2 ? duration / 2 : ( last > t_start ? last - t_start : 0 );
+		/* in pair mode each server had its share of the measured time */
+		secs = uri2 ? duration / nserv : ( last > t_start ? last - t_start : 0 );
 		printf( "%smode=%s threads=%d ops=%ld secs=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f errors=%ld\n",
-			uri2 ? ( k ? "B " : "A " ) : "", mode, nthreads, ops, secs,
+			uri2 ? ( k == 2 ? "C " : k ? "B " : "A " ) : "", mode, nthreads, ops, secs,
 			secs > 0 ? ops / secs : 0, pct( all, nlat, 50 ), pct( all, nlat, 99 ), errors_k );
 	}
 	if ( uri2 ) {
-		/* each ABBA group of slices gives one ratio; their median resists
-		 * bursts of other load better than the totals do */
-		long g, ng = (long)( duration * 1000 / slice_ms + 0.5 ) / 4, n = 0;
-		double *ba = calloc( ng + 1, sizeof( double ) ), *ab = calloc( ng + 1, sizeof( double ) );
+		/* each ABBA (ABCCBA) group of slices gives one ratio per pair of
+		 * servers; their median resists bursts of other load better than
+		 * the totals do */
+		long g, gl = 2 * nserv, ng = (long)( duration * 1000 / slice_ms + 0.5 ) / gl, n = 0;
+		double *r[6];
+		static const char *rname[6] = { "b_over_a", "a_over_b", "c_over_a", "a_over_c",
+			"c_over_b", "b_over_c" };
+		int j, nr = nserv == 3 ? 6 : 2;
 
-		for ( g = 0; g < ng && 4 * g + 3 < MAX_SLICES; g++ ) {
-			double a = slice_ops[4 * g] + slice_ops[4 * g + 3],
-				b = slice_ops[4 * g + 1] + slice_ops[4 * g + 2];
+		for ( j = 0; j < 6; j++ )
+			r[j] = calloc( ng + 1, sizeof( double ) );
+		for ( g = 0; g < ng && gl * g + gl - 1 < MAX_SLICES; g++ ) {
+			double o[3] = { 0, 0, 0 };
 
-			if ( a > 0 && b > 0 ) {
-				ba[n] = b / a;
-				ab[n] = a / b;
+			/* server s has slices s and gl-1-s of the group */
+			for ( k = 0; k < nserv; k++ )
+				o[k] = slice_ops[gl * g + k] + slice_ops[gl * g + gl - 1 - k];
+			if ( o[0] > 0 && o[1] > 0 && ( nserv < 3 || o[2] > 0 ) ) {
+				r[0][n] = o[1] / o[0];
+				r[1][n] = o[0] / o[1];
+				if ( nserv == 3 ) {
+					r[2][n] = o[2] / o[0];
+					r[3][n] = o[0] / o[2];
+					r[4][n] = o[2] / o[1];
+					r[5][n] = o[1] / o[2];
+				}
 				n++;
 			}
 		}
-		qsort( ba, n, sizeof( double ), cmp_double );
-		qsort( ab, n, sizeof( double ), cmp_double );
-		printf( "P groups=%ld b_over_a=%.4f a_over_b=%.4f\n", n,
-			pct( ba, n, 50 ), pct( ab, n, 50 ) );
+		printf( "P groups=%ld", n );
+		for ( j = 0; j < nr; j++ ) {
+			qsort( r[j], n, sizeof( double ), cmp_double );
+			printf( " %s=%.4f", rname[j], pct( r[j], n, 50 ) );
+		}
+		printf( "\n" );
 	}
 	if ( first_error[0] )
 		fprintf( stderr, "loadgen: first error: %s\n", first_error );

@@ -3,6 +3,7 @@
 # table: certpin/plain ratios plus absolute numbers) and ratios.png (gnuplot).
 #
 # usage: report.py RESULTS.TSV OUTDIR yes|no(chart)
+#        report.py --peer OUTDIR RESULTS.TSV [RESULTS.TSV ...]   (bench/peer)
 #
 # results.tsv lines, tab separated: TYPE KEY SERVER ROUND VALUE, with TYPE
 #   meta  run facts (users, rounds, date, commit, machine)
@@ -12,6 +13,240 @@ import os
 import statistics
 import subprocess
 import sys
+
+
+# ---- bench/peer: certpin, plain slapd and 389 Directory Server ----------------
+# usage: report.py --peer OUTDIR RESULTS.TSV [RESULTS.TSV ...]
+#   one file: OUTDIR/peer.md (the figures of one directory size)
+#   several (one per size): OUTDIR/growth.md (a line per size and figure) and
+#   OUTDIR/growth.png (certpin/389-DS ratios and server CPU per operation
+#   against the number of users)
+SERVERS = ("certpin", "plain", "389ds")
+
+
+def peer_load(path):
+    meta, meas = {}, {}
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) != 5:
+            continue
+        typ, key, srv, rnd, val = f
+        if typ == "meta":
+            meta[key] = val
+        elif typ == "m" and val not in ("", "nan", "-nan"):
+            try:
+                meas.setdefault((key, srv), []).append(float(val))
+            except ValueError:
+                pass
+    return meta, meas
+
+
+def peer_figures(meas):
+    """[(figure, unit, {server: value}, ratio certpin/389, range, ratio certpin/plain,
+    higher_is_better)] of one run."""
+    def m(key, srv):
+        v = meas.get((key, srv))
+        return statistics.median(v) if v else None
+
+    def rr(key):
+        v = meas.get((key, "certpin"))
+        return (statistics.median(v), min(v), max(v), len(v)) if v else None
+
+    figs = []
+    for fig, name, unit in (("logon", "Full logon (new TLS connection + EXTERNAL + unbind)", "logons/s"),
+                            ("rebind", "Re-bind (SASL EXTERNAL on an open TLS connection)", "binds/s")):
+        vals = {s: m(f"{fig}_rate", s) for s in SERVERS}
+        r389, rpl = rr(f"{fig}_ratio_389ds"), rr(f"{fig}_ratio_plain")
+        figs.append((name, unit, vals, r389, rpl, True))
+        cpu = {s: m(f"{fig}_cpu_us", s) for s in SERVERS}
+        figs.append((f"Server CPU per {'logon' if fig == 'logon' else 're-bind'}", "µs", cpu,
+                     inv_ratio(cpu, "389ds"), inv_ratio(cpu, "plain"), False))
+    vals = {s: m("del_rate", s) for s in SERVERS}
+    figs.append(("Revocation throughput: delete of one stored certificate, one modify each",
+                 "deletes/s", vals, fwd_ratio(vals, "389ds"), fwd_ratio(vals, "plain"), True))
+    cpu = {s: m("del_cpu_us", s) for s in SERVERS}
+    figs.append(("Server CPU per delete", "µs", cpu, inv_ratio(cpu, "389ds"),
+                 inv_ratio(cpu, "plain"), False))
+    d = {s: m("rv_delay_p50_ms", s) for s in SERVERS}
+    figs.append(("Revocation to refusal: delete's result to the first refused new logon, p50",
+                 "ms", d, inv_ratio(d, "389ds"), inv_ratio(d, "plain"), False))
+    d = {s: m("rv_delay_p99_ms", s) for s in SERVERS}
+    figs.append(("Revocation to refusal, p99", "ms", d, inv_ratio(d, "389ds"),
+                 inv_ratio(d, "plain"), False))
+    for key, name, unit in (("logon_instr", "Server instructions per logon (callgrind)", "instr."),
+                            ("rebind_instr", "Server instructions per re-bind (callgrind)", "instr.")):
+        v = {s: m(key, s) for s in SERVERS}
+        if any(v.values()):
+            figs.append((name, unit, v, inv_ratio(v, "389ds"), inv_ratio(v, "plain"), False))
+    return figs
+
+
+def peer_context(meas):
+    """(name, unit, {server: value}) rows that are context, not goals."""
+    def m(key, srv):
+        v = meas.get((key, srv))
+        return statistics.median(v) if v else None
+    rows = [("Loading the users (slapadd -q; 389: dsctl ldif2db)", "s",
+             {s: m("load", s) for s in SERVERS})]
+    for key, when in (("rss_start", "after start"), ("rss_end", "at the end of the run")):
+        rows.append((f"Resident memory (VmRSS) {when}", "MB",
+                     {s: (m(key, s) / 1024 if m(key, s) else None) for s in SERVERS}))
+    return rows
+
+
+def fwd_ratio(v, other):
+    a, b = v.get("certpin"), v.get(other)
+    return (a / b, None, None, 1) if a and b else None
+
+
+def inv_ratio(v, other):
+    a, b = v.get("certpin"), v.get(other)
+    return (b / a, None, None, 1) if a and b else None
+
+
+def pfmt(x, unit):
+    if x is None:
+        return "—"
+    if unit in ("ms",) or abs(x) < 100:
+        return f"{x:.2f}"
+    return f"{x:,.0f}"
+
+
+def rfmt(r):
+    if r is None:
+        return "—"
+    s = f"**{r[0]:.2f}**"
+    if r[3] > 1:
+        s += f" ({r[1]:.2f}–{r[2]:.2f}, {r[3]} rounds)"
+    return s
+
+
+def peer_one(outdir, path):
+    meta, meas = peer_load(path)
+    users = int(meta.get("users", "0"))
+    L = [f"Peer run: {users:,} users, {meta.get('rounds')} rounds of {meta.get('secs')} s "
+         f"(each server a third of each round); {meta.get('date')}, commit {meta.get('commit')}; "
+         f"389-ds-base {meta.get('ds389')}", "",
+         f"Machine: {meta.get('machine')}; load average at the end "
+         f"{meta.get('loadavg_end', '?')}", "",
+         "| Figure | certpin | plain slapd | 389-DS | certpin vs 389-DS | certpin vs plain | goal | verdict |",
+         "|---|---:|---:|---:|---:|---:|---|---|"]
+    for name, unit, vals, r389, rpl, hib in peer_figures(meas):
+        verdict = "n/a" if r389 is None else "meets" if r389[0] >= 1.0 else "misses"
+        L.append(f"| {name} ({unit}) | " + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
+                 + f" | {rfmt(r389)} | {rfmt(rpl)} | ≥ 1.0 of 389-DS | {verdict} |")
+
+    for name, unit, vals in peer_context(meas):
+        L.append(f"| {name} ({unit}) | " + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
+                 + " | | | (context) | — |")
+
+    def one(key, srv):
+        v = meas.get((key, srv))
+        return int(v[0]) if v else None
+    for s, label in (("certpin", "certpin"), ("389ds", "389-DS")):
+        t, ref, op = one("rv_trials", s), one("rv_refused", s), one("rv_open_refused", s)
+        if t is not None:
+            L.append(f"| Revocation trials, {label}: first new logon after the delete refused; "
+                     f"re-bind on a connection bound before the delete refused | "
+                     f"{ref} of {t}; open: {op} of {t} | | | | | every trial | "
+                     f"{'meets' if ref == t else 'misses'} |")
+    L.append("| Revocation trials, plain slapd | n/a: it checks nothing beyond the CA, "
+             "a deleted certificate still logs on | | | | | | — |")
+    L.append("")
+    L.append("Ratios \"certpin vs X\" are oriented so that above 1 is better for certpin: "
+             "rates certpin/X, CPU and delays X/certpin. Rates and the ratios of the first "
+             "two figures: medians over the rounds of the per-group ratios (ABCCBA slices "
+             "of 200 ms); deletes: chunks of 250 modifies alternating between the servers; "
+             "CPU from /proc/PID/stat of each server over its own slices or chunks.")
+    open(os.path.join(outdir, "peer.md"), "w").write("\n".join(L) + "\n")
+
+
+def peer_growth(outdir, paths):
+    runs = []
+    for p in paths:
+        meta, meas = peer_load(p)
+        runs.append((int(meta.get("users", "0")), meta, peer_figures(meas)))
+    runs.sort(key=lambda r: r[0])
+    L = ["| Figure | users | certpin | plain slapd | 389-DS | certpin vs 389-DS | certpin vs plain |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
+    names = []
+    for users, meta, figs in runs:
+        for f in figs:
+            if f[0] not in names:
+                names.append(f[0])
+    for nm in names:
+        for users, meta, figs in runs:
+            got = [f for f in figs if f[0] == nm]
+            if not got:
+                continue
+            name, unit, vals, r389, rpl, hib = got[0]
+            L.append(f"| {name} ({unit}) | {users:,} | "
+                     + " | ".join(pfmt(vals[s], unit) for s in SERVERS)
+                     + f" | {rfmt(r389)} | {rfmt(rpl)} |")
+    L.append("")
+    for users, meta, figs in runs:
+        L.append(f"- {users:,} users: {meta.get('date')}, commit {meta.get('commit')}, "
+                 f"load average at start {meta.get('machine', '').rsplit('load average at start ', 1)[-1]}, "
+                 f"at the end {meta.get('loadavg_end', '?')}")
+    open(os.path.join(outdir, "growth.md"), "w").write("\n".join(L) + "\n")
+    # chart: left, certpin/389-DS ratios; right, server CPU per operation
+    dat = os.path.join(outdir, "growth.dat")
+    keys = [(0, "logon rate"), (2, "re-bind rate"), (4, "delete rate"), (1, "CPU/logon"),
+            (3, "CPU/re-bind"), (5, "CPU/delete"), (6, "revoke-to-refusal")]
+    with open(dat, "w") as f:
+        for users, meta, figs in runs:
+            row = [str(users)]
+            for i, _ in keys:
+                r = figs[i][3]
+                row.append(f"{r[0]:.4f}" if r else "NaN")
+            for i in (1, 3, 5):
+                for s in SERVERS:
+                    v = figs[i][2][s]
+                    row.append(f"{v:.2f}" if v else "NaN")
+            f.write(" ".join(row) + "\n")
+    png = os.path.join(outdir, "growth.png")
+    ratio_plots = ", ".join(f'"{dat}" using 1:{2 + j} with linespoints lw 2 title "{t}"'
+                            for j, (_, t) in enumerate(keys))
+    cpu_plots = []
+    col = 2 + len(keys)
+    colors = {"certpin": "#1f5fa8", "plain": "#7f7f7f", "389ds": "#c0392b"}
+    for op, pt in (("logon", 7), ("re-bind", 5), ("delete", 9)):
+        for s in SERVERS:
+            cpu_plots.append(f'"{dat}" using 1:{col} with linespoints pt {pt} ps 1.3 lw 2 '
+                             f'lc rgb "{colors[s]}" title "{s} {op}"')
+            col += 1
+    gp = f"""
+set terminal pngcairo size 1300,600 noenhanced font ",10"
+set output "{png}"
+set multiplot layout 1,2 title "certpin vs 389 Directory Server as the directory grows (x: users, log scale; this machine, one interleaved run per size)"
+set logscale x
+set xtics ({", ".join(f'"{u:,}" {u}' for u, _, _ in runs)})
+unset xlabel
+set grid
+set key outside bottom center horizontal maxrows 3
+set title "certpin relative to 389-DS (above 1: certpin better; dashed: goal 1.0)"
+set yrange [0:*]
+plot {ratio_plots}, 1 with lines dt 2 lc rgb "gray" notitle
+set title "server CPU per operation (µs, log scale)"
+set logscale y
+set yrange [*:*]
+set key outside bottom center horizontal maxrows 3
+plot {", ".join(cpu_plots)}
+unset multiplot
+"""
+    try:
+        subprocess.run(["gnuplot"], input=gp, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"report.py: gnuplot failed: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--peer":
+    if len(sys.argv) == 4:
+        peer_one(sys.argv[2], sys.argv[3])
+    else:
+        peer_growth(sys.argv[2], sys.argv[3:])
+    sys.exit(0)
 
 tsv, outdir, chart = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
 meta, meas, na = {}, {}, {}
