@@ -987,28 +987,29 @@ cp_tool_exit( LDAP *ld, int status )
 
 /* ---- work items -------------------------------------------------------------------- */
 
-static void
+static int
 cp_items_add( cp_items *its, const char *val, size_t len, int is_dn, int line )
 {
 	cp_item *it;
 
 	if ( its->it_n == its->it_max ) {
-		its->it_max = its->it_max ? 2 * its->it_max : 64;
-		its->it_v = realloc( its->it_v, its->it_max * sizeof( cp_item ) );
-		if ( its->it_v == NULL ) {
-			perror( cp_opt.prog );
-			exit( EXIT_FAILURE );
-		}
+		int max = its->it_max ? 2 * its->it_max : 64;
+		cp_item *v = realloc( its->it_v, max * sizeof( cp_item ) );
+
+		if ( v == NULL )
+			return -1;
+		its->it_v = v;
+		its->it_max = max;
 	}
-	it = &its->it_v[its->it_n++];
+	it = &its->it_v[its->it_n];
 	memset( it, 0, sizeof( *it ) );
 	it->ci_value = strndup( val, len );
 	it->ci_is_dn = is_dn;
 	it->ci_line = line;
-	if ( it->ci_value == NULL ) {
-		perror( cp_opt.prog );
-		exit( EXIT_FAILURE );
-	}
+	if ( it->ci_value == NULL )
+		return -1;
+	its->it_n++;
+	return 0;
 }
 
 /* A trimmed view of s */
@@ -1041,9 +1042,13 @@ cp_ldif_attr( const char *line, size_t len )
 	return 0;
 }
 
-/* one logical line (folding undone) */
+#define CP_ENOMEM( msg, msglen ) \
+	( snprintf( ( msg ), ( msglen ), "%s: %s", cp_opt.prog, strerror( ENOMEM ) ), -1 )
+
+/* one logical line (folding undone); 0, or -1 with the message */
 static int
-cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record )
+cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record,
+	char *msg, size_t msglen )
 {
 	size_t an;
 	char *val;
@@ -1059,8 +1064,8 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 	an = cp_ldif_attr( line, len );
 	if ( an == 0 ) {
 		cp_trim( &line, &len );
-		if ( len )
-			cp_items_add( its, line, len, 0, lineno );
+		if ( len && cp_items_add( its, line, len, 0, lineno ) )
+			return CP_ENOMEM( msg, msglen );
 		*in_record = 0;
 		return 0;
 	}
@@ -1076,30 +1081,47 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 			cp_trim( &val, &len );
 			out = malloc( len + 1 );
 			if ( out == NULL )
-				return -1;
-			n = EVP_DecodeBlock( out, (unsigned char *)val, (int)len );
-			if ( n < 0 || len % 4 ) {
-				free( out );
-				fprintf( stderr, "%s: %s, line %d: invalid base64 in dn::\n",
-					cp_opt.prog, its->it_src, lineno );
-				exit( EXIT_FAILURE );
-			}
-			while ( len && val[len - 1] == '=' ) {
-				len--;
+				return CP_ENOMEM( msg, msglen );
+			/* Canonical base64 only (what ldapsearch and certpin-get
+			 * print): EVP_DecodeBlock() alone takes "====" or "QUJDD==="
+			 * and '=' inside the text, decoding them to bytes the
+			 * line does not say. */
+			n = len % 4 ? -1 : EVP_DecodeBlock( out, (unsigned char *)val, (int)len );
+			while ( n >= 0 && pad < 2 && len - pad > 0 && val[len - pad - 1] == '=' )
 				pad++;
+			if ( n >= 0 ) {
+				unsigned char *again = malloc( len + 1 );
+
+				n -= pad;
+				if ( again == NULL ) {
+					free( out );
+					return CP_ENOMEM( msg, msglen );
+				}
+				if ( EVP_EncodeBlock( again, out, n ) != (int)len ||
+				     memcmp( again, val, len ) != 0 )
+					n = -1;
+				free( again );
 			}
-			n -= pad;
+			if ( n < 0 ) {
+				free( out );
+				snprintf( msg, msglen, "%s: %s, line %d: invalid base64 in dn::",
+					cp_opt.prog, its->it_src, lineno );
+				return -1;
+			}
 			if ( memchr( out, '\0', n ) ) {
 				free( out );
-				fprintf( stderr, "%s: %s, line %d: NUL in dn::\n",
+				snprintf( msg, msglen, "%s: %s, line %d: NUL in dn::",
 					cp_opt.prog, its->it_src, lineno );
-				exit( EXIT_FAILURE );
+				return -1;
 			}
-			cp_items_add( its, (char *)out, n, 1, lineno );
+			n = cp_items_add( its, (char *)out, n, 1, lineno );
 			free( out );
+			if ( n )
+				return CP_ENOMEM( msg, msglen );
 		} else {
 			cp_trim( &val, &len );
-			cp_items_add( its, val, len, 1, lineno );
+			if ( cp_items_add( its, val, len, 1, lineno ) )
+				return CP_ENOMEM( msg, msglen );
 		}
 		*in_record = 1;
 		return 0;
@@ -1109,55 +1131,44 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 		cp_item *it = &its->it_v[its->it_n - 1];
 
 		cp_trim( &val, &len );
-		if ( it->ci_thumb == NULL ) {
-			it->ci_thumb = strndup( val, len );
-		} else {
+		if ( it->ci_thumb != NULL ) {
 			/* a second certificate of the same record: a new item */
-			cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno );
-			its->it_v[its->it_n - 1].ci_thumb = strndup( val, len );
+			if ( cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno ) )
+				return CP_ENOMEM( msg, msglen );
+			it = &its->it_v[its->it_n - 1];
 		}
+		if ( ( it->ci_thumb = strndup( val, len ) ) == NULL )
+			return CP_ENOMEM( msg, msglen );
 	}
 	return 0;
 }
 
 int
-cp_items_read( cp_items *its, int argc, char **argv, int first )
+cp_items_parse( cp_items *its, FILE *f, const char *src, char *msg, size_t msglen )
 {
-	FILE *f;
 	char *line = NULL, *logical = NULL;
 	size_t cap = 0, lcap = 0, llen = 0;
 	ssize_t n;
-	int lineno = 0, start = 0, in_record = 0, i;
+	int lineno = 0, start = 0, in_record = 0, rc = -1;
 
 	memset( its, 0, sizeof( *its ) );
-	if ( first < argc ) {
-		if ( cp_opt.infile )
-			cp_usage_error( "identities given both as arguments and with -f" );
-		its->it_src = "argument";
-		for ( i = first; i < argc; i++ )
-			cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 );
-		return 0;
-	}
-	if ( cp_opt.infile && strcmp( cp_opt.infile, "-" ) != 0 ) {
-		f = fopen( cp_opt.infile, "r" );
-		if ( f == NULL ) {
-			perror( cp_opt.infile );
-			exit( EXIT_FAILURE );
-		}
-		its->it_src = cp_opt.infile;
-	} else {
-		f = stdin;
-		its->it_src = "standard input";
-	}
+	its->it_src = src;
+	msg[0] = '\0';
 	/* Undo LDIF folding: a line starting with one space continues the
 	 * previous LDIF line. */
 	for ( ;; ) {
 		n = getline( &line, &cap, f );
 		if ( n >= 0 )
 			lineno++;
+		if ( n > 0 && memchr( line, '\0', n ) != NULL ) {
+			/* the rest of the line would be lost without a word */
+			snprintf( msg, msglen, "%s: %s, line %d: NUL byte in the line",
+				cp_opt.prog, src, lineno );
+			goto done;
+		}
 		if ( n > 0 && line[n - 1] == '\n' )
 			line[--n] = '\0';
-		if ( n > 0 && n && line[n - 1] == '\r' )
+		if ( n > 0 && line[n - 1] == '\r' )
 			line[--n] = '\0';
 		if ( n > 0 && line[0] == ' ' && llen &&
 		     cp_ldif_attr( logical, llen ) ) {
@@ -1175,8 +1186,8 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 			continue;
 		}
 		if ( llen || start ) {
-			if ( cp_items_line( its, logical, llen, start, &in_record ) )
-				goto nomem;
+			if ( cp_items_line( its, logical, llen, start, &in_record, msg, msglen ) )
+				goto done;
 		}
 		if ( n < 0 )
 			break;
@@ -1199,17 +1210,62 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		}
 	}
 	if ( ferror( f ) ) {
-		perror( its->it_src );
-		exit( EXIT_FAILURE );
+		snprintf( msg, msglen, "%s: %s", src, strerror( errno ) );
+		goto done;
 	}
-	if ( f != stdin )
-		fclose( f );
+	rc = 0;
+	goto done;
+nomem:
+	CP_ENOMEM( msg, msglen );
+done:
 	free( line );
 	free( logical );
+	if ( rc ) {
+		cp_items_free( its );
+		its->it_src = src;
+	}
+	return rc;
+}
+
+int
+cp_items_read( cp_items *its, int argc, char **argv, int first )
+{
+	FILE *f;
+	const char *src;
+	char msg[1024];
+	int i, rc;
+
+	memset( its, 0, sizeof( *its ) );
+	if ( first < argc ) {
+		if ( cp_opt.infile )
+			cp_usage_error( "identities given both as arguments and with -f" );
+		its->it_src = "argument";
+		for ( i = first; i < argc; i++ )
+			if ( cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 ) ) {
+				perror( cp_opt.prog );
+				exit( EXIT_FAILURE );
+			}
+		return 0;
+	}
+	if ( cp_opt.infile && strcmp( cp_opt.infile, "-" ) != 0 ) {
+		f = fopen( cp_opt.infile, "r" );
+		if ( f == NULL ) {
+			perror( cp_opt.infile );
+			exit( EXIT_FAILURE );
+		}
+		src = cp_opt.infile;
+	} else {
+		f = stdin;
+		src = "standard input";
+	}
+	rc = cp_items_parse( its, f, src, msg, sizeof( msg ) );
+	if ( f != stdin )
+		fclose( f );
+	if ( rc ) {
+		fprintf( stderr, "%s\n", msg );
+		exit( EXIT_FAILURE );
+	}
 	return 0;
-nomem:
-	perror( cp_opt.prog );
-	exit( EXIT_FAILURE );
 }
 
 void

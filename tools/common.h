@@ -225,6 +225,10 @@ typedef struct cp_items {
  * stdin).  Returns 0, or exits 1 with a message (unreadable file, bad
  * base64). */
 int cp_items_read( cp_items *its, int argc, char **argv, int first );
+/* The reader behind it: the items of the lines of f (src names it in
+ * messages).  0, or -1 with the message to print in msg and nothing kept
+ * (a bad "dn::" value, a NUL byte in a line, a read error, no memory). */
+int cp_items_parse( cp_items *its, FILE *f, const char *src, char *msg, size_t msglen );
 void cp_items_free( cp_items *its );
 
 /* Ask "prompt [y/N] " on /dev/tty; 1 for yes. -1 when there is no terminal. */
