@@ -1042,8 +1042,13 @@ cp_ldif_attr( const char *line, size_t len )
 	return 0;
 }
 
-#define CP_ENOMEM( msg, msglen ) \
-	( snprintf( ( msg ), ( msglen ), "%s: %s", cp_opt.prog, strerror( ENOMEM ) ), -1 )
+/* "prog: Cannot allocate memory" into msg; returns -1 */
+static int
+cp_enomem( char *msg, size_t msglen )
+{
+	snprintf( msg, msglen, "%s: %s", cp_opt.prog, strerror( ENOMEM ) );
+	return -1;
+}
 
 /* one logical line (folding undone); 0, or -1 with the message */
 static int
@@ -1065,7 +1070,7 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 	if ( an == 0 ) {
 		cp_trim( &line, &len );
 		if ( len && cp_items_add( its, line, len, 0, lineno ) )
-			return CP_ENOMEM( msg, msglen );
+			return cp_enomem( msg, msglen );
 		*in_record = 0;
 		return 0;
 	}
@@ -1081,7 +1086,7 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 			cp_trim( &val, &len );
 			out = malloc( len + 1 );
 			if ( out == NULL )
-				return CP_ENOMEM( msg, msglen );
+				return cp_enomem( msg, msglen );
 			/* Canonical base64 only (what ldapsearch and certpin-get
 			 * print): EVP_DecodeBlock() alone takes "====" or "QUJDD==="
 			 * and '=' inside the text, decoding them to bytes the
@@ -1095,7 +1100,7 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 				n -= pad;
 				if ( again == NULL ) {
 					free( out );
-					return CP_ENOMEM( msg, msglen );
+					return cp_enomem( msg, msglen );
 				}
 				if ( EVP_EncodeBlock( again, out, n ) != (int)len ||
 				     memcmp( again, val, len ) != 0 )
@@ -1117,11 +1122,11 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 			n = cp_items_add( its, (char *)out, n, 1, lineno );
 			free( out );
 			if ( n )
-				return CP_ENOMEM( msg, msglen );
+				return cp_enomem( msg, msglen );
 		} else {
 			cp_trim( &val, &len );
 			if ( cp_items_add( its, val, len, 1, lineno ) )
-				return CP_ENOMEM( msg, msglen );
+				return cp_enomem( msg, msglen );
 		}
 		*in_record = 1;
 		return 0;
@@ -1134,11 +1139,11 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 		if ( it->ci_thumb != NULL ) {
 			/* a second certificate of the same record: a new item */
 			if ( cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno ) )
-				return CP_ENOMEM( msg, msglen );
+				return cp_enomem( msg, msglen );
 			it = &its->it_v[its->it_n - 1];
 		}
 		if ( ( it->ci_thumb = strndup( val, len ) ) == NULL )
-			return CP_ENOMEM( msg, msglen );
+			return cp_enomem( msg, msglen );
 	}
 	return 0;
 }
@@ -1216,7 +1221,7 @@ cp_items_parse( cp_items *its, FILE *f, const char *src, char *msg, size_t msgle
 	rc = 0;
 	goto done;
 nomem:
-	CP_ENOMEM( msg, msglen );
+	cp_enomem( msg, msglen );
 done:
 	free( line );
 	free( logical );
