@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <sasl/sasl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "common.h"
@@ -694,37 +695,118 @@ cp_progress_ok( void )
 
 /* ---- password ------------------------------------------------------------------- */
 
-static int
-cp_read_pwfile( const char *file, struct berval *pw )
+/* "fmt ..." into err (when there is one) */
+static void
+cp_err( char *err, size_t errlen, const char *fmt, ... )
 {
-	struct stat sb;
-	char buf[4096];
-	size_t n = 0, r;
-	FILE *f = fopen( file, "r" );
+	va_list ap;
 
-	if ( f == NULL ) {
-		perror( file );
+	if ( err == NULL || errlen == 0 )
+		return;
+	va_start( ap, fmt );
+	vsnprintf( err, errlen, fmt, ap );
+	va_end( ap );
+}
+
+static void
+cp_chomp( struct berval *s )
+{
+	if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\n' ) {
+		s->bv_val[--s->bv_len] = '\0';
+		if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\r' )
+			s->bv_val[--s->bv_len] = '\0';
+	}
+}
+
+void
+certpin_secret_free( struct berval *s )
+{
+	if ( s->bv_val != NULL ) {
+		OPENSSL_cleanse( s->bv_val, s->bv_len );
+		free( s->bv_val );
+	}
+	s->bv_val = NULL;
+	s->bv_len = 0;
+}
+
+int
+certpin_secret_file( const char *path, struct berval *out, char *err, size_t errlen )
+{
+	return certpin_secret_read( path, 1, out, err, errlen );
+}
+
+/* A secret file's largest size: the secret and a final CRLF. */
+#define CERTPIN_SECRET_FILE_MAX	( CERTPIN_SECRET_MAX + 2 )
+
+int
+certpin_secret_read( const char *path, int chomp, struct berval *out,
+	char *err, size_t errlen )
+{
+	struct stat st;
+	ssize_t r;
+	size_t n = 0;
+	char *buf;
+	int fd;
+
+	out->bv_val = NULL;
+	out->bv_len = 0;
+	fd = open( path, O_RDONLY | O_CLOEXEC );
+	if ( fd < 0 ) {
+		cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 		return -1;
 	}
-	if ( fstat( fileno( f ), &sb ) == 0 && ( sb.st_mode & 006 ) )
-		fprintf( stderr, "Warning: Password file %s is publicly readable/writeable\n", file );
-	while ( ( r = fread( buf + n, 1, sizeof( buf ) - 1 - n, f ) ) > 0 )
+	if ( fstat( fd, &st ) == 0 && S_ISREG( st.st_mode ) && ( st.st_mode & 077 ) )
+		fprintf( stderr, "Warning: secret file %s is readable or writable by others\n",
+			path );
+	/* The longest file that can hold a secret is CERTPIN_SECRET_MAX
+	 * bytes and a final CRLF: read one byte more than that, to know a
+	 * longer file is one (cutting it there would drop what follows). */
+	buf = malloc( CERTPIN_SECRET_FILE_MAX + 2 );
+	if ( buf == NULL ) {
+		close( fd );
+		cp_err( err, errlen, "%s: out of memory", path );
+		return -1;
+	}
+	while ( n <= CERTPIN_SECRET_FILE_MAX ) {
+		r = read( fd, buf + n, CERTPIN_SECRET_FILE_MAX + 1 - n );
+		if ( r < 0 && errno == EINTR )
+			continue;
+		if ( r < 0 ) {
+			cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
+			goto fail;
+		}
+		if ( r == 0 )
+			break;
 		n += r;
-	if ( ferror( f ) ) {
-		perror( file );
-		fclose( f );
+	}
+	close( fd );
+	out->bv_val = buf;
+	out->bv_len = n;
+	buf[n] = '\0';
+	if ( chomp && n <= CERTPIN_SECRET_FILE_MAX )
+		cp_chomp( out );
+	if ( out->bv_len > CERTPIN_SECRET_MAX ) {
+		cp_err( err, errlen, "%s: longer than %d bytes", path, CERTPIN_SECRET_MAX );
+		certpin_secret_free( out );
 		return -1;
 	}
-	fclose( f );
-	buf[n] = '\0';
-	/* the whole file is the password, as lutil_get_filed_password() */
-	pw->bv_val = malloc( n + 1 );
-	if ( pw->bv_val == NULL )
+	if ( out->bv_len == 0 ) {
+		cp_err( err, errlen, "%s: empty", path );
+		certpin_secret_free( out );
 		return -1;
-	memcpy( pw->bv_val, buf, n + 1 );
-	pw->bv_len = n;
-	memset( buf, 0, sizeof( buf ) );
+	}
+	if ( chomp && memchr( out->bv_val, '\n', out->bv_len ) != NULL ) {
+		cp_err( err, errlen, "%s: holds more than one line", path );
+		certpin_secret_free( out );
+		return -1;
+	}
 	return 0;
+fail:
+	if ( fd >= 0 )
+		close( fd );
+	OPENSSL_cleanse( buf, CERTPIN_SECRET_FILE_MAX + 2 );
+	free( buf );
+	return -1;
 }
 
 /* ---- SASL ----------------------------------------------------------------------- */
@@ -903,8 +985,14 @@ cp_tool_connect( void )
 	/* the password: no watchdog while a person types */
 	cp_watchdog( 0 );
 	if ( cp_opt.pw_file ) {
-		if ( cp_read_pwfile( cp_opt.pw_file, &cp_opt.passwd ) )
+		char err[1024];
+
+		/* the whole file, as ldapsearch -y; not empty, at most
+		 * CERTPIN_SECRET_MAX bytes (as every certpin secret file) */
+		if ( certpin_secret_read( cp_opt.pw_file, 0, &cp_opt.passwd, err, sizeof( err ) ) ) {
+			cp_warn( "%s", cp_esc( err ) );
 			cp_tool_exit( ld, EXIT_FAILURE );
+		}
 	} else if ( cp_opt.want_bindpw ) {
 		char *pw = cp_tty_read( "Enter LDAP Password: ", 1 );
 
