@@ -6,6 +6,7 @@
  * cp_idconf_parse(), what cp_idconf_load() runs before it exits on an
  * error).  This target feeds any bytes as that file and checks:
  *   - a refusal is "prog: file:LINE: reason" with LINE a line of the input;
+ *     a file with a NUL byte is refused (the value would be cut there);
  *   - what is accepted keeps the loader's rules: DNs that parse, a filter
  *     in parentheses, attribute names of letters, digits, '-', ';', '.',
  *     page-size 1..100000, domain names without '\' or '*' or blanks;
@@ -69,6 +70,8 @@ LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 		cp_idconf_free( &ic );
 		return 0;
 	}
+	/* a NUL byte would cut its line's value short: refused */
+	FUZZ_ASSERT( memchr( data, '\0', size ) == NULL );
 	if ( ic.ic_base )
 		fz_dn_ok( ic.ic_base );
 	FUZZ_ASSERT( ic.ic_filter && ic.ic_filter[0] == '(' &&

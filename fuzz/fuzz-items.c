@@ -6,7 +6,8 @@
  * base64, folded lines, "Thumbprint:" lines, as certpin-get -o ldif and
  * ldapsearch print them), comments.  This target feeds any bytes as that
  * input and checks:
- *   - a refusal says why and keeps no item;
+ *   - a refusal says why and keeps no item; input with a NUL byte is
+ *     refused (the item would be cut there);
  *   - every item is non-NULL, a plain one is non-empty, trimmed and one
  *     line; a thumbprint belongs to a "dn:" item; line numbers are lines
  *     of the input;
@@ -88,6 +89,8 @@ LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 		FUZZ_ASSERT( its.it_n == 0 && its.it_v == NULL );
 		return 0;
 	}
+	/* a NUL byte would cut its line's item short: refused */
+	FUZZ_ASSERT( memchr( data, '\0', size ) == NULL );
 	FUZZ_ASSERT( its.it_n >= 0 && (size_t)its.it_n <= nlines );
 
 	o = open_memstream( &text, &tlen );
