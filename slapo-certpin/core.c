@@ -11,6 +11,7 @@
  */
 
 #include "certpin.h"
+#include "cfgval.h"
 
 #include <ac/stdarg.h>
 #include <ac/string.h>
@@ -386,12 +387,15 @@ certpin_cf_error( ConfigArgs *c, const char *fmt, ... )
 int
 certpin_cf_int( ConfigArgs *c, int lo, int hi, const char *unit, int *ip )
 {
+	char msg[sizeof( c->cr_msg )];
+
 	if ( ip == NULL )	/* a row whose handler knows no field for it */
 		return certpin_cf_error( c, "<%s> is not a certpin integer directive",
 			c->argv[0] );
-	if ( c->value_int < lo || c->value_int > hi )
-		return certpin_cf_error( c, "<%s> must be between %d and %d%s%s",
-			c->argv[0], lo, hi, unit ? " " : "", unit ? unit : "" );
+	/* the bounds: lib/cfgval.c (fuzz/fuzz-cfgval.c) */
+	if ( certpin_cfg_range( c->argv[0], c->value_int, lo, hi, unit,
+			msg, sizeof( msg ) ) )
+		return certpin_cf_error( c, "%s", msg );
 	*ip = c->value_int;
 	return 0;
 }

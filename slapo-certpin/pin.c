@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "lutil.h"
+#include "cfgval.h"
 
 #define CP_PIN_DEFAULT_HASH	"{SSHA}"
 #define CP_PIN_DEFAULT_MINLEN	6
@@ -106,6 +107,7 @@ certpin_pin_cf( ConfigArgs *c )
 	certpin_info *ci = on->on_bi.bi_private;
 	cp_pin *pp = ci->ci_pin;
 	int lo = 0, hi = 0, *ip = NULL, rc;
+	char msg[sizeof( c->cr_msg )];
 
 	switch ( c->op ) {
 	case SLAP_CONFIG_EMIT:
@@ -179,14 +181,11 @@ certpin_pin_cf( ConfigArgs *c )
 
 	switch ( c->type ) {
 	case CP_PIN_HASH:
-		if ( lutil_passwd_scheme( c->value_string ) == 0 )
-			rc = certpin_cf_error( c, "<%s> unknown password scheme \"%s\" "
-				"(load its module first, e.g. argon2)",
-				c->argv[0], c->value_string );
-		else if ( strcasecmp( c->value_string, "{CLEARTEXT}" ) == 0 ||
-		     strcasecmp( c->value_string, "{CRYPT}" ) == 0 )
-			rc = certpin_cf_error( c, "<%s> \"%s\" is not a safe scheme "
-				"for PINs", c->argv[0], c->value_string );
+		/* the value's check: lib/cfgval.c (fuzz/fuzz-cfgval.c) */
+		if ( certpin_cfg_pin_scheme( c->argv[0], c->value_string,
+				lutil_passwd_scheme( c->value_string ) != 0,
+				msg, sizeof( msg ) ) )
+			rc = certpin_cf_error( c, "%s", msg );
 		else
 			rc = 0;
 		if ( rc ) {

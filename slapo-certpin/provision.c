@@ -27,6 +27,7 @@
 
 #include "certpin.h"
 #include "provreq.h"
+#include "cfgval.h"
 
 #include <ac/string.h>
 
@@ -87,28 +88,15 @@ static int
 cp_load_cert( cp_prov *pv, const char *file, char *msg, size_t len )
 {
 	BIO *bio = BIO_new_file( file, "r" );
-	X509 *x = NULL;
-	unsigned char *der = NULL;
-	int n;
+	X509 *x;
+	unsigned char *der;
+	int n, rc;
 
-	if ( bio )
-		x = PEM_read_bio_X509( bio, NULL, NULL, NULL );
+	/* the value's parsing: lib/cfgval.c (fuzzed by fuzz/fuzz-cfgval.c) */
+	rc = certpin_ca_cert_read( bio, file, &x, &der, &n, msg, len );
 	BIO_free( bio );
-	if ( x == NULL ) {
-		snprintf( msg, len, "cannot read a PEM certificate from \"%s\"", file );
+	if ( rc )
 		return -1;
-	}
-	if ( X509_check_ca( x ) < 1 ) {
-		snprintf( msg, len, "\"%s\" is not a CA certificate", file );
-		X509_free( x );
-		return -1;
-	}
-	n = i2d_X509( x, &der );
-	if ( n <= 0 ) {
-		snprintf( msg, len, "cannot encode \"%s\"", file );
-		X509_free( x );
-		return -1;
-	}
 	X509_free( pv->pv_cert );
 	if ( pv->pv_cert_der.bv_val )
 		ch_free( pv->pv_cert_der.bv_val );
@@ -124,22 +112,13 @@ static int
 cp_load_key( cp_prov *pv, const char *file, char *msg, size_t len )
 {
 	BIO *bio = BIO_new_file( file, "r" );
-	EVP_PKEY *k = NULL;
-	char why[128];
+	EVP_PKEY *k;
+	int rc;
 
-	if ( bio )
-		k = PEM_read_bio_PrivateKey( bio, NULL, NULL, NULL );
+	rc = certpin_ca_key_read( bio, file, &k, msg, len );
 	BIO_free( bio );
-	if ( k == NULL ) {
-		snprintf( msg, len, "cannot read a PEM private key (unencrypted) "
-			"from \"%s\"", file );
+	if ( rc )
 		return -1;
-	}
-	if ( certpin_key_kind( k, 1, why, sizeof( why ) ) ) {
-		snprintf( msg, len, "CA key \"%s\": %s", file, why );
-		EVP_PKEY_free( k );
-		return -1;
-	}
 	EVP_PKEY_free( pv->pv_key );
 	pv->pv_key = k;
 	return 0;

@@ -14,6 +14,13 @@ bins=$("$SRCDIR/fuzz/build" "$TESTDIR/fuzz" 2>"$TESTDIR/build.log") ||
 	die "fuzz targets do not build: $(head -n 20 "$TESTDIR/build.log")"
 ntargets=$(ls "$SRCDIR"/fuzz/fuzz-*.c | wc -l)
 check_eq "every fuzz/fuzz-*.c target built" "$ntargets" "$(printf '%s\n' "$bins" | grep -c .)"
+# A regression kept for a target that is not built would never be replayed.
+for d in "$SRCDIR"/fuzz/regress/*/; do
+	[ -d "$d" ] || continue
+	r=$(basename "$d")
+	check "fuzz/regress/$r belongs to a built target" \
+		test -x "$TESTDIR/fuzz/fuzz-$r"
+done
 keep=$BUILDDIR/tests/logs/fuzz
 for b in $bins; do
 	t=${b##*/fuzz-}

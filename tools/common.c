@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <sasl/sasl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "common.h"
@@ -694,37 +695,118 @@ cp_progress_ok( void )
 
 /* ---- password ------------------------------------------------------------------- */
 
-static int
-cp_read_pwfile( const char *file, struct berval *pw )
+/* "fmt ..." into err (when there is one) */
+static void
+cp_err( char *err, size_t errlen, const char *fmt, ... )
 {
-	struct stat sb;
-	char buf[4096];
-	size_t n = 0, r;
-	FILE *f = fopen( file, "r" );
+	va_list ap;
 
-	if ( f == NULL ) {
-		perror( file );
+	if ( err == NULL || errlen == 0 )
+		return;
+	va_start( ap, fmt );
+	vsnprintf( err, errlen, fmt, ap );
+	va_end( ap );
+}
+
+static void
+cp_chomp( struct berval *s )
+{
+	if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\n' ) {
+		s->bv_val[--s->bv_len] = '\0';
+		if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\r' )
+			s->bv_val[--s->bv_len] = '\0';
+	}
+}
+
+void
+certpin_secret_free( struct berval *s )
+{
+	if ( s->bv_val != NULL ) {
+		OPENSSL_cleanse( s->bv_val, s->bv_len );
+		free( s->bv_val );
+	}
+	s->bv_val = NULL;
+	s->bv_len = 0;
+}
+
+int
+certpin_secret_file( const char *path, struct berval *out, char *err, size_t errlen )
+{
+	return certpin_secret_read( path, 1, out, err, errlen );
+}
+
+/* A secret file's largest size: the secret and a final CRLF. */
+#define CERTPIN_SECRET_FILE_MAX	( CERTPIN_SECRET_MAX + 2 )
+
+int
+certpin_secret_read( const char *path, int chomp, struct berval *out,
+	char *err, size_t errlen )
+{
+	struct stat st;
+	ssize_t r;
+	size_t n = 0;
+	char *buf;
+	int fd;
+
+	out->bv_val = NULL;
+	out->bv_len = 0;
+	fd = open( path, O_RDONLY | O_CLOEXEC );
+	if ( fd < 0 ) {
+		cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 		return -1;
 	}
-	if ( fstat( fileno( f ), &sb ) == 0 && ( sb.st_mode & 006 ) )
-		fprintf( stderr, "Warning: Password file %s is publicly readable/writeable\n", file );
-	while ( ( r = fread( buf + n, 1, sizeof( buf ) - 1 - n, f ) ) > 0 )
+	if ( fstat( fd, &st ) == 0 && S_ISREG( st.st_mode ) && ( st.st_mode & 077 ) )
+		fprintf( stderr, "Warning: secret file %s is readable or writable by others\n",
+			path );
+	/* The longest file that can hold a secret is CERTPIN_SECRET_MAX
+	 * bytes and a final CRLF: read one byte more than that, to know a
+	 * longer file is one (cutting it there would drop what follows). */
+	buf = malloc( CERTPIN_SECRET_FILE_MAX + 2 );
+	if ( buf == NULL ) {
+		close( fd );
+		cp_err( err, errlen, "%s: out of memory", path );
+		return -1;
+	}
+	while ( n <= CERTPIN_SECRET_FILE_MAX ) {
+		r = read( fd, buf + n, CERTPIN_SECRET_FILE_MAX + 1 - n );
+		if ( r < 0 && errno == EINTR )
+			continue;
+		if ( r < 0 ) {
+			cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
+			goto fail;
+		}
+		if ( r == 0 )
+			break;
 		n += r;
-	if ( ferror( f ) ) {
-		perror( file );
-		fclose( f );
+	}
+	close( fd );
+	out->bv_val = buf;
+	out->bv_len = n;
+	buf[n] = '\0';
+	if ( chomp && n <= CERTPIN_SECRET_FILE_MAX )
+		cp_chomp( out );
+	if ( out->bv_len > CERTPIN_SECRET_MAX ) {
+		cp_err( err, errlen, "%s: longer than %d bytes", path, CERTPIN_SECRET_MAX );
+		certpin_secret_free( out );
 		return -1;
 	}
-	fclose( f );
-	buf[n] = '\0';
-	/* the whole file is the password, as lutil_get_filed_password() */
-	pw->bv_val = malloc( n + 1 );
-	if ( pw->bv_val == NULL )
+	if ( out->bv_len == 0 ) {
+		cp_err( err, errlen, "%s: empty", path );
+		certpin_secret_free( out );
 		return -1;
-	memcpy( pw->bv_val, buf, n + 1 );
-	pw->bv_len = n;
-	memset( buf, 0, sizeof( buf ) );
+	}
+	if ( chomp && memchr( out->bv_val, '\n', out->bv_len ) != NULL ) {
+		cp_err( err, errlen, "%s: holds more than one line", path );
+		certpin_secret_free( out );
+		return -1;
+	}
 	return 0;
+fail:
+	if ( fd >= 0 )
+		close( fd );
+	OPENSSL_cleanse( buf, CERTPIN_SECRET_FILE_MAX + 2 );
+	free( buf );
+	return -1;
 }
 
 /* ---- SASL ----------------------------------------------------------------------- */
@@ -903,8 +985,14 @@ cp_tool_connect( void )
 	/* the password: no watchdog while a person types */
 	cp_watchdog( 0 );
 	if ( cp_opt.pw_file ) {
-		if ( cp_read_pwfile( cp_opt.pw_file, &cp_opt.passwd ) )
+		char err[1024];
+
+		/* the whole file, as ldapsearch -y; not empty, at most
+		 * CERTPIN_SECRET_MAX bytes (as every certpin secret file) */
+		if ( certpin_secret_read( cp_opt.pw_file, 0, &cp_opt.passwd, err, sizeof( err ) ) ) {
+			cp_warn( "%s", cp_esc( err ) );
 			cp_tool_exit( ld, EXIT_FAILURE );
+		}
 	} else if ( cp_opt.want_bindpw ) {
 		char *pw = cp_tty_read( "Enter LDAP Password: ", 1 );
 
@@ -987,28 +1075,29 @@ cp_tool_exit( LDAP *ld, int status )
 
 /* ---- work items -------------------------------------------------------------------- */
 
-static void
+static int
 cp_items_add( cp_items *its, const char *val, size_t len, int is_dn, int line )
 {
 	cp_item *it;
 
 	if ( its->it_n == its->it_max ) {
-		its->it_max = its->it_max ? 2 * its->it_max : 64;
-		its->it_v = realloc( its->it_v, its->it_max * sizeof( cp_item ) );
-		if ( its->it_v == NULL ) {
-			perror( cp_opt.prog );
-			exit( EXIT_FAILURE );
-		}
+		int max = its->it_max ? 2 * its->it_max : 64;
+		cp_item *v = realloc( its->it_v, max * sizeof( cp_item ) );
+
+		if ( v == NULL )
+			return -1;
+		its->it_v = v;
+		its->it_max = max;
 	}
-	it = &its->it_v[its->it_n++];
+	it = &its->it_v[its->it_n];
 	memset( it, 0, sizeof( *it ) );
 	it->ci_value = strndup( val, len );
 	it->ci_is_dn = is_dn;
 	it->ci_line = line;
-	if ( it->ci_value == NULL ) {
-		perror( cp_opt.prog );
-		exit( EXIT_FAILURE );
-	}
+	if ( it->ci_value == NULL )
+		return -1;
+	its->it_n++;
+	return 0;
 }
 
 /* A trimmed view of s */
@@ -1041,9 +1130,18 @@ cp_ldif_attr( const char *line, size_t len )
 	return 0;
 }
 
-/* one logical line (folding undone) */
+/* "prog: Cannot allocate memory" into msg; returns -1 */
 static int
-cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record )
+cp_enomem( char *msg, size_t msglen )
+{
+	snprintf( msg, msglen, "%s: %s", cp_opt.prog, strerror( ENOMEM ) );
+	return -1;
+}
+
+/* one logical line (folding undone); 0, or -1 with the message */
+static int
+cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record,
+	char *msg, size_t msglen )
 {
 	size_t an;
 	char *val;
@@ -1059,8 +1157,8 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 	an = cp_ldif_attr( line, len );
 	if ( an == 0 ) {
 		cp_trim( &line, &len );
-		if ( len )
-			cp_items_add( its, line, len, 0, lineno );
+		if ( len && cp_items_add( its, line, len, 0, lineno ) )
+			return cp_enomem( msg, msglen );
 		*in_record = 0;
 		return 0;
 	}
@@ -1076,30 +1174,47 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 			cp_trim( &val, &len );
 			out = malloc( len + 1 );
 			if ( out == NULL )
-				return -1;
-			n = EVP_DecodeBlock( out, (unsigned char *)val, (int)len );
-			if ( n < 0 || len % 4 ) {
-				free( out );
-				fprintf( stderr, "%s: %s, line %d: invalid base64 in dn::\n",
-					cp_opt.prog, its->it_src, lineno );
-				exit( EXIT_FAILURE );
-			}
-			while ( len && val[len - 1] == '=' ) {
-				len--;
+				return cp_enomem( msg, msglen );
+			/* Canonical base64 only (what ldapsearch and certpin-get
+			 * print): EVP_DecodeBlock() alone takes "====" or "QUJDD==="
+			 * and '=' inside the text, decoding them to bytes the
+			 * line does not say. */
+			n = len % 4 ? -1 : EVP_DecodeBlock( out, (unsigned char *)val, (int)len );
+			while ( n >= 0 && pad < 2 && len - pad > 0 && val[len - pad - 1] == '=' )
 				pad++;
+			if ( n >= 0 ) {
+				unsigned char *again = malloc( len + 1 );
+
+				n -= pad;
+				if ( again == NULL ) {
+					free( out );
+					return cp_enomem( msg, msglen );
+				}
+				if ( EVP_EncodeBlock( again, out, n ) != (int)len ||
+				     memcmp( again, val, len ) != 0 )
+					n = -1;
+				free( again );
 			}
-			n -= pad;
+			if ( n < 0 ) {
+				free( out );
+				snprintf( msg, msglen, "%s: %s, line %d: invalid base64 in dn::",
+					cp_opt.prog, its->it_src, lineno );
+				return -1;
+			}
 			if ( memchr( out, '\0', n ) ) {
 				free( out );
-				fprintf( stderr, "%s: %s, line %d: NUL in dn::\n",
+				snprintf( msg, msglen, "%s: %s, line %d: NUL in dn::",
 					cp_opt.prog, its->it_src, lineno );
-				exit( EXIT_FAILURE );
+				return -1;
 			}
-			cp_items_add( its, (char *)out, n, 1, lineno );
+			n = cp_items_add( its, (char *)out, n, 1, lineno );
 			free( out );
+			if ( n )
+				return cp_enomem( msg, msglen );
 		} else {
 			cp_trim( &val, &len );
-			cp_items_add( its, val, len, 1, lineno );
+			if ( cp_items_add( its, val, len, 1, lineno ) )
+				return cp_enomem( msg, msglen );
 		}
 		*in_record = 1;
 		return 0;
@@ -1109,55 +1224,44 @@ cp_items_line( cp_items *its, char *line, size_t len, int lineno, int *in_record
 		cp_item *it = &its->it_v[its->it_n - 1];
 
 		cp_trim( &val, &len );
-		if ( it->ci_thumb == NULL ) {
-			it->ci_thumb = strndup( val, len );
-		} else {
+		if ( it->ci_thumb != NULL ) {
 			/* a second certificate of the same record: a new item */
-			cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno );
-			its->it_v[its->it_n - 1].ci_thumb = strndup( val, len );
+			if ( cp_items_add( its, it->ci_value, strlen( it->ci_value ), 1, lineno ) )
+				return cp_enomem( msg, msglen );
+			it = &its->it_v[its->it_n - 1];
 		}
+		if ( ( it->ci_thumb = strndup( val, len ) ) == NULL )
+			return cp_enomem( msg, msglen );
 	}
 	return 0;
 }
 
 int
-cp_items_read( cp_items *its, int argc, char **argv, int first )
+cp_items_parse( cp_items *its, FILE *f, const char *src, char *msg, size_t msglen )
 {
-	FILE *f;
 	char *line = NULL, *logical = NULL;
 	size_t cap = 0, lcap = 0, llen = 0;
 	ssize_t n;
-	int lineno = 0, start = 0, in_record = 0, i;
+	int lineno = 0, start = 0, in_record = 0, rc = -1;
 
 	memset( its, 0, sizeof( *its ) );
-	if ( first < argc ) {
-		if ( cp_opt.infile )
-			cp_usage_error( "identities given both as arguments and with -f" );
-		its->it_src = "argument";
-		for ( i = first; i < argc; i++ )
-			cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 );
-		return 0;
-	}
-	if ( cp_opt.infile && strcmp( cp_opt.infile, "-" ) != 0 ) {
-		f = fopen( cp_opt.infile, "r" );
-		if ( f == NULL ) {
-			perror( cp_opt.infile );
-			exit( EXIT_FAILURE );
-		}
-		its->it_src = cp_opt.infile;
-	} else {
-		f = stdin;
-		its->it_src = "standard input";
-	}
+	its->it_src = src;
+	msg[0] = '\0';
 	/* Undo LDIF folding: a line starting with one space continues the
 	 * previous LDIF line. */
 	for ( ;; ) {
 		n = getline( &line, &cap, f );
 		if ( n >= 0 )
 			lineno++;
+		if ( n > 0 && memchr( line, '\0', n ) != NULL ) {
+			/* the rest of the line would be lost without a word */
+			snprintf( msg, msglen, "%s: %s, line %d: NUL byte in the line",
+				cp_opt.prog, src, lineno );
+			goto done;
+		}
 		if ( n > 0 && line[n - 1] == '\n' )
 			line[--n] = '\0';
-		if ( n > 0 && n && line[n - 1] == '\r' )
+		if ( n > 0 && line[n - 1] == '\r' )
 			line[--n] = '\0';
 		if ( n > 0 && line[0] == ' ' && llen &&
 		     cp_ldif_attr( logical, llen ) ) {
@@ -1175,8 +1279,8 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 			continue;
 		}
 		if ( llen || start ) {
-			if ( cp_items_line( its, logical, llen, start, &in_record ) )
-				goto nomem;
+			if ( cp_items_line( its, logical, llen, start, &in_record, msg, msglen ) )
+				goto done;
 		}
 		if ( n < 0 )
 			break;
@@ -1199,17 +1303,62 @@ cp_items_read( cp_items *its, int argc, char **argv, int first )
 		}
 	}
 	if ( ferror( f ) ) {
-		perror( its->it_src );
-		exit( EXIT_FAILURE );
+		snprintf( msg, msglen, "%s: %s", src, strerror( errno ) );
+		goto done;
 	}
-	if ( f != stdin )
-		fclose( f );
+	rc = 0;
+	goto done;
+nomem:
+	cp_enomem( msg, msglen );
+done:
 	free( line );
 	free( logical );
+	if ( rc ) {
+		cp_items_free( its );
+		its->it_src = src;
+	}
+	return rc;
+}
+
+int
+cp_items_read( cp_items *its, int argc, char **argv, int first )
+{
+	FILE *f;
+	const char *src;
+	char msg[1024];
+	int i, rc;
+
+	memset( its, 0, sizeof( *its ) );
+	if ( first < argc ) {
+		if ( cp_opt.infile )
+			cp_usage_error( "identities given both as arguments and with -f" );
+		its->it_src = "argument";
+		for ( i = first; i < argc; i++ )
+			if ( cp_items_add( its, argv[i], strlen( argv[i] ), 0, 0 ) ) {
+				perror( cp_opt.prog );
+				exit( EXIT_FAILURE );
+			}
+		return 0;
+	}
+	if ( cp_opt.infile && strcmp( cp_opt.infile, "-" ) != 0 ) {
+		f = fopen( cp_opt.infile, "r" );
+		if ( f == NULL ) {
+			perror( cp_opt.infile );
+			exit( EXIT_FAILURE );
+		}
+		src = cp_opt.infile;
+	} else {
+		f = stdin;
+		src = "standard input";
+	}
+	rc = cp_items_parse( its, f, src, msg, sizeof( msg ) );
+	if ( f != stdin )
+		fclose( f );
+	if ( rc ) {
+		fprintf( stderr, "%s\n", msg );
+		exit( EXIT_FAILURE );
+	}
 	return 0;
-nomem:
-	perror( cp_opt.prog );
-	exit( EXIT_FAILURE );
 }
 
 void

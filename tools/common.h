@@ -7,7 +7,8 @@
  *   -D binddn  bind DN (simple bind; also the SASL bind DN if given)
  *   -w passwd  bind password (wiped from argv at once)
  *   -W         prompt for the bind password on the terminal
- *   -y file    read the bind password from file (whole file, as ldapsearch)
+ *   -y file    read the bind password from file (whole file, as ldapsearch;
+ *              not empty, at most CERTPIN_SECRET_MAX bytes: certpin_secret_read)
  *   -x         simple authentication
  *   -Y mech    SASL mechanism (EXTERNAL over ldapi:// or TLS with a cert)
  *   -U authcid -R realm -X authzid -O secprops -I (interactive) -Q (quiet)
@@ -225,6 +226,10 @@ typedef struct cp_items {
  * stdin).  Returns 0, or exits 1 with a message (unreadable file, bad
  * base64). */
 int cp_items_read( cp_items *its, int argc, char **argv, int first );
+/* The reader behind it: the items of the lines of f (src names it in
+ * messages).  0, or -1 with the message to print in msg and nothing kept
+ * (a bad "dn::" value, a NUL byte in a line, a read error, no memory). */
+int cp_items_parse( cp_items *its, FILE *f, const char *src, char *msg, size_t msglen );
 void cp_items_free( cp_items *its );
 
 /* Ask "prompt [y/N] " on /dev/tty; 1 for yes. -1 when there is no terminal. */
@@ -246,6 +251,29 @@ int cp_has_class( LDAP *ld, LDAPMessage *e, const char *oc );
 
 /* The message for that: prog: "DN": Insufficient access (50), with what. */
 void cp_hidden_error( const char *dn, const char *what );
+
+/* ---- secrets ----------------------------------------------------------------
+ * Password (-y) and PIN (--pin-file) files, read by one function. */
+
+/* Largest secret (password, PIN) read from a terminal or file. */
+#define CERTPIN_SECRET_MAX	1024
+
+/* Read a secret from a file: its whole content, less one trailing newline
+ * (LF or CRLF) and refused when it holds another one.  Warns on stderr
+ * when the file is readable by others.  Refused (-1 with a reason, nothing
+ * kept): a file that cannot be read, an empty one, one longer than
+ * CERTPIN_SECRET_MAX bytes.  0 on success.  Free with certpin_secret_free(). */
+int certpin_secret_file( const char *path, struct berval *out,
+	char *err, size_t errlen );
+/* The same with chomp 0: the whole file is the secret, as ldapsearch -y
+ * reads a password (newlines included); the same refusals (ldapsearch's
+ * reader, and certpin's tools before 2026-12, cut a long file at 4095
+ * bytes and took an empty file as an empty password).  -y reads with it. */
+int certpin_secret_read( const char *path, int chomp, struct berval *out,
+	char *err, size_t errlen );
+
+/* Wipe and free. */
+void certpin_secret_free( struct berval *s );
 
 /* ---- output ---------------------------------------------------------------- */
 

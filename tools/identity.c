@@ -37,12 +37,14 @@ cp_attr_ok( const char *s )
 	return 1;
 }
 
-static void
-cp_conf_error( const char *path, int line, const char *msg, const char *arg )
+/* "prog: file:line: msg[: arg]" into the message; returns -1 */
+static int
+cp_conf_error( char *out, size_t outlen, const char *path, int line, const char *msg,
+	const char *arg )
 {
-	fprintf( stderr, "%s: %s:%d: %s%s%s\n", cp_opt.prog, cp_esc( path ), line, msg,
+	snprintf( out, outlen, "%s: %s:%d: %s%s%s", cp_opt.prog, cp_esc( path ), line, msg,
 		arg ? ": " : "", arg ? cp_esc( arg ) : "" );
-	exit( EXIT_FAILURE );
+	return -1;
 }
 
 static void
@@ -52,15 +54,10 @@ cp_set( char **slot, const char *v )
 	*slot = cp_xstrdup( v );
 }
 
+/* The defaults of what the file may set. */
 void
-cp_idconf_load( cp_idconf *ic, const char *path )
+cp_idconf_init( cp_idconf *ic )
 {
-	FILE *f;
-	char *line = NULL, *kw, *arg, *p;
-	size_t cap = 0;
-	ssize_t n;
-	int lineno = 0, must = 1;
-
 	memset( ic, 0, sizeof( *ic ) );
 	ic->ic_filter = cp_xstrdup( "(objectClass=*)" );
 	ic->ic_sip_attr = cp_xstrdup( "msRTCSIP-PrimaryUserAddress" );
@@ -68,23 +65,98 @@ cp_idconf_load( cp_idconf *ic, const char *path )
 	ic->ic_logon_attr = cp_xstrdup( "sAMAccountName" );
 	ic->ic_display_attr = cp_xstrdup( "displayName" );
 	ic->ic_page = CP_ID_PAGE;
+}
 
-	if ( path == NULL )
-		path = getenv( CP_ID_ENV );
-	if ( path == NULL || *path == '\0' ) {
-		path = CP_ID_DEFAULT_CONF;
-		must = 0;
+/* One directive (kw and its value arg, both trimmed, arg not empty). */
+static int
+cp_idconf_line( cp_idconf *ic, char *kw, char *arg, const char *path, int lineno,
+	char *msg, size_t msglen )
+{
+	if ( strcasecmp( kw, "base" ) == 0 ) {
+		LDAPDN dn;
+
+		if ( ldap_str2dn( arg, &dn, LDAP_DN_FORMAT_LDAPV3 ) != LDAP_SUCCESS )
+			return cp_conf_error( msg, msglen, path, lineno, "invalid DN", arg );
+		ldap_dnfree( dn );
+		cp_set( &ic->ic_base, arg );
+	} else if ( strcasecmp( kw, "filter" ) == 0 ) {
+		size_t l = strlen( arg );
+
+		if ( arg[0] != '(' || arg[l - 1] != ')' )
+			return cp_conf_error( msg, msglen, path, lineno,
+				"filter must be in parentheses", arg );
+		cp_set( &ic->ic_filter, arg );
+	} else if ( strcasecmp( kw, "sip-attribute" ) == 0 ||
+		    strcasecmp( kw, "upn-attribute" ) == 0 ||
+		    strcasecmp( kw, "logon-attribute" ) == 0 ||
+		    strcasecmp( kw, "display-attribute" ) == 0 ) {
+		if ( !cp_attr_ok( arg ) )
+			return cp_conf_error( msg, msglen, path, lineno,
+				"invalid attribute name", arg );
+		cp_set( kw[0] == 's' || kw[0] == 'S' ? &ic->ic_sip_attr :
+			kw[0] == 'u' || kw[0] == 'U' ? &ic->ic_upn_attr :
+			kw[0] == 'l' || kw[0] == 'L' ? &ic->ic_logon_attr :
+			&ic->ic_display_attr, arg );
+	} else if ( strcasecmp( kw, "page-size" ) == 0 ) {
+		char *end;
+		long v = strtol( arg, &end, 10 );
+
+		if ( *end || v < 1 || v > 100000 )
+			return cp_conf_error( msg, msglen, path, lineno,
+				"page-size must be 1..100000", arg );
+		ic->ic_page = (int)v;
+	} else if ( strcasecmp( kw, "domain" ) == 0 ) {
+		char *base = arg;
+		LDAPDN dn;
+		cp_domain *d;
+
+		while ( *base && !isspace( (unsigned char)*base ) )
+			base++;
+		if ( *base )
+			*base++ = '\0';
+		while ( isspace( (unsigned char)*base ) )
+			base++;
+		if ( *base == '\0' )
+			return cp_conf_error( msg, msglen, path, lineno,
+				"usage: domain <NETBIOS-NAME> <base DN>", NULL );
+		if ( strchr( arg, '\\' ) || strchr( arg, '*' ) )
+			return cp_conf_error( msg, msglen, path, lineno,
+				"invalid domain name", arg );
+		if ( ldap_str2dn( base, &dn, LDAP_DN_FORMAT_LDAPV3 ) != LDAP_SUCCESS )
+			return cp_conf_error( msg, msglen, path, lineno, "invalid DN", base );
+		ldap_dnfree( dn );
+		d = realloc( ic->ic_domains, ( ic->ic_ndomains + 1 ) * sizeof( cp_domain ) );
+		if ( d == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+		ic->ic_domains = d;
+		d = &ic->ic_domains[ic->ic_ndomains++];
+		d->cd_name = cp_xstrdup( arg );
+		d->cd_base = cp_xstrdup( base );
+	} else {
+		return cp_conf_error( msg, msglen, path, lineno, "unknown directive", kw );
 	}
-	f = fopen( path, "r" );
-	if ( f == NULL ) {
-		if ( !must && errno == ENOENT )
-			return;
-		fprintf( stderr, "%s: %s: %s\n", cp_opt.prog, path, strerror( errno ) );
-		exit( EXIT_FAILURE );
-	}
-	ic->ic_path = cp_xstrdup( path );
-	while ( ( n = getline( &line, &cap, f ) ) >= 0 ) {
+	return 0;
+}
+
+int
+cp_idconf_parse( cp_idconf *ic, FILE *f, const char *path, char *msg, size_t msglen )
+{
+	char *line = NULL, *kw, *arg, *p;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+
+	msg[0] = '\0';
+	while ( rc == 0 && ( n = getline( &line, &cap, f ) ) >= 0 ) {
 		lineno++;
+		if ( memchr( line, '\0', n ) != NULL ) {
+			/* the rest of the line would be lost without a word */
+			rc = cp_conf_error( msg, msglen, path, lineno, "NUL byte in the line",
+				NULL );
+			break;
+		}
 		while ( n && isspace( (unsigned char)line[n - 1] ) )
 			line[--n] = '\0';
 		kw = line;
@@ -100,71 +172,47 @@ cp_idconf_load( cp_idconf *ic, const char *path )
 		while ( isspace( (unsigned char)*arg ) )
 			arg++;
 		if ( *arg == '\0' )
-			cp_conf_error( path, lineno, "missing value for", kw );
-
-		if ( strcasecmp( kw, "base" ) == 0 ) {
-			LDAPDN dn;
-
-			if ( ldap_str2dn( arg, &dn, LDAP_DN_FORMAT_LDAPV3 ) != LDAP_SUCCESS )
-				cp_conf_error( path, lineno, "invalid DN", arg );
-			ldap_dnfree( dn );
-			cp_set( &ic->ic_base, arg );
-		} else if ( strcasecmp( kw, "filter" ) == 0 ) {
-			size_t l = strlen( arg );
-
-			if ( arg[0] != '(' || arg[l - 1] != ')' )
-				cp_conf_error( path, lineno, "filter must be in parentheses", arg );
-			cp_set( &ic->ic_filter, arg );
-		} else if ( strcasecmp( kw, "sip-attribute" ) == 0 ||
-			    strcasecmp( kw, "upn-attribute" ) == 0 ||
-			    strcasecmp( kw, "logon-attribute" ) == 0 ||
-			    strcasecmp( kw, "display-attribute" ) == 0 ) {
-			if ( !cp_attr_ok( arg ) )
-				cp_conf_error( path, lineno, "invalid attribute name", arg );
-			cp_set( kw[0] == 's' || kw[0] == 'S' ? &ic->ic_sip_attr :
-				kw[0] == 'u' || kw[0] == 'U' ? &ic->ic_upn_attr :
-				kw[0] == 'l' || kw[0] == 'L' ? &ic->ic_logon_attr :
-				&ic->ic_display_attr, arg );
-		} else if ( strcasecmp( kw, "page-size" ) == 0 ) {
-			char *end;
-			long v = strtol( arg, &end, 10 );
-
-			if ( *end || v < 1 || v > 100000 )
-				cp_conf_error( path, lineno, "page-size must be 1..100000", arg );
-			ic->ic_page = (int)v;
-		} else if ( strcasecmp( kw, "domain" ) == 0 ) {
-			char *base = arg;
-			LDAPDN dn;
-			cp_domain *d;
-
-			while ( *base && !isspace( (unsigned char)*base ) )
-				base++;
-			if ( *base )
-				*base++ = '\0';
-			while ( isspace( (unsigned char)*base ) )
-				base++;
-			if ( *base == '\0' )
-				cp_conf_error( path, lineno, "usage: domain <NETBIOS-NAME> <base DN>", NULL );
-			if ( strchr( arg, '\\' ) || strchr( arg, '*' ) )
-				cp_conf_error( path, lineno, "invalid domain name", arg );
-			if ( ldap_str2dn( base, &dn, LDAP_DN_FORMAT_LDAPV3 ) != LDAP_SUCCESS )
-				cp_conf_error( path, lineno, "invalid DN", base );
-			ldap_dnfree( dn );
-			ic->ic_domains = realloc( ic->ic_domains,
-				( ic->ic_ndomains + 1 ) * sizeof( cp_domain ) );
-			if ( ic->ic_domains == NULL ) {
-				perror( cp_opt.prog );
-				exit( EXIT_FAILURE );
-			}
-			d = &ic->ic_domains[ic->ic_ndomains++];
-			d->cd_name = cp_xstrdup( arg );
-			d->cd_base = cp_xstrdup( base );
-		} else {
-			cp_conf_error( path, lineno, "unknown directive", kw );
-		}
+			rc = cp_conf_error( msg, msglen, path, lineno, "missing value for", kw );
+		else
+			rc = cp_idconf_line( ic, kw, arg, path, lineno, msg, msglen );
+	}
+	if ( rc == 0 && ferror( f ) ) {
+		snprintf( msg, msglen, "%s: %s: %s", cp_opt.prog, cp_esc( path ),
+			strerror( errno ) );
+		rc = -1;
 	}
 	free( line );
+	return rc;
+}
+
+void
+cp_idconf_load( cp_idconf *ic, const char *path )
+{
+	FILE *f;
+	char msg[1024];
+	int must = 1, rc;
+
+	cp_idconf_init( ic );
+	if ( path == NULL )
+		path = getenv( CP_ID_ENV );
+	if ( path == NULL || *path == '\0' ) {
+		path = CP_ID_DEFAULT_CONF;
+		must = 0;
+	}
+	f = fopen( path, "r" );
+	if ( f == NULL ) {
+		if ( !must && errno == ENOENT )
+			return;
+		fprintf( stderr, "%s: %s: %s\n", cp_opt.prog, path, strerror( errno ) );
+		exit( EXIT_FAILURE );
+	}
+	ic->ic_path = cp_xstrdup( path );
+	rc = cp_idconf_parse( ic, f, path, msg, sizeof( msg ) );
 	fclose( f );
+	if ( rc ) {
+		fprintf( stderr, "%s\n", msg );
+		exit( EXIT_FAILURE );
+	}
 }
 
 int

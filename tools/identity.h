@@ -79,6 +79,12 @@ typedef struct cp_idconf {
 /* Read the configuration (path NULL: $CERTPIN_CONF, else the default file,
  * which may be missing).  Exits 1 with "file:line: message" on errors. */
 void cp_idconf_load( cp_idconf *ic, const char *path );
+/* The loader's parts, without exit: cp_idconf_init() sets the defaults;
+ * cp_idconf_parse() reads the directives of f (path names it in messages)
+ * into ic and returns 0, or -1 with "prog: path:line: reason" in msg (ic
+ * then holds what the lines before set; free it with cp_idconf_free()). */
+void cp_idconf_init( cp_idconf *ic );
+int cp_idconf_parse( cp_idconf *ic, FILE *f, const char *path, char *msg, size_t msglen );
 
 /* Complete the defaults that need the server (base, default domain).
  * Returns 0, or an LDAP error after printing a message. */

@@ -680,96 +680,12 @@ certpin_out_abort( certpin_out *o )
 
 /* ---- secrets -------------------------------------------------------------- */
 
-static void
-pc_chomp( struct berval *s )
-{
-	if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\n' ) {
-		s->bv_val[--s->bv_len] = '\0';
-		if ( s->bv_len > 0 && s->bv_val[s->bv_len - 1] == '\r' )
-			s->bv_val[--s->bv_len] = '\0';
-	}
-}
-
 int
 certpin_pin_read( const char *pin_file, struct berval *pin, char *err, size_t errlen )
 {
 	if ( pin_file )
 		return certpin_secret_file( pin_file, pin, err, errlen );
 	return certpin_secret_prompt( "PIN", pin, err, errlen );
-}
-
-int
-certpin_secret_file( const char *path, struct berval *out, char *err, size_t errlen )
-{
-	return certpin_secret_read( path, 1, out, err, errlen );
-}
-
-int
-certpin_secret_read( const char *path, int chomp, struct berval *out,
-	char *err, size_t errlen )
-{
-	struct stat st;
-	ssize_t r;
-	size_t n = 0;
-	char *buf;
-	int fd;
-
-	PC_BVZERO( out );
-	fd = open( path, O_RDONLY | O_CLOEXEC );
-	if ( fd < 0 ) {
-		pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
-		return -1;
-	}
-	if ( fstat( fd, &st ) == 0 && S_ISREG( st.st_mode ) && ( st.st_mode & 077 ) )
-		fprintf( stderr, "Warning: secret file %s is readable or writable by others\n",
-			path );
-	buf = malloc( CERTPIN_SECRET_MAX + 2 );
-	if ( buf == NULL ) {
-		close( fd );
-		pc_err( err, errlen, "%s: out of memory", path );
-		return -1;
-	}
-	while ( n <= CERTPIN_SECRET_MAX ) {
-		r = read( fd, buf + n, CERTPIN_SECRET_MAX + 1 - n );
-		if ( r < 0 && errno == EINTR )
-			continue;
-		if ( r < 0 ) {
-			pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
-			goto fail;
-		}
-		if ( r == 0 )
-			break;
-		n += r;
-	}
-	close( fd );
-	/* one more byte than allowed may be a final newline */
-	out->bv_val = buf;
-	out->bv_len = n;
-	buf[n] = '\0';
-	if ( chomp )
-		pc_chomp( out );
-	if ( out->bv_len > CERTPIN_SECRET_MAX ) {
-		pc_err( err, errlen, "%s: longer than %d bytes", path, CERTPIN_SECRET_MAX );
-		certpin_secret_free( out );
-		return -1;
-	}
-	if ( out->bv_len == 0 ) {
-		pc_err( err, errlen, "%s: empty", path );
-		certpin_secret_free( out );
-		return -1;
-	}
-	if ( chomp && memchr( out->bv_val, '\n', out->bv_len ) != NULL ) {
-		pc_err( err, errlen, "%s: holds more than one line", path );
-		certpin_secret_free( out );
-		return -1;
-	}
-	return 0;
-fail:
-	if ( fd >= 0 )
-		close( fd );
-	OPENSSL_cleanse( buf, CERTPIN_SECRET_MAX + 2 );
-	free( buf );
-	return -1;
 }
 
 /* The terminal's settings while echo is off, restored by a signal that
@@ -871,16 +787,6 @@ done:
 	}
 	OPENSSL_cleanse( &c, sizeof( c ) );
 	return rc;
-}
-
-void
-certpin_secret_free( struct berval *s )
-{
-	if ( s->bv_val != NULL ) {
-		OPENSSL_cleanse( s->bv_val, s->bv_len );
-		free( s->bv_val );
-	}
-	PC_BVZERO( s );
 }
 
 /* ---- TLS with a client certificate ------------------------------------------ */

@@ -38,8 +38,10 @@
 #define CERTPIN_ISSUE_TAG_VALIDITY	((ber_tag_t) 0x83U)
 #define CERTPIN_ISSUE_TAG_ENDPOINT	((ber_tag_t) 0x84U)
 
-/* Largest secret (password, PIN) read from a terminal or file. */
-#define CERTPIN_SECRET_MAX	1024
+/* CERTPIN_SECRET_MAX, certpin_secret_file(), certpin_secret_read(),
+ * certpin_secret_free(): common.h (the -y password file of every tool
+ * is read by the same function). */
+#include "common.h"
 
 /* Key kinds. */
 enum {
@@ -190,16 +192,6 @@ void certpin_out_abort( certpin_out *o );
 
 /* ---- secrets -------------------------------------------------------------- */
 
-/* Read a secret from a file: its whole content, less one trailing newline
- * (LF or CRLF).  Warns on stderr when the file is readable by others.
- * 0 or -1 with a reason.  Free with certpin_secret_free(). */
-int certpin_secret_file( const char *path, struct berval *out,
-	char *err, size_t errlen );
-/* The same with chomp 0: the whole file is the secret, as ldapsearch -y
- * reads a password (newlines included). */
-int certpin_secret_read( const char *path, int chomp, struct berval *out,
-	char *err, size_t errlen );
-
 /* Prompt on the controlling terminal (/dev/tty) and read one line without
  * echo.  Fails (-1 with a reason) when there is no terminal. */
 int certpin_secret_prompt( const char *prompt, struct berval *out,
@@ -210,8 +202,6 @@ int certpin_secret_prompt( const char *prompt, struct berval *out,
 int certpin_pin_read( const char *pin_file, struct berval *pin,
 	char *err, size_t errlen );
 
-/* Wipe and free. */
-void certpin_secret_free( struct berval *s );
 
 /* ---- TLS with a client certificate ------------------------------------------ */
 

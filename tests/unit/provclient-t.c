@@ -284,6 +284,29 @@ t_secret( const char *dir )
 	certpin_secret_free( &s );
 	is_true( certpin_secret_file( "/nonexistent/pin", &s, err, sizeof( err ) ) == -1 &&
 		strstr( err, "/nonexistent/pin" ) != NULL, "missing PIN file named in the error" );
+	{
+		/* the limits: CERTPIN_SECRET_MAX bytes, nothing of a longer
+		 * file cut off and used (fuzz/regress/secret-file) */
+		char big[CERTPIN_SECRET_MAX + 16];
+
+		memset( big, 'a', CERTPIN_SECRET_MAX );
+		strcpy( big + CERTPIN_SECRET_MAX, "\r\n" );
+		PUT( big );
+		is_true( certpin_secret_file( path, &s, err, sizeof( err ) ) == 0 &&
+			s.bv_len == CERTPIN_SECRET_MAX, "PIN file of the largest size and CRLF" );
+		certpin_secret_free( &s );
+		strcpy( big + CERTPIN_SECRET_MAX, "\nmore" );
+		NOSECRET( big, "PIN file of the largest size, a newline and more refused" );
+		big[CERTPIN_SECRET_MAX] = 'a';
+		big[CERTPIN_SECRET_MAX + 1] = '\0';
+		PUT( big );
+		is_true( certpin_secret_read( path, 0, &s, err, sizeof( err ) ) == -1 &&
+			strstr( err, "longer than" ) != NULL,
+			"password file (-y) longer than the largest size refused, not cut" );
+		PUT( "" );
+		is_true( certpin_secret_read( path, 0, &s, err, sizeof( err ) ) == -1 &&
+			strstr( err, "empty" ) != NULL, "empty password file (-y) refused" );
+	}
 }
 
 int
