@@ -231,6 +231,8 @@ HIDDEN_CONTROLS = {
 EXTENSIONS = {
 	STARTTLS: "StartTLS: logons over StartTLS (unrecorded logon)",
 	ISSUE: "certpinIssue: pipelined after revocation (revocation), malformed (never dies)",
+	ISSUE_BULK: "certpinIssueBulk: by a revoked session (revocation), an item with a phone "
+		"and PIN (PIN secrecy), malformed and truncated (never dies)",
 	PASSWD: "password modify by a revoked session (revocation)",
 	WHOAMI: "WhoAmI: the identity probe of every logon and session check",
 	CANCEL: "cancel of revoking writes and of pipelined requests (never dies, revocation)",
@@ -463,6 +465,10 @@ if want("revocation"):
 		r = conn.call(op_extended(ISSUE, b_seq(b_str(csr))))
 		if r.code == 0:
 			ran.append("certpinIssue for itself")
+		# the bulk form is refused as a whole to anyone not an administrator
+		r = conn.call(op_extended(ISSUE_BULK, b_seq(b_seq(b_str(make_csr()), b_str(dn, 0x80)))))
+		if r.code == 0:
+			ran.append("certpinIssueBulk for itself")
 		return ran
 
 	n = 0
@@ -534,7 +540,9 @@ if want("revocation"):
 			ok_whoami, [m.code for m in results if m.msgid in issue_ids]))
 		return errs
 
-	for k, delay in enumerate((0.0, 0.002, 0.01, 0.03)):
+	# CERTPIN_CAT_PIPE_REPEAT=N repeats the four rounds N times (long runs)
+	DELAYS = (0.0, 0.002, 0.01, 0.03) * int(os.environ.get("CERTPIN_CAT_PIPE_REPEAT", "1"))
+	for k, delay in enumerate(DELAYS):
 		errs = pipelined_round(k, delay)
 		tap.ok(not errs, "240 requests pipelined in one write, revoke all after %g s: nothing runs as "
 			"the user after the revoke returned" % delay, "\n".join(errs))
@@ -793,6 +801,16 @@ if want("maintained"):
 	c.close()
 	tap.ok(r.code == 49 and existing("certpinPINFailure"), "a wrong PIN for the target user: a failure "
 		"recorded (%d), to attack too" % r.code)
+	# the bulk form takes no phone and PIN: no PIN oracle for administrators
+	before = snapshot(TGT)
+	for pin in ("246810", "999999"):
+		c = user(CERTADM)
+		r = c.call(op_extended(ISSUE_BULK, b_seq(b_seq(b_str(make_csr()), b_str(TGT, 0x80),
+			b_str("+14255550199", 0x81), b_str(pin, 0x82)))))
+		c.close()
+		tap.ok(snapshot(TGT) == before,
+			"certpinIssueBulk with the %s PIN of the target user: nothing issued, nothing "
+			"recorded" % ("right" if pin == "246810" else "a wrong"), "%d %r" % (r.code, snapshot(TGT)))
 	me = user(TGT)
 	WRITERS = [("the root DN", ADMIN), ("the local root", peercred()), ("the user herself", me),
 		("an administrator", user(CERTADM))]
@@ -949,6 +967,30 @@ if want("alive"):
 
 	section("promise: slapd keeps running")
 
+	# certpinIssueBulk from an administrator, cut short at every length and
+	# with bytes flipped: each answered, slapd alive
+	BULKREQ = b_seq(*[b_seq(b_str(make_csr()), b_str(JDOE, 0x80)) for _ in range(3)])
+	c = user(CERTADM)
+	answered, sent = 0, 0
+	rnd = __import__("random").Random(56)
+	cuts = [BULKREQ[:k] for k in range(0, len(BULKREQ), 7)]
+	flips = []
+	for _ in range(60):
+		b = bytearray(BULKREQ)
+		b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+		flips.append(bytes(b))
+	for v in cuts + flips:
+		sent += 1
+		try:
+			c.call(op_extended(ISSUE_BULK, v), timeout=10)
+			answered += 1
+		except (OSError, LdapError):
+			c = user(CERTADM)
+	c.close()
+	tap.ok(answered == sent and alive(), "certpinIssueBulk truncated at every 7th byte and with "
+		"flipped bits: %d of %d answered, slapd alive" % (answered, sent))
+	ADMIN.call(op_modify(JDOE, [(MOD_DELETE, CERTATTR, [])]))
+
 	# every advertised and hidden control, with odd values, on every operation
 	ops = lambda i: [op_add("uid=odd%d,%s" % (i, PEOPLE), [("objectClass", ["inetOrgPerson", "certpinUser"]),
 			("uid", ["odd%d" % i]), ("cn", ["o"]), ("sn", ["o"]), (CERTATTR, [fresh("odd").der])]),
@@ -956,7 +998,8 @@ if want("alive"):
 		op_modify(JDOE, [(MOD_DELETE, CERTATTR, [])]),
 		op_modrdn("uid=odd%d,%s" % (i, PEOPLE), "uid=odd%d-r" % i), op_delete("uid=odd%d-r,%s" % (i, PEOPLE)),
 		op_compare(KEN, "certpinPIN", "135790"), op_search(KEN, SCOPE_BASE, "(certpinPIN=*)", ["*"]),
-		op_extended(WHOAMI), op_extended(ISSUE, b"\x30\x00"), op_extended(PASSWD, b"")]
+		op_extended(WHOAMI), op_extended(ISSUE, b"\x30\x00"), op_extended(ISSUE_BULK, b"\x30\x00"),
+		op_extended(PASSWD, b"")]
 	VALUES = [None, b"", b"\x30\x80\x00\x00", b"\x30\x03\x04\x01", b"\xff" * 3, b"\x30\x84\x7f\xff\xff\xff",
 		b"\x30" + b"\x00" * 4000]
 	i = 0
