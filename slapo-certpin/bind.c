@@ -101,6 +101,7 @@ typedef struct cp_session {
 					 * received before ss_gone_until that
 					 * still carry it lose it */
 	unsigned long	ss_gone_until;
+	time_t		ss_gone_at;	/* when it lost it */
 	unsigned long	ss_gen;		/* revocation generation last checked */
 	time_t		ss_checked;	/* when last checked */
 	Connection	*ss_conn;	/* slapd's connection (slots never move) */
@@ -138,6 +139,9 @@ static cp_bind_info *cp_front;
 /* How long a revocation waits for the operations under way of a session it
  * ended before shutting its connection down, in milliseconds. */
 #define CP_DRAIN_MS		5000
+/* A session that lost its identity this many seconds ago or less still
+ * has its operations waited for by a revocation that concerns it. */
+#define CP_GONE_RECENT		( 2 * CP_DRAIN_MS / 1000 )
 
 #define CP_GEN_LOAD()	__atomic_load_n( &certpin_revgen, __ATOMIC_SEQ_CST )
 #define CP_GEN_BUMP()	__atomic_add_fetch( &certpin_revgen, 1, __ATOMIC_SEQ_CST )
@@ -442,6 +446,7 @@ cp_session_gone( cp_session *s )
 		ber_dupbv( &s->ss_gone_ndn, &s->ss_ndn );
 	}
 	s->ss_gone_until = (unsigned long)-1;
+	s->ss_gone_at = slap_get_time();
 }
 
 /* The session of op's connection, or NULL: the fast path of every
@@ -1041,6 +1046,7 @@ typedef struct cp_victim {
 	unsigned long	vi_snap;	/* its operations numbered below began before */
 	int		vi_done;
 	int		vi_shut;
+	int		vi_gone;	/* lost its identity already (see below) */
 } cp_victim;
 
 /* May the write op change whether the entry ndn holds its certificates?
@@ -1088,22 +1094,33 @@ certpin_bind_revoked( Operation *op )
 	void *self = ldap_pvt_thread_pool_context();
 	struct timespec t0;
 	int nv = 0, av = 0, i, j, left, abandoned = 0;
+	time_t now;
 
 	CP_GEN_BUMP();
 	certpin_bind_cache_bump();
 	if ( bi == NULL || op == NULL || bi->cb_mode != CP_MODE_ENFORCE )
 		return;
 
-	/* The sessions this write may concern: a copy, taken under the lock. */
+	/* The sessions this write may concern: a copy, taken under the lock.
+	 * Also those that lost their identity moments ago: one of their own
+	 * operations may have seen this revocation's generation and dropped
+	 * it before this looked, while others of theirs, begun before, still
+	 * run as the user; they are waited for all the same. */
+	now = slap_get_time();
 	ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 	for ( i = 0; bi->cb_chunks && i < bi->cb_nchunks; i++ ) {
 		cp_session *c = bi->cb_chunks[i];
 
 		for ( j = 0; c && j < CP_CHUNK; j++ ) {
 			cp_session *s = &c[j];
+			int gone = !s->ss_used && s->ss_revoked &&
+				!BER_BVISNULL( &s->ss_gone_ndn ) &&
+				now - s->ss_gone_at <= CP_GONE_RECENT;
 
-			if ( !s->ss_used || s->ss_dead || s->ss_conn == NULL ||
-			     !cp_may_concern( op, &s->ss_ndn ) )
+			if ( s->ss_conn == NULL ||
+			     ( s->ss_used ? s->ss_dead != NULL ||
+				!cp_may_concern( op, &s->ss_ndn ) :
+				!gone || !cp_may_concern( op, &s->ss_gone_ndn ) ) )
 				continue;
 			if ( nv == av ) {
 				av = av ? 2 * av : 8;
@@ -1114,7 +1131,9 @@ certpin_bind_revoked( Operation *op )
 			v[nv].vi_idx = i * CP_CHUNK + j;
 			v[nv].vi_connid = s->ss_connid;
 			v[nv].vi_conn = s->ss_conn;
-			ber_dupbv_x( &v[nv].vi_ndn, &s->ss_ndn, op->o_tmpmemctx );
+			v[nv].vi_gone = !s->ss_used;
+			ber_dupbv_x( &v[nv].vi_ndn, gone ? &s->ss_gone_ndn : &s->ss_ndn,
+				op->o_tmpmemctx );
 			memcpy( v[nv].vi_hex, s->ss_sha256, sizeof( v[nv].vi_hex ) );
 			v[nv].vi_uuid = s->ss_uuid;
 			nv++;
@@ -1129,6 +1148,10 @@ certpin_bind_revoked( Operation *op )
 	for ( i = 0; i < nv; i++ ) {
 		cp_session *s;
 
+		if ( v[i].vi_gone ) {
+			left++;
+			continue;
+		}
 		v[i].vi_why = cp_entry_holds( op, &v[i].vi_ndn, v[i].vi_hex, NULL, NULL,
 			&v[i].vi_uuid, NULL );
 		if ( v[i].vi_why == NULL ) {
@@ -1140,9 +1163,11 @@ certpin_bind_revoked( Operation *op )
 		if ( s != NULL && s->ss_used && s->ss_connid == v[i].vi_connid ) {
 			s->ss_dead = v[i].vi_why;
 			cp_session_gone( s );
-		} else {
-			v[i].vi_done = 1;	/* re-bound or gone meanwhile */
-		}
+		} else if ( s == NULL || s->ss_connid != v[i].vi_connid ||
+			    !s->ss_revoked ) {
+			v[i].vi_done = 1;	/* closed or re-bound meanwhile */
+		}	/* else one of its operations found it revoked meanwhile:
+			 * the others, begun before, are waited for below */
 		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 		if ( v[i].vi_done )
 			continue;
