@@ -21,6 +21,10 @@ prov_conf 1
 # than the device's stream of requests (the attack needs requests left)
 sed -i "s|^maxsize 104857600|&\\ndbnosync\\nmoduleload syncprov\\noverlay syncprov|" "$TESTDIR/srv1/slapd.conf"
 grep -q '^moduleload syncprov' "$TESTDIR/srv1/slapd.conf" || die "cannot configure syncprov"
+# once revoked the device's session is anonymous, and slapd closes an
+# anonymous session with more than conn_max_pending (100) requests queued:
+# allow the authenticated limit, so that the attack can watch the rest run
+sed -i '1i conn_max_pending 1000' "$TESTDIR/srv1/slapd.conf"
 srv_start 1
 prov_base 1
 for i in $(seq 1 150); do
