@@ -28,7 +28,11 @@ logon_refused() {
 # offers no SASL EXTERNAL on that session, and the bind fails with
 # authMethodNotSupported (7) before any overlay sees it.  Debian 12's (2.5,
 # GnuTLS) does not: certpin's own date check refuses (49).
-if ldd "$SLAPD" 2>/dev/null | grep -q 'libssl\.so'; then SLAPD_TLS_DATES=yes; else SLAPD_TLS_DATES=no; fi
+# (Under tests/sanitize $SLAPD is a wrapper script: then libldap's TLS
+# library is read from a client of the same libldap.)
+tls_of=$SLAPD
+ldd "$tls_of" 2>/dev/null | grep -q 'libldap' || tls_of=$(command -v ldapwhoami)
+if ldd "$tls_of" 2>/dev/null | grep -q 'libssl\.so'; then SLAPD_TLS_DATES=yes; else SLAPD_TLS_DATES=no; fi
 
 # logon_refused_dates DESC N CERT [how]: CERT (expired or not yet valid, on
 # file) is refused: by slapd's TLS layer where it checks dates, else by the
