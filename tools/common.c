@@ -695,8 +695,8 @@ cp_progress_ok( void )
 
 /* ---- password ------------------------------------------------------------------- */
 
-/* "fmt ..." into err (when there is one) */
-static void
+/* "fmt ..." into err (when there is one): common.h */
+void
 cp_err( char *err, size_t errlen, const char *fmt, ... )
 {
 	va_list ap;

@@ -269,6 +269,10 @@ int certpin_secret_file( const char *path, struct berval *out,
  * reads a password (newlines included); the same refusals (ldapsearch's
  * reader, and certpin's tools before 2026-12, cut a long file at 4095
  * bytes and took an empty file as an empty password).  -y reads with it. */
+/* "fmt ..." into err[errlen] (nothing when err is NULL or errlen 0) */
+void cp_err( char *err, size_t errlen, const char *fmt, ... )
+	__attribute__(( format( printf, 3, 4 ) ));
+
 int certpin_secret_read( const char *path, int chomp, struct berval *out,
 	char *err, size_t errlen );
 

@@ -31,21 +31,6 @@
 /* lber_pvt.h is not installed. */
 #define PC_BVZERO( bv )	do { (bv)->bv_val = NULL; (bv)->bv_len = 0; } while ( 0 )
 
-static void pc_err( char *err, size_t errlen, const char *fmt, ... )
-	__attribute__(( format( printf, 3, 4 ) ));
-
-static void
-pc_err( char *err, size_t errlen, const char *fmt, ... )
-{
-	va_list ap;
-
-	if ( err == NULL || errlen == 0 )
-		return;
-	va_start( ap, fmt );
-	vsnprintf( err, errlen, fmt, ap );
-	va_end( ap );
-}
-
 /* The reason OpenSSL gave last, for a message. */
 static const char *
 pc_ssl_reason( void )
@@ -89,17 +74,17 @@ certpin_keyspec_parse( const char *s, certpin_keyspec *ks, char *err, size_t err
 		bits = s + 3;
 	}
 	if ( bits == NULL ) {
-		pc_err( err, errlen, "unknown key kind \"%s\" (use ec or rsa[:BITS])", s );
+		cp_err( err, errlen, "unknown key kind \"%s\" (use ec or rsa[:BITS])", s );
 		return -1;
 	}
 	errno = 0;
 	n = strtol( bits, &end, 10 );
 	if ( *bits == '\0' || *end != '\0' || errno ) {
-		pc_err( err, errlen, "bad RSA key size \"%s\"", bits );
+		cp_err( err, errlen, "bad RSA key size \"%s\"", bits );
 		return -1;
 	}
 	if ( n < CERTPIN_RSA_MIN_BITS || n > CERTPIN_RSA_MAX_BITS ) {
-		pc_err( err, errlen, "RSA keys must have %d to %d bits, not %ld",
+		cp_err( err, errlen, "RSA keys must have %d to %d bits, not %ld",
 			CERTPIN_RSA_MIN_BITS, CERTPIN_RSA_MAX_BITS, n );
 		return -1;
 	}
@@ -118,7 +103,7 @@ certpin_key_generate( const certpin_keyspec *ks, char *err, size_t errlen )
 	else
 		key = EVP_PKEY_Q_keygen( NULL, NULL, "EC", "P-256" );
 	if ( key == NULL )
-		pc_err( err, errlen, "cannot generate a key: %s", pc_ssl_reason() );
+		cp_err( err, errlen, "cannot generate a key: %s", pc_ssl_reason() );
 	return key;
 }
 
@@ -160,7 +145,7 @@ certpin_csr_make( EVP_PKEY *key, const char *cn, struct berval *der,
 		X509_REQ_sign( req, key, EVP_sha256() ) <= 0 ||
 		pc_req_der( req, der ) )
 	{
-		pc_err( err, errlen, "cannot make a certificate request: %s",
+		cp_err( err, errlen, "cannot make a certificate request: %s",
 			pc_ssl_reason() );
 		goto done;
 	}
@@ -181,14 +166,14 @@ pc_slurp( const char *path, struct berval *out, size_t max, char *err, size_t er
 	out->bv_val = NULL;
 	out->bv_len = 0;
 	if ( f == NULL ) {
-		pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
+		cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 		return -1;
 	}
 	buf = malloc( cap + 1 );
 	while ( buf != NULL ) {
 		if ( n == cap ) {
 			if ( cap >= max ) {
-				pc_err( err, errlen, "%s: file too large", path );
+				cp_err( err, errlen, "%s: file too large", path );
 				goto fail;
 			}
 			cap *= 2;
@@ -201,7 +186,7 @@ pc_slurp( const char *path, struct berval *out, size_t max, char *err, size_t er
 		n += r;
 		if ( r == 0 ) {
 			if ( ferror( f ) ) {
-				pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
+				cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 				goto fail;
 			}
 			fclose( f );
@@ -211,7 +196,7 @@ pc_slurp( const char *path, struct berval *out, size_t max, char *err, size_t er
 			return 0;
 		}
 	}
-	pc_err( err, errlen, "%s: out of memory", path );
+	cp_err( err, errlen, "%s: out of memory", path );
 fail:
 	free( buf );
 	fclose( f );
@@ -246,17 +231,17 @@ certpin_csr_read( const char *path, struct berval *der, char *err, size_t errlen
 	}
 	ERR_clear_error();
 	if ( req == NULL ) {
-		pc_err( err, errlen, "%s: not a PKCS#10 certificate request (PEM or DER)", path );
+		cp_err( err, errlen, "%s: not a PKCS#10 certificate request (PEM or DER)", path );
 		goto done;
 	}
 	pub = X509_REQ_get0_pubkey( req );
 	if ( pub == NULL || X509_REQ_verify( req, pub ) != 1 ) {
 		ERR_clear_error();
-		pc_err( err, errlen, "%s: the request's signature does not verify", path );
+		cp_err( err, errlen, "%s: the request's signature does not verify", path );
 		goto done;
 	}
 	if ( pc_req_der( req, der ) ) {
-		pc_err( err, errlen, "%s: out of memory", path );
+		cp_err( err, errlen, "%s: out of memory", path );
 		goto done;
 	}
 	rc = 0;
@@ -290,12 +275,12 @@ certpin_cert_read( const char *path, struct berval *der, char *err, size_t errle
 	}
 	ERR_clear_error();
 	if ( x == NULL ) {
-		pc_err( err, errlen, "%s: not an X.509 certificate (PEM or DER)", path );
+		cp_err( err, errlen, "%s: not an X.509 certificate (PEM or DER)", path );
 		goto done;
 	}
 	len = i2d_X509( x, NULL );
 	if ( len <= 0 || ( der->bv_val = malloc( len ) ) == NULL ) {
-		pc_err( err, errlen, "%s: cannot encode the certificate", path );
+		cp_err( err, errlen, "%s: cannot encode the certificate", path );
 		goto done;
 	}
 	q = (unsigned char *)der->bv_val;
@@ -316,14 +301,14 @@ certpin_key_read( const char *path, char *err, size_t errlen )
 
 	if ( bio == NULL ) {
 		ERR_clear_error();
-		pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
+		cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 		return NULL;
 	}
 	key = PEM_read_bio_PrivateKey( bio, NULL, NULL, NULL );
 	BIO_free( bio );
 	ERR_clear_error();
 	if ( key == NULL )
-		pc_err( err, errlen, "%s: not an unencrypted PEM private key", path );
+		cp_err( err, errlen, "%s: not an unencrypted PEM private key", path );
 	return key;
 }
 
@@ -539,9 +524,9 @@ certpin_out_open( certpin_out *o, const char *path, mode_t mode, int force,
 		o->co_fd = open( path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode );
 		if ( o->co_fd < 0 ) {
 			if ( errno == EEXIST )
-				pc_err( err, errlen, "%s: file exists (use --force to replace it)", path );
+				cp_err( err, errlen, "%s: file exists (use --force to replace it)", path );
 			else
-				pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
+				cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 			goto fail;
 		}
 	} else {
@@ -549,7 +534,7 @@ certpin_out_open( certpin_out *o, const char *path, mode_t mode, int force,
 		size_t len = strlen( path ) + sizeof( ".XXXXXX" );
 
 		if ( lstat( path, &st ) == 0 && !S_ISREG( st.st_mode ) ) {
-			pc_err( err, errlen, "%s: exists and is not a regular file", path );
+			cp_err( err, errlen, "%s: exists and is not a regular file", path );
 			goto fail;
 		}
 		o->co_tmp = malloc( len );
@@ -559,7 +544,7 @@ certpin_out_open( certpin_out *o, const char *path, mode_t mode, int force,
 		/* mkstemp creates the file 0600, never following a link. */
 		o->co_fd = mkstemp( o->co_tmp );
 		if ( o->co_fd < 0 ) {
-			pc_err( err, errlen, "%s: %s", o->co_tmp, strerror( errno ) );
+			cp_err( err, errlen, "%s: %s", o->co_tmp, strerror( errno ) );
 			free( o->co_tmp );
 			o->co_tmp = NULL;
 			goto fail;
@@ -568,13 +553,13 @@ certpin_out_open( certpin_out *o, const char *path, mode_t mode, int force,
 	/* Exactly the mode asked for, whatever the umask (mkstemp made the
 	 * temporary file 0600). */
 	if ( fchmod( o->co_fd, mode ) ) {
-		pc_err( err, errlen, "%s: %s", path, strerror( errno ) );
+		cp_err( err, errlen, "%s: %s", path, strerror( errno ) );
 		certpin_out_abort( o );
 		return -1;
 	}
 	return 0;
 nomem:
-	pc_err( err, errlen, "%s: out of memory", path );
+	cp_err( err, errlen, "%s: out of memory", path );
 fail:
 	free( o->co_path );
 	o->co_path = NULL;
@@ -586,7 +571,7 @@ pc_out_bio( certpin_out *o, BIO **bio, char *err, size_t errlen )
 {
 	*bio = BIO_new_fd( o->co_fd, BIO_NOCLOSE );
 	if ( *bio == NULL ) {
-		pc_err( err, errlen, "%s: %s", o->co_path, pc_ssl_reason() );
+		cp_err( err, errlen, "%s: %s", o->co_path, pc_ssl_reason() );
 		return -1;
 	}
 	return 0;
@@ -602,7 +587,7 @@ certpin_out_cert( certpin_out *o, const struct berval *der, char *err, size_t er
 
 	if ( x == NULL ) {
 		ERR_clear_error();
-		pc_err( err, errlen, "%s: the server sent a certificate that does not parse",
+		cp_err( err, errlen, "%s: the server sent a certificate that does not parse",
 			o->co_path );
 		return -1;
 	}
@@ -610,7 +595,7 @@ certpin_out_cert( certpin_out *o, const struct berval *der, char *err, size_t er
 		if ( PEM_write_bio_X509( bio, x ) && BIO_flush( bio ) == 1 )
 			rc = 0;
 		else
-			pc_err( err, errlen, "%s: cannot write: %s", o->co_path, strerror( errno ) );
+			cp_err( err, errlen, "%s: cannot write: %s", o->co_path, strerror( errno ) );
 	}
 	BIO_free( bio );
 	X509_free( x );
@@ -628,7 +613,7 @@ certpin_out_key( certpin_out *o, EVP_PKEY *key, char *err, size_t errlen )
 			BIO_flush( bio ) == 1 )
 			rc = 0;
 		else
-			pc_err( err, errlen, "%s: cannot write: %s", o->co_path, strerror( errno ) );
+			cp_err( err, errlen, "%s: cannot write: %s", o->co_path, strerror( errno ) );
 	}
 	BIO_free( bio );
 	return rc;
@@ -640,7 +625,7 @@ certpin_out_commit( certpin_out *o, char *err, size_t errlen )
 	int rc = 0;
 
 	if ( fsync( o->co_fd ) || close( o->co_fd ) ) {
-		pc_err( err, errlen, "%s: %s", o->co_path, strerror( errno ) );
+		cp_err( err, errlen, "%s: %s", o->co_path, strerror( errno ) );
 		o->co_fd = -1;
 		certpin_out_abort( o );
 		return -1;
@@ -648,7 +633,7 @@ certpin_out_commit( certpin_out *o, char *err, size_t errlen )
 	o->co_fd = -1;
 	if ( o->co_tmp != NULL ) {
 		if ( rename( o->co_tmp, o->co_path ) ) {
-			pc_err( err, errlen, "%s: %s", o->co_path, strerror( errno ) );
+			cp_err( err, errlen, "%s: %s", o->co_path, strerror( errno ) );
 			certpin_out_abort( o );
 			return -1;
 		}
@@ -715,13 +700,13 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 	PC_BVZERO( out );
 	fd = open( "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC );
 	if ( fd < 0 ) {
-		pc_err( err, errlen, "no terminal to ask for the %s on (%s)",
+		cp_err( err, errlen, "no terminal to ask for the %s on (%s)",
 			prompt, strerror( errno ) );
 		return -1;
 	}
 	buf = malloc( CERTPIN_SECRET_MAX + 1 );
 	if ( buf == NULL ) {
-		pc_err( err, errlen, "out of memory" );
+		cp_err( err, errlen, "out of memory" );
 		close( fd );
 		return -1;
 	}
@@ -740,7 +725,7 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 	if ( write( fd, "Enter ", 6 ) < 0 || write( fd, prompt, strlen( prompt ) ) < 0 ||
 		write( fd, ": ", 2 ) < 0 )
 	{
-		pc_err( err, errlen, "cannot write to the terminal: %s", strerror( errno ) );
+		cp_err( err, errlen, "cannot write to the terminal: %s", strerror( errno ) );
 		goto done;
 	}
 	for ( ;; ) {
@@ -748,13 +733,13 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 		if ( r < 0 && errno == EINTR )
 			continue;
 		if ( r < 0 ) {
-			pc_err( err, errlen, "cannot read the terminal: %s", strerror( errno ) );
+			cp_err( err, errlen, "cannot read the terminal: %s", strerror( errno ) );
 			goto done;
 		}
 		if ( r == 0 || c == '\n' || c == '\r' )
 			break;
 		if ( n == CERTPIN_SECRET_MAX ) {
-			pc_err( err, errlen, "%s longer than %d characters", prompt,
+			cp_err( err, errlen, "%s longer than %d characters", prompt,
 				CERTPIN_SECRET_MAX );
 			goto done;
 		}
@@ -765,7 +750,7 @@ certpin_secret_prompt( const char *prompt, struct berval *out, char *err, size_t
 		/* the echo of the newline is cosmetic */
 	}
 	if ( n == 0 ) {
-		pc_err( err, errlen, "no %s given", prompt );
+		cp_err( err, errlen, "no %s given", prompt );
 		goto done;
 	}
 	buf[n] = '\0';
@@ -827,13 +812,13 @@ certpin_tls_client_cert( LDAP *ld, const char *certfile, const char *keyfile,
 		goto fail;
 	rc = ldap_set_option( ld, LDAP_OPT_X_TLS_NEWCTX, &is_server );
 	if ( rc != LDAP_OPT_SUCCESS ) {
-		pc_err( err, errlen, "cannot use the client certificate %s with key %s "
+		cp_err( err, errlen, "cannot use the client certificate %s with key %s "
 			"(unreadable, or the key does not match)", certfile, keyfile );
 		return rc;
 	}
 	return LDAP_OPT_SUCCESS;
 fail:
-	pc_err( err, errlen, "cannot set up TLS for the client certificate" );
+	cp_err( err, errlen, "cannot set up TLS for the client certificate" );
 	return LDAP_OPT_ERROR;
 }
 
