@@ -1154,6 +1154,21 @@ cp_bulk_record( Operation *op, cp_item *items, int *us, int nu )
 	}
 }
 
+/* Send the extended operation's success response (its value in
+ * rs->sr_rspdata, freed here). */
+static void
+cp_send_ext( Operation *op, SlapReply *rs, const char *oid )
+{
+	rs->sr_rspoid = ch_strdup( oid );
+	rs->sr_err = LDAP_SUCCESS;
+	rs->sr_text = NULL;
+	send_ldap_extended( op, rs );
+	ch_free( (char *)rs->sr_rspoid );
+	rs->sr_rspoid = NULL;
+	ber_bvfree( rs->sr_rspdata );
+	rs->sr_rspdata = NULL;
+}
+
 static int
 cp_prov_bulk( Operation *op, SlapReply *rs )
 {
@@ -1416,14 +1431,7 @@ cp_prov_bulk( Operation *op, SlapReply *rs )
 	ber_free_buf( ber );
 	Debug( LDAP_DEBUG_STATS, "%s certpin: certpinIssueBulk: %d of %zu "
 		"certificates issued\n", op->o_log_prefix, issued, n );
-	rs->sr_rspoid = ch_strdup( CP_BULK_OID );
-	rs->sr_err = LDAP_SUCCESS;
-	rs->sr_text = NULL;
-	send_ldap_extended( op, rs );
-	ch_free( (char *)rs->sr_rspoid );
-	rs->sr_rspoid = NULL;
-	ber_bvfree( rs->sr_rspdata );
-	rs->sr_rspdata = NULL;
+	cp_send_ext( op, rs, CP_BULK_OID );
 	rc = LDAP_SUCCESS;
 
 done:
@@ -1634,14 +1642,7 @@ certpin_prov_extended( Operation *op, SlapReply *rs )
 		goto fail;
 	}
 	ber_free_buf( ber );
-	rs->sr_rspoid = ch_strdup( CP_PROV_OID );
-	rs->sr_err = LDAP_SUCCESS;
-	rs->sr_text = NULL;
-	send_ldap_extended( op, rs );
-	ch_free( (char *)rs->sr_rspoid );
-	rs->sr_rspoid = NULL;
-	ber_bvfree( rs->sr_rspdata );
-	rs->sr_rspdata = NULL;
+	cp_send_ext( op, rs, CP_PROV_OID );
 	rc = LDAP_SUCCESS;
 	goto done;
 
