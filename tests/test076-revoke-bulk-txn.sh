@@ -137,10 +137,15 @@ check_eq "... the error message clears the progress line first (starts at the le
 	"$(grep -c $'\r\033\\[Kcertpin-revoke: "uid=nosuch,'"$PEOPLE"'": no such user' "$TESTDIR/tty.out")"
 check_eq "... a progress line, redrawn in place with \\r: done/total, rate" 1 \
 	"$(tr '\r' '\n' < "$TESTDIR/tty.out" | grep -cE '^certpin-revoke: [0-9]+/1001 users \([0-9]+%\), [0-9]+ certificates revoked, [0-9]+ users/s' | awk '{print ($1 > 0)}')"
-# (cleared, or not redrawn since the error message: the summary then
-# starts its own line either way)
+# The summary starts at the left margin: right after a newline (the
+# progress line was not redrawn since the error message) or right after
+# "\r ESC[K" (it was redrawn, and cleared).  Never after a bare "\r" or
+# behind the progress text.  (The whole file: the redrawn progress line and
+# the summary share one line of it.)
 check_eq "... cleared before the summary (the summary starts at the left margin)" 1 \
-	"$(grep -cE $'^(\r\033\\[K)?certpin-revoke: 2000 certificates revoked for 1000 users, 1 error' "$TESTDIR/tty.out")"
+	"$(perl -0777 -ne 'my $n = () = /(?:\A|\n|\r\e\[K)certpin-revoke: 2000 certificates revoked for 1000 users, 1 error/g; print $n' "$TESTDIR/tty.out")"
+check_eq "... and is shown once" 1 \
+	"$(perl -0777 -ne 'my $n = () = /certpin-revoke: 2000 certificates revoked for 1000 users, 1 error/g; print $n' "$TESTDIR/tty.out")"
 # the other 700: --all (every user still holding certificates), into a pipe
 txn0=$(grep -c "TXN END" "$TESTDIR/srv1/slapd.log")
 "$REVOKE" -H "$(srv_uri 1 ldapi)" -x -D "$ROOTDN" -w "$ROOTPW" -c --all \
