@@ -8,6 +8,11 @@ never has more than one in flight; a pipelining client has many.
 usage: ldap-delay-proxy.py LISTEN_PORT SERVER_PORT DELAY STATSFILE
 Runs until killed or until the process that started it is gone; rewrites STATSFILE ("search N", "modify N", ...) after
 every message.  Used by tests/test020-get.sh and tests/test021-revoke.sh.
+
+With CERTPIN_PROXY_HOLD=K:HELDFILE:RELEASEFILE in the environment, the K-th
+modify response (and everything after it) is held back until RELEASEFILE
+exists; HELDFILE is created once it is held (tests/test077: a client
+interrupted while waiting for exactly that answer).
 """
 import os, selectors, socket, sys, time
 
@@ -56,10 +61,31 @@ sel = selectors.DefaultSelector()
 sel.register(ls, selectors.EVENT_READ, 'accept')
 pairs = {}      # sock -> state dict
 held = []       # (due time, client sock, data)
+hold = os.environ.get('CERTPIN_PROXY_HOLD')
+if hold:
+    hold_k, hold_file, release_file = hold.split(':', 2)
+    hold_k = int(hold_k)
+modifies = 0    # modify responses passed on
+
+
+def must_hold(st, data):
+    """Whether this chunk holds the K-th modify response, not yet released."""
+    if not hold or os.path.exists(release_file):
+        return False
+    msgs, _ = messages(st['sbuf'] + data)
+    if modifies + sum(1 for _, tag in msgs if tag == 0x67) < hold_k:
+        return False
+    if not os.path.exists(hold_file):
+        open(hold_file, 'w').close()
+    return True
+
+
 save()
 parent = os.getppid()
 while os.getppid() == parent:
     timeout = min(1.0, max(0.0, held[0][0] - time.time())) if held else 1.0
+    if hold and held:
+        timeout = min(timeout, 0.02)
     for key, _ in sel.select(timeout):
         if key.data == 'accept':
             c, _ = ls.accept()
@@ -96,11 +122,15 @@ while os.getppid() == parent:
             held.append((time.time() + delay, st['c'], data, st))
     now = time.time()
     while held and held[0][0] <= now:
+        if must_hold(held[0][3], held[0][2]):
+            break
         _, c, data, st = held.pop(0)
         msgs, st['sbuf'] = messages(st['sbuf'] + data)
         for msgid, tag in msgs:
             if tag in DONE:
                 inflight.pop(msgid, None)
+            if tag == 0x67:
+                modifies += 1
         try:
             c.sendall(data)
         except OSError:

@@ -10,6 +10,7 @@
 # revoke exactly the rest ("nothing to revoke" for the others, no error).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-bulk.sh"
+. "$(dirname "$0")/lib-tools.sh"
 
 REVOKE=$TOOLS/certpin-revoke
 [ -x "$REVOKE" ] || die "tools not built (run make)"
@@ -110,6 +111,37 @@ wait "$RPID" && rc=0 || rc=$?
 check_eq "SIGTERM: exit 143" 143 "$rc"
 check_report term
 check_rerun term
+
+# ---- SIGINT while a transaction's modify waits for its answer -----------------------
+# (the interruption ends, aborted, the transaction the identity being
+# handled belongs to: the report must stop before that identity.  Found
+# under load: the report named one transaction more than was committed.)
+# One user a transaction; the proxy holds back the answer to the 5th
+# modify (the 1st goes outside any transaction, the 2nd to 5th in one each)
+# until the client has had its SIGINT.
+fresh
+export CERTPIN_PROXY_HOLD="5:$TESTDIR/held:$TESTDIR/release"
+delay_proxy 1 0
+unset CERTPIN_PROXY_HOLD
+: > "$TESTDIR/held5.done"
+"$REVOKE" -H "$PROXY_URI" -x -D "$ROOTDN" -w "$ROOTPW" -c --batch 1 --done-file "$TESTDIR/held5.done" \
+	-f "$TESTDIR/dns" > "$TESTDIR/held5.out" 2> "$TESTDIR/held5.err" &
+RPID=$!
+for i in $(seq 1 1000); do [ -e "$TESTDIR/held" ] && break; sleep 0.02; done
+check "the proxy holds the answer to the 5th modify" test -e "$TESTDIR/held"
+kill -INT "$RPID"
+sleep 0.3
+touch "$TESTDIR/release"
+wait "$RPID" && rc=0 || rc=$?
+kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null
+check_eq "SIGINT during the 5th user's transaction: exit 130" 130 "$rc"
+check_report held5
+check_eq "... identities 1 to 4: the 5th user's transaction was aborted" 4 "$H"
+check_eq "... which the report says" 1 \
+	"$(grep -c '^certpin-revoke: the transaction in progress (1 users) was aborted: nothing of it was committed$' "$TESTDIR/held5.err")"
+check_eq "... and the 5th user still holds certificates" 1 \
+	"$(holders | grep -c "^$(sed -n '5s/^dn: //p' "$TESTDIR/dns")\$")"
+check_rerun held5
 
 # ---- the server goes away (restart) ------------------------------------------------
 fresh

@@ -1177,12 +1177,35 @@ rev_send( LDAP *ld, const char *dn, rev_plan *pl, int in_txn, int *msgid )
 	return rc;
 }
 
+/* What a sent modify keeps until its answer: its msgid, the DN, the
+ * thumbprints it removes (and their JSON, with -o json). */
+static void
+rev_pending_set( rev_pending *p, int msgid, const char *dn, rev_plan *pl )
+{
+	int i, k = 0;
+
+	p->rp_msgid = msgid;
+	p->rp_dn = strdup( dn );
+	p->rp_tp = calloc( pl->ntake ? pl->ntake : 1, sizeof( char * ) );
+	if ( p->rp_dn == NULL || p->rp_tp == NULL ) {
+		perror( cp_opt.prog );
+		exit( EXIT_FAILURE );
+	}
+	for ( i = 0; i < pl->n; i++ )
+		if ( pl->take[i] && ( p->rp_tp[k++] = strdup( pl->sha[i] ) ) == NULL ) {
+			perror( cp_opt.prog );
+			exit( EXIT_FAILURE );
+		}
+	p->rp_ncerts = k;
+	if ( cp_opt.format == CP_FMT_JSON )
+		p->rp_json = rev_json( pl, dn );
+}
+
 /* Queue the modify of pl for dn. */
 static void
 rev_queue( LDAP *ld, const char *dn, rev_plan *pl )
 {
-	rev_pending *p;
-	int rc, msgid, i, k = 0;
+	int rc, msgid;
 
 	rev_drain( ld, r.window - 1 );
 	if ( r.stop )
@@ -1196,20 +1219,7 @@ rev_queue( LDAP *ld, const char *dn, rev_plan *pl )
 		r.stop = 1;
 		return;
 	}
-	p = rev_find( 0 );
-	p->rp_msgid = msgid;
-	p->rp_dn = strdup( dn );
-	p->rp_tp = calloc( pl->ntake, sizeof( char * ) );
-	if ( p->rp_dn == NULL || p->rp_tp == NULL ) {
-		perror( cp_opt.prog );
-		exit( EXIT_FAILURE );
-	}
-	for ( i = 0; i < pl->n; i++ )
-		if ( pl->take[i] )
-			p->rp_tp[k++] = strdup( pl->sha[i] );
-	p->rp_ncerts = k;
-	if ( cp_opt.format == CP_FMT_JSON )
-		p->rp_json = rev_json( pl, dn );
+	rev_pending_set( rev_find( 0 ), msgid, dn, pl );
 	r.npend++;
 	if ( r.window == 1 )
 		rev_drain( ld, 0 );
@@ -1640,7 +1650,7 @@ rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
 {
 	const char *ctx = rev_ctx_of( dn );
 	rev_pending *p;
-	int rc, msgid, i, k = 0;
+	int rc, msgid;
 
 	if ( r.b.b_n && ctx != r.b.b_ctx )
 		rev_batch_end( ld, seq - 1 );
@@ -1664,21 +1674,9 @@ rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
 		return;
 	}
 	p = &r.b.b_v[r.b.b_n++];
-	p->rp_msgid = msgid;
+	rev_pending_set( p, msgid, dn, pl );
 	p->rp_seq = seq;
 	p->rp_state = RP_SENT;
-	p->rp_dn = strdup( dn );
-	p->rp_tp = calloc( pl->ntake, sizeof( char * ) );
-	if ( p->rp_dn == NULL || p->rp_tp == NULL ) {
-		perror( cp_opt.prog );
-		exit( EXIT_FAILURE );
-	}
-	for ( i = 0; i < pl->n; i++ )
-		if ( pl->take[i] )
-			p->rp_tp[k++] = strdup( pl->sha[i] );
-	p->rp_ncerts = k;
-	if ( cp_opt.format == CP_FMT_JSON )
-		p->rp_json = rev_json( pl, dn );
 	r.b.b_unanswered++;
 	if ( r.b.b_n == r.batch )
 		rev_batch_end( ld, seq );
@@ -1723,7 +1721,7 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		}
 		if ( !( err == LDAP_NO_SUCH_OBJECT && r.force ) )
 			rev_fail( err );
-		if ( r.txn && r.b.b_n == 0 )
+		if ( r.txn && r.b.b_n == 0 && !r.sig )
 			r.handled = r.done_items;
 		return r.stop;
 	}
@@ -1797,7 +1795,10 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		}
 	}
 done:
-	if ( r.txn && r.b.b_n == 0 && r.npend == 0 && !r.lost )
+	/* Nothing open: this identity is finished too.  Not after a signal or
+	 * a lost connection: rev_txn_queue() may have just ended (aborted) the
+	 * transaction holding it, and rev_batch_end() said how far it got. */
+	if ( r.txn && r.b.b_n == 0 && r.npend == 0 && !r.lost && !r.sig )
 		r.handled = r.done_items;
 	rev_plan_free( &pl );
 	ldap_memfree( dn );
