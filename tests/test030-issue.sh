@@ -77,6 +77,18 @@ snap=$(snapshot "$KEN")
 check_rc_out 1 "a file that is not a CSR is refused" "not a PKCS#10" \
 	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr bad.csr --out bad
 check_eq "entry unchanged after the bad CSR" "$snap" "$(snapshot "$KEN")"
+{ cat "$PKI/dev.csr.der"; printf 'x'; } > trail.csr
+check_rc_out 1 "a DER CSR followed by other bytes is refused" "not a PKCS#10" \
+	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr trail.csr --out bad
+{ cat "$PKI/dev.csr.der"; printf 'x'; } | openssl base64 -e |
+	{ echo "-----BEGIN CERTIFICATE REQUEST-----"; cat; echo "-----END CERTIFICATE REQUEST-----"; } > trail.pem
+check_rc_out 1 "a PEM CSR whose DER is followed by other bytes is refused" "not a PKCS#10" \
+	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr trail.pem --out bad
+check_eq "entry unchanged after the CSRs with trailing bytes" "$snap" "$(snapshot "$KEN")"
+openssl req -inform DER -in "$PKI/dev.csr.der" -out dev.csr.pem 2>/dev/null
+check "the same CSR as PEM is sent as is (--csr, PEM)" \
+	"$ISSUE" $TRUST -H "$URI_S" -D "$KEN" -w pw-kenmyer --csr dev.csr.pem --out csrpem
+check_eq "... it holds the CSR's key" "$(key_pubkey "$PKI/dev.key")" "$(cert_pubkey csrpem.crt)"
 
 # ---- refusing to overwrite, --force ---------------------------------------------------
 sums=$(sha256sum adm.crt adm.key adm-ca.crt)

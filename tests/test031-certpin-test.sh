@@ -120,6 +120,10 @@ snap=$(snapshot "$PILAR")
 ct_run $TRUST -H "$URI_S" --cert "$PKI/pilar.crt" --key "$PKI/pilar.key" pilar@example.com
 check_eq "--cert/--key tests Pilar's device certificate" "0 Success" "$RC $(result Result "$OUT")"
 check_eq "--cert: nothing issued, nothing revoked" "$snap" "$(snapshot "$PILAR")"
+{ cat "$PKI/pilar.der"; printf 'x'; } > "$TESTDIR/trail.der"
+ct_run $TRUST -H "$URI_S" --cert "$TESTDIR/trail.der" --key "$PKI/pilar.key" pilar@example.com
+check_eq "--cert: a DER certificate followed by other bytes is refused (exit 2)" 2 "$RC"
+check_out "... saying so" "trail.der: not an X.509 certificate \(PEM or DER\)" printf '%s\n' "$OUT"
 
 # ---- each failure, with what to fix ----------------------------------------------------------
 fails "unknown user" "Unknown user .*|No such user" \

@@ -108,21 +108,60 @@ certpin_key_generate( const certpin_keyspec *ks, char *err, size_t errlen )
 }
 
 /* i2d into a malloc'd berval. */
+/* The DER of an ASN.1 object (a request, a certificate) in malloc'd
+ * memory. */
+static int
+pc_item_der( const ASN1_VALUE *v, const ASN1_ITEM *it, struct berval *der )
+{
+	unsigned char *enc = NULL;
+	int len = ASN1_item_i2d( (ASN1_VALUE *)v, &enc, it );
+
+	if ( len <= 0 || ( der->bv_val = malloc( len ) ) == NULL ) {
+		OPENSSL_free( enc );
+		return -1;
+	}
+	memcpy( der->bv_val, enc, len );
+	der->bv_len = len;
+	OPENSSL_free( enc );
+	return 0;
+}
+
 static int
 pc_req_der( X509_REQ *req, struct berval *der )
 {
-	unsigned char *p;
-	int len = i2d_X509_REQ( req, NULL );
+	return pc_item_der( (ASN1_VALUE *)req, ASN1_ITEM_rptr( X509_REQ ), der );
+}
 
-	if ( len <= 0 )
-		return -1;
-	der->bv_val = malloc( len );
-	if ( der->bv_val == NULL )
-		return -1;
-	p = (unsigned char *)der->bv_val;
-	i2d_X509_REQ( req, &p );
-	der->bv_len = len;
-	return 0;
+/* One object of type it from a file's bytes: PEM (a block named pem_name,
+ * or the older name OpenSSL accepts for it) or DER.  Either way the DER
+ * is all of it: trailing bytes are refused.  NULL when it is neither. */
+static ASN1_VALUE *
+pc_pem_or_der( const struct berval *raw, const char *pem_name, const ASN1_ITEM *it )
+{
+	ASN1_VALUE *v = NULL;
+	unsigned char *data = NULL;
+	const unsigned char *p, *start;
+	long len;
+	BIO *bio = BIO_new_mem_buf( raw->bv_val, (int)raw->bv_len );
+
+	if ( bio != NULL &&
+		PEM_bytes_read_bio( &data, &len, NULL, pem_name, bio, NULL, NULL ) == 1 )
+	{
+		start = data;
+	} else {
+		start = (const unsigned char *)raw->bv_val;
+		len = (long)raw->bv_len;
+	}
+	BIO_free( bio );
+	p = start;
+	v = ASN1_item_d2i( NULL, &p, len, it );
+	if ( v != NULL && p != start + len ) {
+		ASN1_item_free( v, it );
+		v = NULL;
+	}
+	OPENSSL_free( data );
+	ERR_clear_error();
+	return v;
 }
 
 int
@@ -209,27 +248,13 @@ certpin_csr_read( const char *path, struct berval *der, char *err, size_t errlen
 	struct berval raw;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
-	const unsigned char *p;
-	BIO *bio;
 	int rc = -1;
 
 	der->bv_val = NULL;
 	der->bv_len = 0;
 	if ( pc_slurp( path, &raw, 1 << 20, err, errlen ) )
 		return -1;
-	bio = BIO_new_mem_buf( raw.bv_val, (int)raw.bv_len );
-	if ( bio != NULL )
-		req = PEM_read_bio_X509_REQ( bio, NULL, NULL, NULL );
-	BIO_free( bio );
-	if ( req == NULL ) {
-		p = (const unsigned char *)raw.bv_val;
-		req = d2i_X509_REQ( NULL, &p, (long)raw.bv_len );
-		if ( req != NULL && p != (const unsigned char *)raw.bv_val + raw.bv_len ) {
-			X509_REQ_free( req );
-			req = NULL;
-		}
-	}
-	ERR_clear_error();
+	req = (X509_REQ *)pc_pem_or_der( &raw, PEM_STRING_X509_REQ, ASN1_ITEM_rptr( X509_REQ ) );
 	if ( req == NULL ) {
 		cp_err( err, errlen, "%s: not a PKCS#10 certificate request (PEM or DER)", path );
 		goto done;
@@ -256,36 +281,21 @@ certpin_cert_read( const char *path, struct berval *der, char *err, size_t errle
 {
 	struct berval raw;
 	X509 *x = NULL;
-	const unsigned char *p;
-	unsigned char *q;
-	BIO *bio;
-	int len, rc = -1;
+	int rc = -1;
 
 	der->bv_val = NULL;
 	der->bv_len = 0;
 	if ( pc_slurp( path, &raw, 1 << 20, err, errlen ) )
 		return -1;
-	bio = BIO_new_mem_buf( raw.bv_val, (int)raw.bv_len );
-	if ( bio != NULL )
-		x = PEM_read_bio_X509( bio, NULL, NULL, NULL );
-	BIO_free( bio );
-	if ( x == NULL ) {
-		p = (const unsigned char *)raw.bv_val;
-		x = d2i_X509( NULL, &p, (long)raw.bv_len );
-	}
-	ERR_clear_error();
+	x = (X509 *)pc_pem_or_der( &raw, PEM_STRING_X509, ASN1_ITEM_rptr( X509 ) );
 	if ( x == NULL ) {
 		cp_err( err, errlen, "%s: not an X.509 certificate (PEM or DER)", path );
 		goto done;
 	}
-	len = i2d_X509( x, NULL );
-	if ( len <= 0 || ( der->bv_val = malloc( len ) ) == NULL ) {
+	if ( pc_item_der( (ASN1_VALUE *)x, ASN1_ITEM_rptr( X509 ), der ) ) {
 		cp_err( err, errlen, "%s: cannot encode the certificate", path );
 		goto done;
 	}
-	q = (unsigned char *)der->bv_val;
-	i2d_X509( x, &q );
-	der->bv_len = len;
 	rc = 0;
 done:
 	X509_free( x );
