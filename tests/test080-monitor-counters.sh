@@ -158,6 +158,16 @@ check_out "jdoe's session continues as anonymous once its certificate is revoked
 want logon-accepted 1
 want revoked 1
 want session-ended 1
+# in an LDAP transaction (RFC 5805: the write runs at the commit, through
+# the database instance, not through the frontend); an aborted one counts
+# nothing
+check "a transaction revokes ken's expired certificate" root_modify -E txn=commit \
+	-f <(mod_cert delete kenmyer "$PKI/expired.der")
+want revoked 1
+check "an aborted transaction revoking ken's not-yet-valid certificate" root_modify -E txn=abort \
+	-f <(mod_cert delete kenmyer "$PKI/future.der")
+check "... which ken still holds" test "$(root_search -b "$KEN" -s base certpinThumbprint |
+	grep -c "^certpinThumbprint: $(der_sha256 "$PKI/future.der")$")" -eq 1
 
 # ---- issuance ------------------------------------------------------------------
 check_rc_out 0 "issued: ken by phone and PIN over ldaps" "^issued" \
