@@ -6,8 +6,10 @@
 # (as the root DN and anonymously), in pipelined batches: binds with odd SASL
 # mechanisms and credentials, modifies with many mods on certpin's attributes
 # and controls attached, adds, modrdns, deletes, compares, searches with
-# filters on certpin's attributes, certpinIssue and other extended operations
-# with trailing or nested BER, abandons, half-written PDUs.  After every batch
+# filters on certpin's attributes, certpinIssue and certpinIssueBulk (real,
+# altered and random CSRs, for users named in them or not) and other
+# extended operations with trailing or nested BER, abandons, half-written
+# PDUs.  After every batch
 # slapd must be alive and answer a root DSE search; every --check-every
 # batches the write-path invariants of slapo-certpin(5) must hold on every
 # entry, certpinPIN must not be readable, and logons must match what is on
@@ -33,6 +35,7 @@ import ldap.sasl
 
 CERTPIN_OID = "2.25.200588203507426345906909541611622616575"
 ISSUE_OID = CERTPIN_OID + ".3.1"
+BULK_OID = CERTPIN_OID + ".3.2"	# certpinIssueBulk
 ATTRS = ["certpinCertificate;binary", "certpinCertificate", "certpinThumbprint",
          "certpinCertInfo", "certpinRevoked", "certpinRevokedThumbprint",
          "certpinPIN", "certpinPINFailure", "objectClass", "uid", "cn",
@@ -47,7 +50,7 @@ CONTROLS = ["1.3.6.1.1.13.1", "1.3.6.1.1.13.2", "1.3.6.1.1.12",
             "1.3.6.1.4.1.1466.20037"]
 EXOPS = [ISSUE_OID, "1.3.6.1.4.1.4203.1.11.3", "1.3.6.1.4.1.4203.1.11.1",
          "1.3.6.1.1.21.1", "1.3.6.1.1.21.3", "1.3.6.1.4.1.1466.20037",
-         "1.3.6.1.4.1.4203.1.11.3\x00", ISSUE_OID + ".9", "1.3.6.1.1.8"]
+         "1.3.6.1.4.1.4203.1.11.3\x00", ISSUE_OID + ".9", "1.3.6.1.1.8", BULK_OID]
 MECHS = [b"EXTERNAL", b"EXTERNAL\x00", b"external", b"EXTERNAL-PLUS",
          b"EXTERNAL\x00PLAIN", b"EXTERNALX", b" EXTERNAL", b"PLAIN", b"",
          b"SCRAM-SHA-1", b"DIGEST-MD5", b"GSSAPI", b"E" * 300, b"EXTERNAL\n"]
@@ -100,9 +103,10 @@ def control(oid, critical=None, value=None):
 # ---- the generator -------------------------------------------------------------
 
 class Gen:
-    def __init__(self, rnd, ders, suffix, people):
+    def __init__(self, rnd, ders, suffix, people, csrs):
         self.r = rnd
         self.ders = ders
+        self.csrs = csrs	# real PKCS#10 requests (DER): issuance goes deep
         self.suffix = suffix
         self.people = people
         self.dns = ["uid=%s,%s" % (u, people) for u in
@@ -194,11 +198,38 @@ class Gen:
         return out
 
     def issue_value(self):
-        body = octets(self.blob(self.r.randrange(200)))
+        if self.r.randrange(2) == 0:	# a request the server may grant
+            body = octets(self.pick(self.csrs))
+            if self.r.randrange(4):
+                body += octets(self.pick(self.dns[:3]) if self.r.randrange(3) else self.dn(), tag=0x80)
+            if self.r.randrange(3) == 0:
+                body += integer(self.pick([8, 24, 8760, 1, 0, 10 ** 6]), tag=0x83)
+            if self.r.randrange(3) == 0:
+                body += octets(self.pick(["desk-phone", "", "x" * 300, "a\x00b"]), tag=0x84)
+            return seq(body)
+        if self.r.randrange(2):
+            csr = self.pick(self.csrs)
+            if self.r.randrange(4) == 0:	# one byte changed
+                b = bytearray(csr)
+                b[self.r.randrange(len(b))] ^= 1 << self.r.randrange(8)
+                csr = bytes(b)
+        else:
+            csr = self.blob(self.r.randrange(200))
+        body = octets(csr)
         for tag in sorted(self.r.sample(range(0x80, 0x86), self.r.randrange(5))):
             body += tlv(tag, self.pick([b"kenmyer@example.com", b"+1 555 0100", b"123456",
-                                        b"\x00\x10", b"\xff" * 5, self.blob()]))
+                                        b"\x00\x10", b"\xff" * 5, self.blob(),
+                                        self.dn().encode(), b"739201", b"24"]))
         v = seq(body)
+        k = self.r.randrange(5)
+        if k == 0:
+            v += self.blob(3)		# trailing bytes
+        elif k == 1:
+            v = seq(v)		# nested
+        return v
+
+    def bulk_value(self):
+        v = seq(*[self.issue_value() for _ in range(self.pick([0, 1, 1, 2, 3, 5, 20]))])
         k = self.r.randrange(5)
         if k == 0:
             v += self.blob(3)		# trailing bytes
@@ -259,10 +290,11 @@ class Gen:
                        seq(*[octets(self.pick(ATTRS + ["*", "+", "1.1"])) for _ in range(self.r.randrange(4))]),
                        tag=0x63)
         if k < 92:	# extended
-            oid = self.pick(EXOPS)
+            oid = self.pick(EXOPS) if self.r.randrange(2) else self.pick([ISSUE_OID, BULK_OID])
             body = octets(oid, tag=0x80)
             if self.r.randrange(4):
-                body += octets(self.issue_value() if oid.startswith(ISSUE_OID) else self.blob(), tag=0x81)
+                body += octets(self.issue_value() if oid.startswith(ISSUE_OID) else
+                               self.bulk_value() if oid == BULK_OID else self.blob(), tag=0x81)
             return tlv(0x77, body)
         if k < 95:
             return integer(self.r.randrange(20), tag=0x50)	# abandon
@@ -410,6 +442,21 @@ def logon(args, cert):
     return p.returncode == 0
 
 
+def make_csrs(d):
+    """Three real certificate requests (P-256, P-384, RSA 2048), DER."""
+    out = []
+    for i, key in enumerate((["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                             ["ec", "-pkeyopt", "ec_paramgen_curve:P-384"], ["rsa:2048"])):
+        path = os.path.join(d, "fuzz%d.csr" % i)
+        subprocess.run(["openssl", "req", "-new", "-newkey"] + key +
+                       ["-nodes", "-keyout", os.devnull, "-outform", "DER", "-out", path,
+                        "-subj", "/CN=fuzz%d" % i], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(path, "rb") as f:
+            out.append(f.read())
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     for o in ("ldaps", "ldapi", "pidfile", "pki", "suffix", "rootdn", "rootpw"):
@@ -424,7 +471,7 @@ def main():
     rnd = random.Random(args.seed)
     ders = [open(os.path.join(args.pki, n + ".der"), "rb").read()
             for n in ("kenmyer", "pilar", "jdoe", "kenmyer2", "spare", "expired", "foreign")]
-    gen = Gen(rnd, ders, args.suffix, "ou=people," + args.suffix)
+    gen = Gen(rnd, ders, args.suffix, "ou=people," + args.suffix, make_csrs(args.artifacts))
     start = time.time()
     ops = batches = 0
     failure = None
