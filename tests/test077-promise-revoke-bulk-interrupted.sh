@@ -143,12 +143,21 @@ check_eq "... and the 5th user still holds certificates" 1 \
 	"$(holders | grep -c "^$(sed -n '5s/^dn: //p' "$TESTDIR/dns")\$")"
 check_rerun held5
 
-# ---- the server goes away (restart) ------------------------------------------------
+# ---- the server goes away (killed, then restarted) ----------------------------------
+# SIGKILL, not a clean stop: the commit in flight is either durable or not
+# (the report's "in doubt").  (A clean stop during a commit is not used here:
+# slapd 2.5.13 and 2.6.10 free a connection's queued transaction operations
+# while its commit still runs them when the connection is closed, here by
+# slapd's own shutdown; under ASan, a use-after-free in about 1 of 2 runs.
+# slapd's bug; slapo-certpin(5), BUGS.)
 fresh
 start_run lost
-srv_stop 1
+pid=$(cat "$TESTDIR/srv1/slapd.pid")
+kill -KILL "$pid"
+for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+rm -f "$TESTDIR/srv1/slapd.pid"
 wait "$RPID" && rc=0 || rc=$?
-check_eq "server stopped: certpin-revoke ends with Can't contact LDAP server (exit 255)" 255 "$rc"
+check_eq "server killed: certpin-revoke ends with Can't contact LDAP server (exit 255)" 255 "$rc"
 check_eq "... its report says why" 1 \
 	"$(grep -c '^certpin-revoke: interrupted (the connection to the server was lost)' "$TESTDIR/lost.err")"
 SLAPD_DEBUG=0 srv_start 1
