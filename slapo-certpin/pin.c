@@ -789,7 +789,13 @@ certpin_pin_add( Operation *op, SlapReply *rs )
 			continue;
 		}
 		cp_prior_load( pp, e, &pr );
-		BER_BVZERO( &pr.pr_cur );	/* a new entry has no PIN before */
+		/* A new entry has no PIN before: what was loaded is the value
+		 * being added, in the clear.  Wiped, not only forgotten. */
+		if ( pr.pr_cur.bv_val ) {
+			OPENSSL_cleanse( pr.pr_cur.bv_val, pr.pr_cur.bv_len );
+			ber_memfree( pr.pr_cur.bv_val );
+			BER_BVZERO( &pr.pr_cur );
+		}
 		rc = cp_pin_hash_vals( op, pp, &pr, a->a_vals,
 			a->a_nvals != a->a_vals ? a->a_nvals : NULL, &hash,
 			err, sizeof( err ) );
