@@ -33,7 +33,8 @@ tohex( const unsigned char *in, size_t len, char *out, const char *digits )
 }
 
 /* The digests, fetched from the default provider once (EVP_sha256() and
- * EVP_sha1() fetch at every use under OpenSSL 3); kept until exit. */
+ * EVP_sha1() fetch at every use under OpenSSL 3); kept until the module is
+ * unloaded (certpin_crypto_release). */
 static CRYPTO_ONCE md_once = CRYPTO_ONCE_STATIC_INIT;
 static EVP_MD *md_sha256, *md_sha1;
 
@@ -54,6 +55,14 @@ md_get( int sha1 )
 			return md_sha256;
 	}
 	return sha1 ? EVP_sha1() : EVP_sha256();
+}
+
+void
+certpin_md_release( void )
+{
+	EVP_MD_free( md_sha256 );
+	EVP_MD_free( md_sha1 );
+	md_sha256 = md_sha1 = NULL;
 }
 
 void

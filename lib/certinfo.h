@@ -71,6 +71,9 @@ long certpin_rec_get( const char *rec, size_t len, const char *name,
 
 /* Hex digests of a buffer. */
 void certpin_sha256_hex( const unsigned char *buf, size_t len, char out[65] );
+/* Free the digests fetched once; only when nothing can hash any more (the
+ * module's term_module()): after it the fallbacks are used. */
+void certpin_md_release( void );
 
 /* Times.  certpin_gentime() formats t as YYYYMMDDHHMMSSZ; certpin_gentime_parse()
  * reads that form (0, or -1 if malformed); certpin_gentime_iso() turns it into

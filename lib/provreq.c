@@ -501,6 +501,17 @@ ec_tmpl_init( void )
 	ERR_clear_error();
 }
 
+void
+certpin_csr_release( void )
+{
+	int i;
+
+	for ( i = 0; i < 2; i++ ) {
+		EVP_PKEY_free( ec_tmpl[i] );
+		ec_tmpl[i] = NULL;
+	}
+}
+
 /* Build the key of the SubjectPublicKeyInfo's parts (EVP_PKEY_fromdata).
  * NULL and *pk, or why not (in buf or a constant). */
 static const char *

@@ -129,5 +129,8 @@ typedef struct certpin_csr {
 const char *certpin_csr_check( const struct berval *csr, certpin_csr *out,
 	char *buf, size_t len );
 void certpin_csr_free( certpin_csr *cs );
+/* Free the curve keys made once; only when no CSR can be checked any more
+ * (the module's term_module()): after it keys are built the slow way. */
+void certpin_csr_release( void );
 
 #endif /* CERTPIN_PROVREQ_H */
