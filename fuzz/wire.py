@@ -220,16 +220,14 @@ class Gen:
             body += tlv(tag, self.pick([b"kenmyer@example.com", b"+1 555 0100", b"123456",
                                         b"\x00\x10", b"\xff" * 5, self.blob(),
                                         self.dn().encode(), b"739201", b"24"]))
-        v = seq(body)
-        k = self.r.randrange(5)
-        if k == 0:
-            v += self.blob(3)		# trailing bytes
-        elif k == 1:
-            v = seq(v)		# nested
-        return v
+        return self.mangle(seq(body))
 
     def bulk_value(self):
-        v = seq(*[self.issue_value() for _ in range(self.pick([0, 1, 1, 2, 3, 5, 20]))])
+        return self.mangle(seq(*[self.issue_value()
+                                 for _ in range(self.pick([0, 1, 1, 2, 3, 5, 20]))]))
+
+    def mangle(self, v):
+        """An extended request's value as is, or with trailing bytes, or nested."""
         k = self.r.randrange(5)
         if k == 0:
             v += self.blob(3)		# trailing bytes
