@@ -1644,8 +1644,11 @@ out:
 	rev_progress( 0 );
 }
 
-/* Queue the modify of pl for dn (identity number seq) in the transaction. */
-static void
+/* Queue the modify of pl for dn (identity number seq) in the transaction.
+ * 1: it is in the transaction (rev_batch_end() says when, and whether, it
+ * is finished); 0: it went as a single modify instead (finished once
+ * answered); -1: not sent (stopping). */
+static int
 rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
 {
 	const char *ctx = rev_ctx_of( dn );
@@ -1655,23 +1658,23 @@ rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
 	if ( r.b.b_n && ctx != r.b.b_ctx )
 		rev_batch_end( ld, seq - 1 );
 	if ( REV_STOPPING() )
-		return;
+		return -1;
 	if ( !r.txn || ( !r.b.b_open && rev_txn_start( ld ) ) ) {
-		if ( !r.lost ) {
-			rev_queue( ld, dn, pl );
-			rev_drain( ld, 0 );
-		}
-		return;
+		if ( r.lost )
+			return -1;
+		rev_queue( ld, dn, pl );
+		rev_drain( ld, 0 );
+		return 0;
 	}
 	r.b.b_ctx = ctx;
 	while ( r.b.b_unanswered >= REV_WINDOW && !r.lost )
 		rev_batch_wait_one( ld );
 	if ( r.lost )
-		return;
+		return -1;
 	rc = rev_send( ld, dn, pl, 1, &msgid );
 	if ( rc != LDAP_SUCCESS ) {
 		rev_lost( ld, rc );
-		return;
+		return -1;
 	}
 	p = &r.b.b_v[r.b.b_n++];
 	rev_pending_set( p, msgid, dn, pl );
@@ -1680,6 +1683,7 @@ rev_txn_queue( LDAP *ld, const char *dn, rev_plan *pl, long seq )
 	r.b.b_unanswered++;
 	if ( r.b.b_n == r.batch )
 		rev_batch_end( ld, seq );
+	return 1;
 }
 
 /* With -n a certificate (or record) named twice is counted once. */
@@ -1705,7 +1709,7 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 {
 	rev_plan pl;
 	char *dn;
-	int rc;
+	int rc, queued = 0;
 
 	if ( r.sig || r.lost )
 		return 1;	/* this identity is not reached */
@@ -1721,7 +1725,7 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		}
 		if ( !( err == LDAP_NO_SUCH_OBJECT && r.force ) )
 			rev_fail( err );
-		if ( r.txn && r.b.b_n == 0 && !r.sig )
+		if ( r.txn && r.b.b_n == 0 )
 			r.handled = r.done_items;
 		return r.stop;
 	}
@@ -1782,7 +1786,7 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		goto done;
 	}
 	if ( r.txn && !r.plain_first ) {
-		rev_txn_queue( ld, dn, &pl, r.done_items );
+		queued = rev_txn_queue( ld, dn, &pl, r.done_items );
 	} else {
 		rev_queue( ld, dn, &pl );
 		if ( r.txn ) {
@@ -1795,10 +1799,10 @@ rev_entry( LDAP *ld, cp_item *it, LDAPMessage *e, int err, void *arg )
 		}
 	}
 done:
-	/* Nothing open: this identity is finished too.  Not after a signal or
-	 * a lost connection: rev_txn_queue() may have just ended (aborted) the
-	 * transaction holding it, and rev_batch_end() said how far it got. */
-	if ( r.txn && r.b.b_n == 0 && r.npend == 0 && !r.lost && !r.sig )
+	/* Nothing open: this identity is finished too, unless it went into a
+	 * transaction (rev_batch_end() says how far that got: after SIGINT it
+	 * aborts the one just filled) or was not sent at all. */
+	if ( r.txn && queued == 0 && r.b.b_n == 0 && r.npend == 0 && !r.lost )
 		r.handled = r.done_items;
 	rev_plan_free( &pl );
 	ldap_memfree( dn );
