@@ -468,9 +468,11 @@ cp_certs_find_hex( cp_certs *s, const char *hex )
 	return -1;
 }
 
-/* Append der (normalized norm, consumed; NULL: computed here). */
+/* Append der (normalized norm, consumed; NULL: computed here; its SHA-256
+ * in hex, or NULL: computed here). */
 static cp_cert *
-cp_certs_add( Operation *op, cp_certs *s, struct berval *der, struct berval *norm )
+cp_certs_add_hashed( Operation *op, cp_certs *s, struct berval *der, struct berval *norm,
+	const char *sha256 )
 {
 	cp_cert *c;
 
@@ -486,8 +488,17 @@ cp_certs_add( Operation *op, cp_certs *s, struct berval *der, struct berval *nor
 		c->cc_norm = *norm;
 	else
 		cp_cert_norm( op, der, &c->cc_norm );
-	certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, c->cc_sha256 );
+	if ( sha256 )
+		memcpy( c->cc_sha256, sha256, sizeof( c->cc_sha256 ) );
+	else
+		certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, c->cc_sha256 );
 	return c;
+}
+
+static cp_cert *
+cp_certs_add( Operation *op, cp_certs *s, struct berval *der, struct berval *norm )
+{
+	return cp_certs_add_hashed( op, s, der, norm, NULL );
 }
 
 static void
@@ -564,9 +575,16 @@ cp_derive( Operation *op, Entry *e, cp_delta *d, char *err, size_t errlen )
 				if ( cp_rec_is( &info->a_vals[j], c->cc_sha256 ) )
 					c->cc_info = info->a_vals[j];
 		}
-		for ( i = 0; i < d->cd_before.cs_n; i++ )
-			cp_certs_add( op, &d->cd_after, &d->cd_before.cs_c[i].cc_der, NULL )->cc_info =
-				d->cd_before.cs_c[i].cc_info;
+		/* after = before, to start with: the same values, normalized and
+		 * hashed once */
+		for ( i = 0; i < d->cd_before.cs_n; i++ ) {
+			cp_cert *bc = &d->cd_before.cs_c[i], *ac;
+			struct berval n;
+
+			ber_dupbv_x( &n, &bc->cc_norm, op->o_tmpmemctx );
+			ac = cp_certs_add_hashed( op, &d->cd_after, &bc->cc_der, &n, bc->cc_sha256 );
+			ac->cc_info = bc->cc_info;
+		}
 	}
 
 	switch ( op->o_tag ) {
