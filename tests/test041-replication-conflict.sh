@@ -31,8 +31,9 @@ repl_setup 3
 ok "three delta-syncrepl providers started"
 KEN="uid=kenmyer,$PEOPLE"
 # seconds for three providers to converge after restarts (a test bound, not a
-# promise: under a load of 10 on two cores, 10 s was once too short)
-BOUND=30
+# promise: under a load of 10 on two cores, 10 s was once too short, and
+# 30 s once in the Debian 13 root; the checks after it still see them agree)
+BOUND=60
 
 revoke_all() {	# on the provider in $SRV: delete every certificate of kenmyer
 	root_modify <<LDIF

@@ -49,12 +49,12 @@ pipeline() {	# DEV N KIND [ARG] [CSR]
 }
 field_of() { printf '%s\n' "$1" | sed -n "s/^$2=//p"; }
 
-# attack DESC KIND [ARG-FN] [CSR]: up to six fresh devices, until the
+# attack DESC KIND [ARG-FN] [CSR]: up to twelve fresh devices, until the
 # revocation landed with requests left (late_all > 0); every attempt must
 # show no late operation as the user.  ARG-FN prints the kind's argument.
 attack() {
 	local desc=$1 kind=$2 argfn=${3:-} csrf=${4:-} try out arg bad=0 landed=0
-	for try in 1 2 3 4 5 6; do
+	for try in $(seq 1 12); do
 		new_device
 		arg=
 		[ -n "$argfn" ] && arg=$($argfn "$DEV")
@@ -90,7 +90,7 @@ attack() {
 	if [ "$landed" = 1 ]; then
 		ok "$desc: the revocation landed with requests left ($(field_of "$out" late_all) ran after it, as anonymous)"
 	else
-		notok "$desc: in six attempts the revocation never landed with requests left"
+		notok "$desc: in twelve attempts the revocation never landed with requests left"
 		printf '%s\n' "$out" | sed 's/^/#   /'
 	fi
 }
