@@ -34,7 +34,7 @@ tohex( const unsigned char *in, size_t len, char *out, const char *digits )
 
 /* The digests, fetched from the default provider once (EVP_sha256() and
  * EVP_sha1() fetch at every use under OpenSSL 3); kept until the module is
- * unloaded (certpin_crypto_release). */
+ * unloaded (certpin_md_release, from term_module). */
 static CRYPTO_ONCE md_once = CRYPTO_ONCE_STATIC_INIT;
 static EVP_MD *md_sha256, *md_sha1;
 
