@@ -107,7 +107,6 @@ certpin_key_generate( const certpin_keyspec *ks, char *err, size_t errlen )
 	return key;
 }
 
-/* i2d into a malloc'd berval. */
 /* The DER of an ASN.1 object (a request, a certificate) in malloc'd
  * memory. */
 static int
