@@ -14,6 +14,10 @@
  *   issue    each thread binds as sample users (simple bind, their password)
  *            and asks for certificates through the provisioning extended
  *            operation for itself (-K ec|rsa: the CSR's key)
+ *   issuefor each thread binds as the administrator (-R) and sends one
+ *            certpinIssue request at a time, each for the next sample user
+ *            (the request's identity): single requests written the way
+ *            "modify" writes, one user after the other
  *   issuebulk each thread binds as the administrator (-R, SASL EXTERNAL) and
  *            sends certpinIssueBulk requests of -b items (default 500), one
  *            certificate per item, each item for the next sample user, the
@@ -27,6 +31,8 @@
  *   -t N     threads (default 2)      -d SECS  measured time (default 5)
  *   -w SECS  warm-up, not measured (default 0.5)
  *   -n N     trials (revoke)          -R URI   administrator's ldapi URI
+ *   -D DN, -P PW  the administrator's simple bind on -R (default: SASL
+ *            EXTERNAL, the ldapi peer's identity)
  *   -B URI   second server: revoke (see above); rebind and logon: pair
  *            mode, both servers measured in one run, alternating slices of
  *            -s MS milliseconds (default 200) in ABBA order; two lines
@@ -75,12 +81,13 @@ typedef struct sample {
 	void	*ctx[2];	/* libldap TLS contexts presenting them */
 } sample;
 
+static const char *admindn, *adminpw;
 static const char *uri, *cafile, *keyfile, *listfile, *adminuri, *uri2, *uri3, *kind = "ec";
 static const char *revattr = "certpinCertificate;binary";
 static int nserv = 1;	/* servers measured in one run: 1, 2 (-B) or 3 (-C) */
 static int nthreads = 2, ntrials = 100, nbulk = 500;
 static struct berval *csrpool;
-static long next_user;	/* issuebulk, modify: the next sample user (atomic) */
+static long next_user;	/* issuefor, issuebulk, modify: the next sample user (atomic) */
 static double duration = 5, warmup = 0.5;
 static sample *samples;
 static int nsamples;
@@ -215,6 +222,19 @@ bind_external( LDAP *ld )
 	struct berval empty = { 0, "" };
 
 	return ldap_sasl_bind_s( ld, NULL, "EXTERNAL", &empty, NULL, NULL, NULL );
+}
+
+/* The administrator's bind on adminuri: -D/-P, or SASL EXTERNAL. */
+static int
+bind_admin( LDAP *ld )
+{
+	struct berval pw;
+
+	if ( admindn == NULL )
+		return bind_external( ld );
+	pw.bv_val = (char *)( adminpw ? adminpw : "" );
+	pw.bv_len = strlen( pw.bv_val );
+	return ldap_sasl_bind_s( ld, admindn, LDAP_SASL_SIMPLE, &pw, NULL, NULL, NULL );
 }
 
 /* One full device logon on server u; returns the bind's result code. */
@@ -370,16 +390,20 @@ make_csr( void )
 	EVP_PKEY_free( key );
 }
 
-/* One issuance for the bound user; the result code. */
+/* One issuance for the bound user (for == NULL) or, asked by an
+ * administrator, for the user named for; the result code. */
 static int
-issue_one( LDAP *ld )
+issue_one( LDAP *ld, const char *for_dn )
 {
 	BerElement *ber = ber_alloc_t( LBER_USE_DER );
 	struct berval req, *resp = NULL, cert, cacert;
 	char *oid = NULL;
 	int rc;
 
-	if ( ber == NULL || ber_printf( ber, "{O}", &csr ) < 0 || ber_flatten2( ber, &req, 0 ) < 0 )
+	if ( ber == NULL ||
+	     ( for_dn ? ber_printf( ber, "{Ots}", &csr, (ber_tag_t)0x80, for_dn )
+		      : ber_printf( ber, "{O}", &csr ) ) < 0 ||
+	     ber_flatten2( ber, &req, 0 ) < 0 )
 		die( "%s", "cannot encode the request" );
 	rc = ldap_extended_operation_s( ld, CERTPIN_ISSUE_OID, &req, NULL, NULL, &oid, &resp );
 	if ( rc == LDAP_SUCCESS ) {
@@ -440,7 +464,7 @@ run_issue( void *arg )
 			u += nthreads;
 			t0 = now();
 		}
-		rc = issue_one( ld );
+		rc = issue_one( ld, NULL );
 		t1 = now();
 		if ( rc == LDAP_CONSTRAINT_VIOLATION && full++ < 1000 ) {
 			/* the user holds as many certificates as allowed (an earlier
@@ -455,6 +479,36 @@ run_issue( void *arg )
 		}
 		full = 0;
 		left--;
+		if ( t0 >= t_start )
+			record( w, t0, t1 );
+	}
+	ldap_unbind_ext( ld, NULL, NULL );
+	return NULL;
+}
+
+static void *
+run_issuefor( void *arg )
+{
+	worker *w = arg;
+	LDAP *ld = conn( adminuri, NULL );
+	double t0, t1;
+	int rc = bind_admin( ld );
+
+	if ( rc != LDAP_SUCCESS ) {
+		note_error( "administrator bind", rc, ld );
+		w->errors++;
+	}
+	pthread_barrier_wait( &barrier );
+	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
+		long u = __atomic_fetch_add( &next_user, 1, __ATOMIC_RELAXED ) % nsamples;
+
+		rc = issue_one( ld, samples[u].dn );
+		t1 = now();
+		if ( rc != LDAP_SUCCESS ) {
+			note_error( "issuefor", rc, ld );
+			w->errors++;
+			break;
+		}
 		if ( t0 >= t_start )
 			record( w, t0, t1 );
 	}
@@ -533,10 +587,10 @@ run_issuebulk( void *arg )
 	LDAP *ld = conn( adminuri, NULL );
 	long issued;
 	double t0, t1;
-	int rc = bind_external( ld );
+	int rc = bind_admin( ld );
 
 	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind (EXTERNAL)", rc, ld );
+		note_error( "administrator bind", rc, ld );
 		w->errors++;
 	}
 	pthread_barrier_wait( &barrier );
@@ -570,10 +624,10 @@ run_modify( void *arg )
 	char val[720];
 	double t0, t1;
 	long k = 0;
-	int rc = bind_external( ld );
+	int rc = bind_admin( ld );
 
 	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind (EXTERNAL)", rc, ld );
+		note_error( "administrator bind", rc, ld );
 		w->errors++;
 	}
 	memset( val, 'x', sizeof( val ) - 1 );
@@ -655,9 +709,9 @@ run_revoke( void )
 	long nd = 0, nm = 0;
 	double t0;
 
-	rc = bind_external( admin );
+	rc = bind_admin( admin );
 	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind (ldapi EXTERNAL)", rc, admin );
+		note_error( "administrator bind", rc, admin );
 		fprintf( stderr, "loadgen: %s\n", first_error );
 		return 1;
 	}
@@ -777,10 +831,10 @@ main( int argc, char **argv )
 	int opt, k;
 
 	if ( argc < 2 )
-		die( "%s", "usage: loadgen rebind|logon|revoke|issue [options] (see loadgen.c)" );
+		die( "%s", "usage: loadgen rebind|logon|revoke|issue|issuefor|issuebulk|modify [options] (see loadgen.c)" );
 	mode = argv[1];
 	optind = 2;
-	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:C:K:s:a:b:" ) ) != -1 ) {
+	while ( ( opt = getopt( argc, argv, "H:A:k:l:t:d:w:n:R:B:C:K:s:a:b:D:P:" ) ) != -1 ) {
 		switch ( opt ) {
 		case 'H': uri = optarg; break;
 		case 'A': cafile = optarg; break;
@@ -791,6 +845,8 @@ main( int argc, char **argv )
 		case 'w': warmup = atof( optarg ); break;
 		case 'n': ntrials = atoi( optarg ); break;
 		case 'R': adminuri = optarg; break;
+		case 'D': admindn = optarg; break;
+		case 'P': adminpw = optarg; break;
 		case 'B': uri2 = optarg; break;
 		case 'C': uri3 = optarg; break;
 		case 'a': revattr = optarg; break;
@@ -818,6 +874,12 @@ main( int argc, char **argv )
 		fn = run_issue;
 		load_samples( 1, 0 );
 		make_csr();
+	} else if ( strcmp( mode, "issuefor" ) == 0 ) {
+		if ( !adminuri )
+			die( "%s", "issuefor needs -R" );
+		fn = run_issuefor;
+		load_samples( 0, 0 );
+		make_csr();
 	} else if ( strcmp( mode, "issuebulk" ) == 0 ) {
 		if ( !adminuri || nbulk < 1 )
 			die( "%s", "issuebulk needs -R and -b N (N >= 1)" );
@@ -836,7 +898,7 @@ main( int argc, char **argv )
 	if ( fn == run_rebind && nctx > nthreads )
 		nctx = nthreads;
 
-	if ( uri2 && ( fn == run_issue || fn == run_issuebulk || fn == run_modify ) )
+	if ( uri2 && ( fn == run_issue || fn == run_issuefor || fn == run_issuebulk || fn == run_modify ) )
 		die( "%s", "-B is for rebind, logon and revoke" );
 	if ( uri3 && !uri2 )
 		die( "%s", "-C needs -B" );
