@@ -18,7 +18,7 @@
  *            certpinIssue request at a time, each for the next sample user
  *            (the request's identity): single requests written the way
  *            "modify" writes, one user after the other
- *   issuebulk each thread binds as the administrator (-R, SASL EXTERNAL) and
+ *   issuebulk each thread binds as the administrator (-R; -D/-P) and
  *            sends certpinIssueBulk requests of -b items (default 500), one
  *            certificate per item, each item for the next sample user, the
  *            CSRs from a pool of -b distinct keys; "ops" counts certificates
@@ -390,8 +390,8 @@ make_csr( void )
 	EVP_PKEY_free( key );
 }
 
-/* One issuance for the bound user (for == NULL) or, asked by an
- * administrator, for the user named for; the result code. */
+/* One issuance for the bound user (for_dn NULL) or, asked by an
+ * administrator, for the user named for_dn; the result code. */
 static int
 issue_one( LDAP *ld, const char *for_dn )
 {
