@@ -486,36 +486,6 @@ run_issue( void *arg )
 	return NULL;
 }
 
-static void *
-run_issuefor( void *arg )
-{
-	worker *w = arg;
-	LDAP *ld = conn( adminuri, NULL );
-	double t0, t1;
-	int rc = bind_admin( ld );
-
-	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind", rc, ld );
-		w->errors++;
-	}
-	pthread_barrier_wait( &barrier );
-	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
-		long u = __atomic_fetch_add( &next_user, 1, __ATOMIC_RELAXED ) % nsamples;
-
-		rc = issue_one( ld, samples[u].dn );
-		t1 = now();
-		if ( rc != LDAP_SUCCESS ) {
-			note_error( "issuefor", rc, ld );
-			w->errors++;
-			break;
-		}
-		if ( t0 >= t_start )
-			record( w, t0, t1 );
-	}
-	ldap_unbind_ext( ld, NULL, NULL );
-	return NULL;
-}
-
 /* ---- issuebulk and modify ------------------------------------------------ */
 
 static void
@@ -580,19 +550,30 @@ issue_bulk_one( LDAP *ld, long *issued )
 	return rc;
 }
 
+/* Worker w's administrator connection (-R, bound with -D/-P or EXTERNAL);
+ * *rc the bind's result, counted as an error when it failed. */
+static LDAP *
+admin_open( worker *w, int *rc )
+{
+	LDAP *ld = conn( adminuri, NULL );
+
+	*rc = bind_admin( ld );
+	if ( *rc != LDAP_SUCCESS ) {
+		note_error( "administrator bind", *rc, ld );
+		w->errors++;
+	}
+	return ld;
+}
+
 static void *
 run_issuebulk( void *arg )
 {
 	worker *w = arg;
-	LDAP *ld = conn( adminuri, NULL );
 	long issued;
 	double t0, t1;
-	int rc = bind_admin( ld );
+	int rc;
+	LDAP *ld = admin_open( w, &rc );
 
-	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind", rc, ld );
-		w->errors++;
-	}
 	pthread_barrier_wait( &barrier );
 	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
 		rc = issue_bulk_one( ld, &issued );
@@ -616,35 +597,47 @@ run_issuebulk( void *arg )
 	return NULL;
 }
 
-static void *
-run_modify( void *arg )
-{
-	worker *w = arg;
-	LDAP *ld = conn( adminuri, NULL );
-	char val[720];
-	double t0, t1;
-	long k = 0;
-	int rc = bind_admin( ld );
+/* One write by the administrator for the user dn, begun at t0. */
+typedef int (*user_write)( LDAP *ld, worker *w, const char *dn, double t0 );
 
-	if ( rc != LDAP_SUCCESS ) {
-		note_error( "administrator bind", rc, ld );
-		w->errors++;
-	}
+static int
+write_issuefor( LDAP *ld, worker *w, const char *dn, double t0 )
+{
+	return issue_one( ld, dn );
+}
+
+static int
+write_modify( LDAP *ld, worker *w, const char *dn, double t0 )
+{
+	static long seq;	/* keeps every value new (atomic) */
+	char val[720], *vals[2] = { val, NULL };
+	LDAPMod mod = { LDAP_MOD_ADD, "description", { .modv_strvals = vals } },
+		*mods[2] = { &mod, NULL };
+
 	memset( val, 'x', sizeof( val ) - 1 );
 	val[sizeof( val ) - 1] = '\0';
+	snprintf( val, 40, "%d-%ld-%.0f-", w->id,
+		__atomic_fetch_add( &seq, 1, __ATOMIC_RELAXED ), t0 * 1e6 );
+	val[strlen( val )] = 'x';
+	return ldap_modify_ext_s( ld, dn, mods, NULL, NULL );
+}
+
+/* The administrator's single writes, each for the next sample user. */
+static void *
+run_user_writes( worker *w, const char *what, user_write one )
+{
+	double t0, t1;
+	int rc;
+	LDAP *ld = admin_open( w, &rc );
+
 	pthread_barrier_wait( &barrier );
 	while ( rc == LDAP_SUCCESS && ( t0 = now() ) < t_end ) {
 		long u = __atomic_fetch_add( &next_user, 1, __ATOMIC_RELAXED ) % nsamples;
-		char *vals[2] = { val, NULL };
-		LDAPMod mod = { LDAP_MOD_ADD, "description", { .modv_strvals = vals } },
-			*mods[2] = { &mod, NULL };
 
-		snprintf( val, 40, "%d-%ld-%.0f-", w->id, k++, t0 * 1e6 );
-		val[strlen( val )] = 'x';
-		rc = ldap_modify_ext_s( ld, samples[u].dn, mods, NULL, NULL );
+		rc = one( ld, w, samples[u].dn, t0 );
 		t1 = now();
 		if ( rc != LDAP_SUCCESS ) {
-			note_error( "modify", rc, ld );
+			note_error( what, rc, ld );
 			w->errors++;
 			break;
 		}
@@ -653,6 +646,18 @@ run_modify( void *arg )
 	}
 	ldap_unbind_ext( ld, NULL, NULL );
 	return NULL;
+}
+
+static void *
+run_issuefor( void *arg )
+{
+	return run_user_writes( arg, "issuefor", write_issuefor );
+}
+
+static void *
+run_modify( void *arg )
+{
+	return run_user_writes( arg, "modify", write_modify );
 }
 
 /* ---- revoke ------------------------------------------------------------ */
