@@ -125,7 +125,7 @@ repl_snapshot() {
 # entry with the record's own, older, CSN: after a conflict the providers
 # agree on every value but entryCSN and modifyTimestamp.  (The values
 # still converge; a certificate the record would add back is refused at
-# bind by the revocation record the entry keeps: test041, test067.)
+# bind by the revocation record the entry keeps: test041, test058.)
 repl_logs_resolution() { "$SLAPD" -VV 2>&1 | grep -q 'slapd 2\.[6-9]'; }
 
 # repl_same DN: the entry holds the same values, byte for byte (user and
