@@ -371,6 +371,13 @@ cfg_set() {
 # DN sees it; two equal snapshots mean the entry did not change at all.
 snapshot() { root_search -b "$1" -s base '*' '+' 2>&1; }
 
+# slapd_version_read: SLAPD_VERSION becomes the release of $SLAPD (e.g.
+# 2.5.13); the test stops when it cannot be read.
+slapd_version_read() {
+	SLAPD_VERSION=$("$SLAPD" -VV 2>&1 | sed -n 's/.*slapd \([0-9]*\.[0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+	[ -n "$SLAPD_VERSION" ] || die "cannot read $SLAPD's version"
+}
+
 # add_user UID "Display Name" [extra LDIF lines]
 add_user() {
 	local uid=$1 name=$2 extra=${3:-}

@@ -9,9 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 
 mk() { sed -n "s/^$1 = //p" "$BUILDDIR/Makefile"; }
-running=$("$SLAPD" -VV 2>&1 | sed -n 's/.*slapd \([0-9]*\.[0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+slapd_version_read
+running=$SLAPD_VERSION
 built=$(sed -n 's/^#define OPENLDAP_VERSION "\(.*\)"/\1/p' "$(mk OPENLDAP_SRC)/include/portable.h")
-[ -n "$running" ] || die "cannot read $SLAPD's version"
 check_eq "the module is built for the running slapd's release" "$running" "$built"
 
 # variant VERSION: the real module's objects, with version.c compiled as if
