@@ -239,6 +239,10 @@ certpin_search_as_root( Operation *op2, BackendDB *db, slap_callback *cb )
 	certpin_op_as_root( op2, db, LDAP_REQ_SEARCH, &db->be_suffix[0],
 		&db->be_nsuffix[0], cb );
 	op2->o_managedsait = SLAP_CONTROL_CRITICAL;
+	/* an internal search answers whole, even when the operation it serves
+	 * was abandoned (back-mdb stops an abandoned search early: a check
+	 * would find nothing) */
+	op2->o_abandon = 0;
 	op2->o_sync = SLAP_CONTROL_NONE;
 	op2->o_pagedresults = SLAP_CONTROL_NONE;
 	op2->o_no_subordinate_glue = 1;	/* each database answers for itself */
@@ -292,7 +296,20 @@ certpin_find_in( Operation *op, BackendDB *db, const char *hex,
 
 	filter_free_x( op, op2.ors_filter, 1 );
 	op->o_tmpfree( fstr, op->o_tmpmemctx );
-	return 0;
+	/* fail closed: only a search that ran to its end says that no entry
+	 * holds the certificate (noSuchObject: the database has no suffix
+	 * entry yet) */
+	switch ( rs2.sr_err ) {
+	case LDAP_SUCCESS:
+	case LDAP_SIZELIMIT_EXCEEDED:
+	case LDAP_NO_SUCH_OBJECT:
+		return 0;
+	default:
+		Debug( LDAP_DEBUG_ANY, "%s certpin: search of \"%s\" for certificate "
+			"%s failed (%d)\n", op->o_log_prefix, db->be_suffix[0].bv_val,
+			hex, rs2.sr_err );
+		return -1;
+	}
 }
 
 static int

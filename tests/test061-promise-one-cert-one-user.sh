@@ -6,7 +6,10 @@
 # one (accepted elsewhere); concurrent adds of one certificate to two
 # entries in two databases (and in one); through a back-relay/rwm view of
 # the user database a user adds another user's revoked certificate (the
-# check used to run as the relay database's empty root DN, hidden by ACLs).
+# check used to run as the relay database's empty root DN, hidden by ACLs);
+# adds of another user's certificate abandoned as soon as they are sent
+# (an abandoned operation's internal searches used to stop early: the
+# check found no holder).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-logon.sh"
 
@@ -162,5 +165,29 @@ PY
 check_out "two databases: no certificate was accepted by both concurrent adds" "^round0 both=0$" printf '%s\n' "$out"
 check_out "one database: no certificate was accepted by both concurrent adds" "^round1 both=0$" printf '%s\n' "$out"
 check_eq "and each was accepted by one of them" "" "$(printf '%s\n' "$out" | grep 'both refused')"
+
+# ---- abandon: a check must not be cut short ------------------------------------------
+# eve (self-write) sends the add of ken's certificate and abandons it at
+# once, 300 times pipelined: an abandoned operation stops its searches
+# early, and the check that no other entry holds the certificate is an
+# internal search.  ken's certificate must stay his alone whatever arrives.
+out=$("$PY" - "$(srv_uri 1 ldapi)" "$EVE" "$PKI/kenmyer.der" <<'PY' 2>&1
+import sys, ldap
+uri, dn, der = sys.argv[1], sys.argv[2], open(sys.argv[3], 'rb').read()
+l = ldap.initialize(uri)
+l.simple_bind_s(dn, 'pw-eve')
+for i in range(300):
+    m = l.modify(dn, [(ldap.MOD_ADD, 'certpinCertificate;binary', [der])])
+    l.abandon(m)
+print('whoami', l.whoami_s())
+PY
+)
+check_out "eve sent 300 abandoned adds of ken's certificate" "^whoami dn:$EVE" printf '%s\n' "$out"
+check_eq "abandon: eve does not hold ken's certificate" "" \
+	"$(ldapsearch -LLL -x -D "cn=admin,$OTHER" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -b "$EVE" -s base certpinThumbprint |
+		grep -F "certpinThumbprint: $(der_sha256 "$PKI/kenmyer.der")")"
+check_eq "abandon: ken's certificate is on one entry only" 1 \
+	"$(for b in "$SUFFIX" "$OTHER"; do ldapsearch -LLL -x -D "$([ "$b" = "$SUFFIX" ] && echo "$ROOTDN" || echo "cn=admin,$OTHER")" -w "$ROOTPW" -H "$(srv_uri 1 ldapi)" -b "$b" "(certpinThumbprint=$(der_sha256 "$PKI/kenmyer.der"))" 1.1; done | grep -c '^dn:')"
+logon_as "abandon: ken still logs on" 1 kenmyer "$KEN"
 check "slapd is still running" srv_alive 1
 done_testing
