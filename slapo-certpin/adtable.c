@@ -335,3 +335,23 @@ certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches 
 	}
 	return SLAP_CB_CONTINUE;
 }
+
+/* Does some entry of db hold every attribute a record of an issued
+ * certificate stores (write.c's group commit writes them inside a
+ * transaction)? */
+int
+certpin_adtable_records_stored( Operation *op, BackendDB *db )
+{
+	AttributeDescription **opattrs;
+
+	if ( db == NULL || db->be_search == NULL || !cp_is_mdb( db ) )
+		return 1;
+	if ( db->be_nsuffix == NULL || BER_BVISNULL( &db->be_nsuffix[0] ) )
+		return 0;
+	for ( opattrs = cp_opattrs( 0 ); *opattrs; opattrs++ )
+		if ( !cp_ad_known( op, db, *opattrs ) )
+			return 0;
+	return cp_ad_known( op, db, ad_certpinCertBinary ) &&
+		cp_ad_known( op, db, ad_certpinThumbprint ) &&
+		cp_ad_known( op, db, ad_certpinCertInfo );
+}

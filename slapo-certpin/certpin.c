@@ -441,6 +441,7 @@ certpin_initialize( void )
 	}
 	certpin_uniq_init();
 	certpin_adtable_init();
+	certpin_write_init();
 
 	certpin.on_bi.bi_type = "certpin";
 	certpin.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;

@@ -181,8 +181,14 @@ int certpin_write_frontend( Operation *op, SlapReply *rs );
 /* adtable.c: writes the backend may undo (transactions, No-Op) store no
  * attribute description new to the database (slapd 2.5 back-mdb). */
 void certpin_adtable_init( void );
+/* Does some entry of db hold every attribute the record of an issued
+ * certificate stores (so that a transaction writing records can abort)? */
+int certpin_adtable_records_stored( Operation *op, BackendDB *db );
 int certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches );
 void certpin_adtable_watch( Operation *op );
+void certpin_write_init( void );
+/* An overlay of db logs its writes outside its transactions (core.c). */
+int certpin_db_logs_writes( BackendDB *db );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
  * modify as db's root DN.  info: the certificate's metadata when the caller
@@ -190,8 +196,9 @@ void certpin_adtable_watch( Operation *op );
  * NULL to parse der.  assertion (may be NULL): an RFC 4528 assertion the
  * backend tests on the entry inside the write's own transaction (the write
  * fails with LDAP_ASSERTION_FAILED and changes nothing when it is false):
- * provision.c's "the requester's certificate is still on file".  Returns an
- * LDAP result code, rs->sr_text set. */
+ * provision.c's "the requester's certificate is still on file".  Concurrent
+ * calls share database commits (write.c, group commit); each gets its own
+ * result.  Returns an LDAP result code, rs->sr_text set. */
 int certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval *der, certpin_certinfo *info, const char *endpoint,
 	Filter *assertion, SlapReply *rs );
@@ -316,6 +323,8 @@ enum {
 	CP_CTR_REVOKED,
 	CP_CTR_BIND_CACHE_HIT,
 	CP_CTR_BIND_CACHE_MISS,
+	CP_CTR_RECORD_COMMITS,
+	CP_CTR_RECORD_GROUPED,
 	CP_CTR_N
 };
 
@@ -339,6 +348,9 @@ void certpin_count_logon( Operation *op, int ev, const char *why,
 	struct berval *ndn, const char *hex );
 /* A certificate issued; path: "phone+PIN", "administrator" or "self". */
 void certpin_count_issued( const char *path );
+/* commits database commits recorded certpinIssue certificates, grouped of
+ * them in a commit shared with others (write.c, group commit) */
+void certpin_count_records( int commits, int grouped );
 /* An issuance refused with result code err and diagnostic text. */
 void certpin_count_issue_refused( Operation *op, int err, const char *text );
 /* A wrong PIN for ndn, the failures-th in the window of max allowed (a

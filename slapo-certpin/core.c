@@ -633,3 +633,13 @@ certpin_uniq_unlock( void )
 	if ( last )
 		ldap_pvt_thread_mutex_unlock( &certpin_uniq_mutex );
 }
+
+/* Does an overlay of db record each write as it runs, outside the
+ * database's transaction (accesslog, which delta-syncrepl replays, and
+ * auditlog)?  Writes into db then never share a database transaction that
+ * could still abort (write.c group commit, provision.c bulk issuance). */
+int
+certpin_db_logs_writes( BackendDB *db )
+{
+	return overlay_is_inst( db, "accesslog" ) || overlay_is_inst( db, "auditlog" );
+}

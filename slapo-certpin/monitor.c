@@ -252,6 +252,14 @@ certpin_count_issued( const char *path )
 }
 
 void
+certpin_count_records( int commits, int grouped )
+{
+	CP_CTR_ADD( CP_CTR_RECORD_COMMITS, commits );
+	if ( grouped )
+		CP_CTR_ADD( CP_CTR_RECORD_GROUPED, grouped );
+}
+
+void
 certpin_count_issue_refused( Operation *op, int err, const char *text )
 {
 	int r = certpin_issue_reason( err, text );
@@ -422,6 +430,11 @@ cp_mon_ents_build( void )
 		"certificate re-binds that skipped the read of the entry (certpin-bind-cache)" );
 	cp_mon_ent_add( CP_CTR_BIND_CACHE_MISS, 1, "bind-cache-miss", NULL,
 		"certificate binds that read the entry with certpin-bind-cache on" );
+	cp_mon_ent_add( CP_CTR_RECORD_COMMITS, 1, "record-commits", NULL,
+		"database commits that recorded certificates issued by certpinIssue" );
+	cp_mon_ent_add( CP_CTR_RECORD_GROUPED, 1, "records-grouped", NULL,
+		"certpinIssue certificates recorded in a commit shared with other "
+		"requests (group commit)" );
 }
 
 static unsigned long

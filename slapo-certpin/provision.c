@@ -1114,8 +1114,9 @@ cp_bulk_settle( Operation *op, cp_item *items, int u, int rc )
 /* Record the users us[0 .. nu-1] of one database: the first on its own
  * (so that every attribute the writes store has its number in back-mdb's
  * table for good before any transaction could abort: adtable.c), the others
- * CP_BULK_TXN to a database transaction; a transaction in which a write
- * fails is aborted and its users recorded one by one. */
+ * CP_BULK_TXN to a database transaction (unless an overlay of the database
+ * logs writes as they run: certpin_db_logs_writes); a transaction in which
+ * a write fails is aborted and its users recorded one by one. */
 static void
 cp_bulk_record( Operation *op, cp_item *items, int *us, int nu )
 {
@@ -1128,7 +1129,8 @@ cp_bulk_record( Operation *op, cp_item *items, int *us, int nu )
 		OpExtra *txn = NULL;
 
 		j = i + CP_BULK_TXN < nu ? i + CP_BULK_TXN : nu;
-		if ( db->bd_info->bi_op_txn == NULL || j - i < 2 ) {
+		if ( db->bd_info->bi_op_txn == NULL || j - i < 2 ||
+		     certpin_db_logs_writes( db ) ) {
 			for ( k = i; k < j; k++ )
 				cp_bulk_settle( op, items, us[k], cp_bulk_write( op, items, us[k] ) );
 			continue;

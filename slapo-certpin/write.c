@@ -1830,10 +1830,13 @@ cp_mods_add( Modifications **mods, short mop, AttributeDescription *ad,
 	*mods = m;
 }
 
-int
-certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
+/* One record write (certpin_write_record), in op's database transaction
+ * when op carries one (o_extra): the room on the entry and the uniqueness
+ * of the certificate are read inside it. */
+static int
+cp_record_one( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval *der, certpin_certinfo *info, const char *endpoint,
-	Filter *assertion, SlapReply *rs )
+	Filter *assertion, SlapReply *rs, int *wrote )
 {
 	certpin_info *ci = certpin_ci( op );
 	BackendInfo *bi = op->o_bd->bd_info;
@@ -1845,24 +1848,13 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	struct berval rec = BER_BVNULL;
 	char hex[65], why[200];
 	const char *text = NULL;
-	int rc, held = 0;
+	int rc, held = 0, holds = 1;
 
 	rs->sr_text = NULL;
+	*wrote = 0;
 	if ( ci == NULL ) {
 		rs->sr_text = "certpin: not configured";
 		return LDAP_UNWILLING_TO_PERFORM;
-	}
-	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
-		rs->sr_text = "certpin: no such entry";
-		return LDAP_NO_SUCH_OBJECT;
-	}
-	a = attr_find( e->e_attrs, ad_certpinCertBinary );
-	held = a ? a->a_numvals : 0;
-	certpin_entry_release( op, db, e );
-	if ( held + 1 > ci->ci_max_certs ) {
-		rs->sr_text = "certpinCertificate: the entry holds as many "
-			"certificates as it may (certpin-max-certificates)";
-		return LDAP_CONSTRAINT_VIOLATION;
 	}
 	/* fresh op time: the record's "published" */
 	slap_op_time( &op->o_time, &op->o_tincr );
@@ -1877,8 +1869,37 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 		memcpy( hex, info->ci_sha256, sizeof( hex ) );
 	else
 		certpin_sha256_hex( (unsigned char *)der->bv_val, der->bv_len, hex );
-	/* one certificate, one user: from the check until the write is done */
+
+	/* One certificate, one user, and the room on the entry: from the
+	 * checks until the write is done (every write that adds certificates
+	 * holds this lock).  The checks refuse before anything is written: a
+	 * shared transaction (group commit) goes on without the refused one. */
 	certpin_uniq_lock();
+	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
+		certpin_uniq_unlock();
+		ch_free( rec.bv_val );
+		rs->sr_text = "certpin: no such entry";
+		return LDAP_NO_SUCH_OBJECT;
+	}
+	a = attr_find( e->e_attrs, ad_certpinCertBinary );
+	held = a ? a->a_numvals : 0;
+	/* the backend tests the assertion again inside the write */
+	if ( assertion )
+		holds = test_filter( op, e, assertion ) == LDAP_COMPARE_TRUE;
+	certpin_entry_release( op, db, e );
+	if ( held + 1 > ci->ci_max_certs ) {
+		certpin_uniq_unlock();
+		ch_free( rec.bv_val );
+		rs->sr_text = "certpinCertificate: the entry holds as many "
+			"certificates as it may (certpin-max-certificates)";
+		return LDAP_CONSTRAINT_VIOLATION;
+	}
+	if ( !holds ) {
+		certpin_uniq_unlock();
+		ch_free( rec.bv_val );
+		rs->sr_text = "certpin: the entry no longer satisfies the write's assertion";
+		return LDAP_ASSERTION_FAILED;
+	}
 	rc = cp_check_new( op, ndn, hex, why, sizeof( why ) );
 	if ( rc != LDAP_SUCCESS ) {
 		certpin_uniq_unlock();
@@ -1897,6 +1918,7 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	value_add_one( &v, der );
 	cp_mods_add( &mods, LDAP_MOD_ADD, ad_certpinCertBinary, v );
 
+	*wrote = 1;
 	rc = cp_write_internal( op, db, ndn, mods, assertion, &text );
 	certpin_uniq_unlock();
 	op->o_bd = obd;
@@ -1912,3 +1934,193 @@ certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
 	return LDAP_SUCCESS;
 }
 
+/* ---- group commit of single issuances ----------------------------------
+ *
+ * Every certpinIssue request pays a database commit (an fsync) for its
+ * record; while one commit runs, the requests that finished their
+ * cryptography meanwhile wait in a queue.  The thread whose request finds
+ * no commit running leads: it records every queued request of the same
+ * database in one database transaction (as certpinIssueBulk does) and
+ * commits once, then hands the lead to a waiting requester and answers its
+ * own client.  Each record is written with the checks of cp_record_one
+ * inside the shared transaction (room on the entry, the requester's
+ * assertion, the certificate new everywhere), under the uniqueness lock
+ * held until the commit; a record its checks refuse writes nothing and the
+ * others go on.  When a write itself fails, the transaction is aborted and
+ * the group's records written one by one, each with its own result: a
+ * request's answer never depends on the others'.  No request waits for
+ * company: a request that finds no commit running is written at once.  A
+ * group is written in a transaction only when every attribute its writes
+ * store is held by some entry of the database (adtable.c: back-mdb cannot
+ * undo an attribute new to the database) and no overlay of the database
+ * logs writes before they commit (accesslog, auditlog: an aborted group
+ * would leave records of writes that never happened). */
+
+#define CP_GROUP_MAX	64	/* records per group commit */
+
+typedef struct cp_recq {
+	struct cp_recq		*rq_next;
+	BackendDB		*rq_db;
+	struct berval		*rq_ndn, *rq_der;
+	certpin_certinfo	*rq_info;
+	const char		*rq_endpoint;
+	Filter			*rq_assertion;
+	const char		*rq_prefix;	/* the requester's log prefix */
+	const char		*rq_text;
+	int			rq_rc, rq_done;
+} cp_recq;
+
+static ldap_pvt_thread_mutex_t cp_recq_mutex;
+static ldap_pvt_thread_cond_t cp_recq_cond;
+static cp_recq *cp_recq_head, **cp_recq_tail = &cp_recq_head;
+static int cp_recq_leading;
+
+void
+certpin_write_init( void )
+{
+	ldap_pvt_thread_mutex_init( &cp_recq_mutex );
+	ldap_pvt_thread_cond_init( &cp_recq_cond );
+}
+
+/* Write q's record with leader op (and its transaction, if any), logging
+ * under the requester's connection and operation. */
+static int
+cp_recq_write( Operation *op, cp_recq *q )
+{
+	Opheader oh = *op->o_hdr;
+	Operation o = *op;
+	SlapReply rs = { REP_EXTENDED };
+	int wrote;
+
+	snprintf( oh.oh_log_prefix, sizeof( oh.oh_log_prefix ), "%s", q->rq_prefix );
+	o.o_hdr = &oh;
+	/* none of the leader's controls, nor its abandonment, apply to the
+	 * records it writes for others */
+	memset( o.o_ctrlflag, SLAP_CONTROL_NONE, sizeof( o.o_ctrlflag ) );
+	o.o_controls = NULL;
+	o.o_ctrls = NULL;
+	o.o_abandon = 0;
+	q->rq_rc = cp_record_one( &o, q->rq_db, q->rq_ndn, q->rq_der, q->rq_info,
+		q->rq_endpoint, q->rq_assertion, &rs, &wrote );
+	q->rq_text = rs.sr_text;
+	return wrote;
+}
+
+/* The group g (n records of one database): one transaction and one
+ * commit, or one by one. */
+static void
+cp_recq_group( Operation *op, cp_recq *g, int n )
+{
+	BackendDB *db = g->rq_db;
+	Operation txop = *op;
+	OpExtra *txn = NULL;
+	cp_recq *q;
+	int rc, w = 0;
+
+	if ( n == 1 || certpin_db_logs_writes( db ) ||
+	     !certpin_adtable_records_stored( op, db ) ) {
+		/* alone, or into a database whose writes are logged as they
+		 * run, or among the first records of a database: one by one */
+		for ( q = g; q; q = q->rq_next )
+			w += cp_recq_write( op, q ) && q->rq_rc == LDAP_SUCCESS;
+		certpin_count_records( w, 0 );
+		return;
+	}
+	certpin_uniq_lock();
+	txop.o_bd = db;
+	rc = db->bd_info->bi_op_txn( &txop, SLAP_TXN_BEGIN, &txn );
+	txop.o_bd = op->o_bd;
+	/* a record refused by its checks wrote nothing: the others go on;
+	 * a write that failed may have left part of itself: all undone */
+	for ( q = g; rc == LDAP_SUCCESS && q; q = q->rq_next ) {
+		if ( !cp_recq_write( &txop, q ) )
+			continue;
+		if ( q->rq_rc == LDAP_SUCCESS )
+			w++;
+		else
+			rc = q->rq_rc;
+	}
+	txop.o_bd = db;
+	if ( txn && rc == LDAP_SUCCESS ) {
+		rc = db->bd_info->bi_op_txn( &txop, SLAP_TXN_COMMIT, &txn );
+	} else if ( txn ) {
+		db->bd_info->bi_op_txn( &txop, SLAP_TXN_ABORT, &txn );
+		if ( rc == LDAP_SUCCESS )
+			rc = LDAP_OTHER;
+	}
+	certpin_uniq_unlock();
+	if ( rc == LDAP_SUCCESS ) {
+		certpin_count_records( w > 0, w > 1 ? w : 0 );
+		return;
+	}
+	Debug( LDAP_DEBUG_STATS, "%s certpin: a group commit of %d issued "
+		"certificates failed (%d): recording them one by one\n",
+		op->o_log_prefix, n, rc );
+	w = 0;
+	for ( q = g; q; q = q->rq_next )
+		w += cp_recq_write( op, q ) && q->rq_rc == LDAP_SUCCESS;
+	certpin_count_records( w, 0 );
+}
+
+int
+certpin_write_record( Operation *op, BackendDB *db, struct berval *ndn,
+	struct berval *der, certpin_certinfo *info, const char *endpoint,
+	Filter *assertion, SlapReply *rs )
+{
+	cp_recq me = { NULL }, *g, **gt, **pp, *q;
+	BackendDB *gdb;
+	int n;
+
+	if ( db == NULL || db->bd_info->bi_op_txn == NULL )
+		return cp_record_one( op, db, ndn, der, info, endpoint, assertion, rs, &n );
+	me.rq_db = db;
+	me.rq_ndn = ndn;
+	me.rq_der = der;
+	me.rq_info = info;
+	me.rq_endpoint = endpoint;
+	me.rq_assertion = assertion;
+	me.rq_prefix = op->o_log_prefix;
+
+	ldap_pvt_thread_mutex_lock( &cp_recq_mutex );
+	*cp_recq_tail = &me;
+	cp_recq_tail = &me.rq_next;
+	while ( !me.rq_done && cp_recq_leading )
+		ldap_pvt_thread_cond_wait( &cp_recq_cond, &cp_recq_mutex );
+	if ( !me.rq_done ) {
+		cp_recq_leading = 1;
+		while ( !me.rq_done ) {
+			/* the queued requests of the first one's database, in order */
+			g = NULL;
+			gt = &g;
+			n = 0;
+			gdb = cp_recq_head->rq_db;
+			for ( pp = &cp_recq_head; ( q = *pp ) && n < CP_GROUP_MAX; ) {
+				if ( q->rq_db != gdb ) {
+					pp = &q->rq_next;
+					continue;
+				}
+				*pp = q->rq_next;
+				q->rq_next = NULL;
+				*gt = q;
+				gt = &q->rq_next;
+				n++;
+			}
+			for ( cp_recq_tail = &cp_recq_head; *cp_recq_tail; )
+				cp_recq_tail = &(*cp_recq_tail)->rq_next;
+			ldap_pvt_thread_mutex_unlock( &cp_recq_mutex );
+			cp_recq_group( op, g, n );
+			ldap_pvt_thread_mutex_lock( &cp_recq_mutex );
+			for ( q = g; q; q = g ) {
+				g = q->rq_next;
+				q->rq_done = 1;
+			}
+			ldap_pvt_thread_cond_broadcast( &cp_recq_cond );
+		}
+		/* the lead passes to a waiting requester, if any */
+		cp_recq_leading = 0;
+		ldap_pvt_thread_cond_broadcast( &cp_recq_cond );
+	}
+	ldap_pvt_thread_mutex_unlock( &cp_recq_mutex );
+	rs->sr_text = me.rq_text;
+	return me.rq_rc;
+}
