@@ -186,8 +186,10 @@ void certpin_adtable_init( void );
 int certpin_adtable_records_stored( Operation *op, BackendDB *db );
 int certpin_adtable_check( Operation *op, SlapReply *rs, BackendDB *db, int touches );
 void certpin_adtable_watch( Operation *op );
+/* write.c: the group commit's queue, once per process. */
 void certpin_write_init( void );
-/* An overlay of db logs its writes outside its transactions (core.c). */
+/* Does an overlay of db log its writes as they run, outside the database's
+ * transactions (accesslog, auditlog)?  (core.c) */
 int certpin_db_logs_writes( BackendDB *db );
 /* Record an issued certificate (DER) on entry ndn of db with its metadata
  * (endpoint may be NULL), with the checks of the write path; an internal
@@ -348,8 +350,9 @@ void certpin_count_logon( Operation *op, int ev, const char *why,
 	struct berval *ndn, const char *hex );
 /* A certificate issued; path: "phone+PIN", "administrator" or "self". */
 void certpin_count_issued( const char *path );
-/* commits database commits recorded certpinIssue certificates, grouped of
- * them in a commit shared with others (write.c, group commit) */
+/* commits: database commits that recorded certpinIssue certificates;
+ * grouped: the certificates among them recorded in a commit shared with
+ * other requests (write.c, group commit). */
 void certpin_count_records( int commits, int grouped );
 /* An issuance refused with result code err and diagnostic text. */
 void certpin_count_issue_refused( Operation *op, int err, const char *text );
