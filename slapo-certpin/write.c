@@ -1876,10 +1876,9 @@ cp_record_one( Operation *op, BackendDB *db, struct berval *ndn,
 	 * shared transaction (group commit) goes on without the refused one. */
 	certpin_uniq_lock();
 	if ( certpin_entry_get( op, db, ndn, &e ) != LDAP_SUCCESS ) {
-		certpin_uniq_unlock();
-		ch_free( rec.bv_val );
+		rc = LDAP_NO_SUCH_OBJECT;
 		rs->sr_text = "certpin: no such entry";
-		return LDAP_NO_SUCH_OBJECT;
+		goto refused;
 	}
 	a = attr_find( e->e_attrs, ad_certpinCertBinary );
 	held = a ? a->a_numvals : 0;
@@ -1888,25 +1887,21 @@ cp_record_one( Operation *op, BackendDB *db, struct berval *ndn,
 		holds = test_filter( op, e, assertion ) == LDAP_COMPARE_TRUE;
 	certpin_entry_release( op, db, e );
 	if ( held + 1 > ci->ci_max_certs ) {
-		certpin_uniq_unlock();
-		ch_free( rec.bv_val );
+		rc = LDAP_CONSTRAINT_VIOLATION;
 		rs->sr_text = "certpinCertificate: the entry holds as many "
 			"certificates as it may (certpin-max-certificates)";
-		return LDAP_CONSTRAINT_VIOLATION;
+		goto refused;
 	}
 	if ( !holds ) {
-		certpin_uniq_unlock();
-		ch_free( rec.bv_val );
+		rc = LDAP_ASSERTION_FAILED;
 		rs->sr_text = "certpin: the entry no longer satisfies the write's assertion";
-		return LDAP_ASSERTION_FAILED;
+		goto refused;
 	}
 	rc = cp_check_new( op, ndn, hex, why, sizeof( why ) );
 	if ( rc != LDAP_SUCCESS ) {
-		certpin_uniq_unlock();
-		ch_free( rec.bv_val );
 		rs->sr_text = "certpinCertificate: the issued certificate is "
 			"already on file or revoked";
-		return rc;
+		goto refused;
 	}
 
 	ber_bvarray_add( &v, &rec );
@@ -1932,6 +1927,11 @@ cp_record_one( Operation *op, BackendDB *db, struct berval *ndn,
 		op->o_log_prefix, hex, ndn->bv_val, endpoint ? " endpoint=" : "",
 		endpoint ? endpoint : "" );
 	return LDAP_SUCCESS;
+
+refused:	/* by a check, before anything is written */
+	certpin_uniq_unlock();
+	ch_free( rec.bv_val );
+	return rc;
 }
 
 /* ---- group commit of single issuances ----------------------------------
