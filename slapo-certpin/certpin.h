@@ -147,6 +147,11 @@ int certpin_access( Operation *op, Entry *e, AttributeDescription *desc,
  * LDAP_DEBUG_TRACE); returns the result code sent. */
 int certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text );
 
+/* What a client is told when the backend refuses one of certpin's own
+ * writes with result rc (a static string: the backend's own text may live
+ * on its stack and is only logged). */
+const char *certpin_write_failed_text( int rc );
+
 /* A modification the overlay computed (SLAP_MOD_INTERNAL) of ad; vals (may
  * be NULL) is consumed, normalized values are added.  Not linked. */
 Modifications *certpin_mod_new( short mop, AttributeDescription *ad,

@@ -361,6 +361,27 @@ certpin_find_thumbprint_all( Operation *op, const char *hex,
 	return certpin_find_done( op, &cf, owner );
 }
 
+const char *
+certpin_write_failed_text( int rc )
+{
+	switch ( rc ) {
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		return "certpin: the entry could not be updated: it would exceed "
+			"the size its database allows for an entry (maxentrysize)";
+	case LDAP_OBJECT_CLASS_VIOLATION:
+		return "certpin: the entry could not be updated: it would violate "
+			"the schema";
+	case LDAP_NO_SUCH_OBJECT:
+		return "certpin: the entry could not be updated: it no longer exists";
+	case LDAP_BUSY:
+	case LDAP_UNAVAILABLE:
+		return "certpin: the entry could not be updated: the database is "
+			"busy or unavailable; try again";
+	default:
+		return "certpin: the entry could not be updated";
+	}
+}
+
 int
 certpin_refuse( Operation *op, SlapReply *rs, int err, const char *text )
 {

@@ -1106,7 +1106,7 @@ cp_bulk_settle( Operation *op, cp_item *items, int u, int rc )
 				it->it_ndn.bv_val, it->it_endpoint ? " endpoint=" : "",
 				it->it_endpoint ? it->it_endpoint : "" );
 		} else {
-			cp_item_refuse( it, rc, "certpin: the entry could not be updated" );
+			cp_item_refuse( it, rc, certpin_write_failed_text( rc ) );
 		}
 	}
 }

@@ -1807,7 +1807,7 @@ cp_write_internal( Operation *op, BackendDB *db, struct berval *ndn,
 		Debug( LDAP_DEBUG_ANY, "%s certpin: internal modify of \"%s\" "
 			"failed: %d %s\n", op->o_log_prefix, ndn->bv_val, rs2.sr_err,
 			rs2.sr_text ? rs2.sr_text : "" );
-		*text = "certpin: the entry could not be updated";
+		*text = certpin_write_failed_text( rs2.sr_err );
 	}
 	return rs2.sr_err;
 }

@@ -23,6 +23,18 @@
 #     accesslog alike), nothing is shared: every record its own commit, the
 #     log holds exactly the records written, and the room still holds under
 #     a burst for one user (the room is checked under the uniqueness lock).
+# (f) "A request's answer never depends on the others'" when a write fails
+#     inside a shared transaction: users whose entries are too large for one
+#     more certificate (back-mdb maxentrysize: the backend refuses the write
+#     itself, after every check passed) among others in bursts: the shared
+#     transaction is aborted and its records written one by one; the large
+#     users are refused with the backend's reason and hold nothing, every
+#     other request is issued and on file, nothing of an aborted transaction
+#     remains.
+# (g) Requests abandoned while queued for a shared commit: no answer is
+#     owed to them, and whatever they left is whole (each certificate on
+#     file with its thumbprint and record), every answered certificate is on
+#     file, no user holds more than was asked for, slapd keeps running.
 # (d) The counters an operator reads: record-commits and records-grouped
 #     in cn=monitor show that commits were shared (fewer commits than
 #     certificates), and a request alone is its own commit.
@@ -60,7 +72,7 @@ counter() {
 # connections with every connection's requests pipelined; one line per
 # request in OUT: "uid rc sha256" (issued) or "uid rc message".
 cat > "$TESTDIR/burst.py" <<'PY'
-import sys, hashlib, threading, ldap, ldap.extop
+import os, sys, hashlib, threading, ldap, ldap.extop
 oid, uri, admin, pw, csrfile, out = sys.argv[1:7]
 uids = sys.argv[7:]
 csr = open(csrfile, "rb").read()
@@ -76,6 +88,9 @@ def parse(b):
     return tag, b[i:i + n], b[i + n:]
 people = "ou=people,dc=example,dc=com"
 lines, lock = [], threading.Lock()
+# BURST_ABANDON=K: every K-th request of a connection is abandoned as soon
+# as all of that connection's requests are sent ("uid A -": no answer read)
+every = int(os.environ.get("BURST_ABANDON", "0"))
 def worker(mine):
     l = ldap.initialize(uri)
     l.simple_bind_s(admin, pw)
@@ -83,6 +98,12 @@ def worker(mine):
     for u in mine:
         v = tlv(0x30, tlv(0x04, csr) + tlv(0x80, ("uid=%s,%s" % (u, people)).encode()))
         ids.append((u, l.extop(ldap.extop.ExtendedRequest(oid, v))))
+    if every:
+        for k in range(every - 1, len(ids), every):
+            l.abandon(ids[k][1])
+            with lock:
+                lines.append("%s A -" % ids[k][0])
+        ids = [x for k, x in enumerate(ids) if (k + 1) % every]
     for u, m in ids:
         try:
             roid, rval = l.extop_result(m, all=1, timeout=120)
@@ -223,6 +244,78 @@ check_eq "auditlog: the log holds the 11 records written, no more" 11 \
 	"$(grep -c '^add: certpinCertificate;binary' "$TESTDIR/audit.ldif")"
 LDAPI=$LDAPI1
 srv_stop 2
+
+# ---- (f) a write that fails inside a shared transaction ----------------------------
+# big1 and big2 carry a description that leaves their entries room for no
+# certificate under maxentrysize 20000: the longest that fits, found in
+# steps of 100 bytes (back-mdb counts a description twice, as value and
+# normalized value; a certificate with its thumbprint and record adds more
+# than 900 bytes)
+prov_conf 3 "certpin-max-certificates 3"
+sed -i 's/^maxsize .*/&\nmaxentrysize 20000/' "$TESTDIR/srv3/slapd.conf"
+srv_start 3
+prov_base 3
+for i in $(seq -w 1 48); do SRV=3 add_user "w$i" "User w$i" || die "cannot add w$i"; done
+for u in big1 big2; do
+	SRV=3 add_user "$u" "Big $u" || die "cannot add $u"
+	for len in $(seq 9900 -100 5000); do
+		printf 'dn: uid=%s,%s\nchangetype: modify\nreplace: description\ndescription: %s\n' \
+			"$u" "$PEOPLE" "$(head -c "$len" /dev/zero | tr '\0' x)" |
+			SRV=3 root_modify >"$TESTDIR/enlarge.out" 2>&1 && break
+		grep -q 'Administrative limit exceeded (11)' "$TESTDIR/enlarge.out" ||
+			die "cannot enlarge $u: $(cat "$TESTDIR/enlarge.out")"
+	done
+	echo "# $u: a description of $len bytes"
+	[ "$len" -gt 5000 ] || die "$u: no description between 5000 and 9900 bytes fits"
+done
+LDAPI=$(srv_uri 3 ldapi)
+# the records of a database's first certificates are written one by one
+# (adtable.c): one issued first, so that the bursts may share commits
+burst "$TESTDIR/h0" w48
+check_eq "maxentrysize: a first certificate issued" 1 "$(awk '$2 == 0' "$TESTDIR/h0" | wc -l)"
+burst "$TESTDIR/h1" big1
+check_eq "maxentrysize: big1 alone is refused by the backend (adminLimitExceeded, its reason)" \
+	"big1 11 certpin: the entry could not be updated: it would exceed the size its database allows for an entry (maxentrysize)" "$(cat "$TESTDIR/h1")"
+aborted=0
+for r in 1 2 3; do
+	burst "$TESTDIR/hb$r" big1 $(seq -f 'w%02g' $((r * 15 - 14)) $((r * 15 - 8))) big2 \
+		$(seq -f 'w%02g' $((r * 15 - 7)) $((r * 15)))
+	check_eq "burst $r: the 15 other users' requests all issued" 15 \
+		"$(awk '$1 !~ /^big/ && $2 == 0' "$TESTDIR/hb$r" | wc -l)"
+	check_eq "burst $r: big1 and big2 refused, with the reason (maxentrysize)" \
+		"big1 11 certpin: the entry could not be updated: it would exceed the size its database allows for an entry (maxentrysize)
+big2 11 certpin: the entry could not be updated: it would exceed the size its database allows for an entry (maxentrysize)" "$(grep '^big' "$TESTDIR/hb$r")"
+done
+aborted=$(grep -ac 'certpin: a group commit of .* failed (11): recording them one by one' "$TESTDIR/srv3/slapd.log")
+echo "# $aborted shared transactions aborted and written one by one"
+check "a shared transaction held a refused write, was aborted and written one by one ($aborted)" \
+	test "$aborted" -ge 1
+SRV=3 check_eq "maxentrysize: every certificate received is on file, and only those" \
+	"$(cat "$TESTDIR"/h0 "$TESTDIR"/hb? | awk '$2 == 0 { print $1, $3 }' | LC_ALL=C sort)" "$(SRV=3 on_file)"
+SRV=3 check_consistent "maxentrysize"
+check_eq "big1 and big2 hold no certificate, no record" "" \
+	"$(SRV=3 root_search -b "$PEOPLE" '(&(uid=big*)(|(certpinCertificate=*)(certpinThumbprint=*)(certpinCertInfo=*)))' 1.1)"
+
+# ---- (g) requests abandoned while queued ---------------------------------------------
+# the 48 users again (one certificate each so far but w48 with two after
+# this): 4 requests a connection, every second one abandoned
+BURST_ABANDON=2 burst "$TESTDIR/ha" $(seq -f 'w%02g' 1 47)
+check_eq "abandon: 23 or 24 requests abandoned, no answer read for them" 1 \
+	"$(awk '$2 == "A"' "$TESTDIR/ha" | wc -l | awk '{ print ($1 >= 23 && $1 <= 24) }')"
+check_eq "abandon: every request not abandoned issued" 0 "$(awk '$2 != "A" && $2 != 0' "$TESTDIR/ha" | wc -l)"
+SRV=3 check_consistent "abandon"
+got=$(SRV=3 on_file)
+check_eq "abandon: every certificate answered is on file" "" \
+	"$(cat "$TESTDIR"/h0 "$TESTDIR"/hb? "$TESTDIR/ha" | awk '$2 == 0 { print $1, $3 }' | LC_ALL=C sort |
+		LC_ALL=C comm -23 - <(printf '%s\n' "$got"))"
+check_eq "abandon: a certificate on file that no client received is an abandoned request's, one at most each" "" \
+	"$(printf '%s\n' "$got" | LC_ALL=C comm -23 - <(cat "$TESTDIR"/h0 "$TESTDIR"/hb? "$TESTDIR/ha" |
+		awk '$2 == 0 { print $1, $3 }' | LC_ALL=C sort) |
+		awk 'NR == FNR { if ($2 == "A") a[$1]++; next } { n[$1]++ } END { for (u in n) if (n[u] > a[u]) print u, n[u], a[u] + 0 }' \
+		"$TESTDIR/ha" -)"
+check "abandon: slapd is alive" srv_alive 3
+LDAPI=$LDAPI1
+srv_stop 3
 
 # ---- (c) again: the database reads back whole ------------------------------------
 check "slapd is alive" srv_alive 1
