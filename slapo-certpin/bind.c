@@ -24,7 +24,8 @@
  * frontend after a transaction commit): it bumps a generation counter, looks
  * up the certificates of the sessions the write may concern and, for each
  * one no longer on file, waits until every operation of that connection that
- * was already under way has finished (never for its own thread; at most
+ * was already under way with its identity has finished (never for its own
+ * thread, nor for operations already anonymous; at most
  * CP_DRAIN_MS, after which, and at once when the session runs a persistent
  * sync search, the connection is shut down).  Any operation of a certificate
  * session that starts later sees the counter moved, checks its certificate
@@ -1224,8 +1225,13 @@ certpin_bind_revoked( Operation *op )
 				}
 				LDAP_STAILQ_FOREACH( o, &c->c_ops, o_next ) {
 					/* never this thread's own (the caller, or
-					 * one not yet begun: it will check) */
-					if ( cp_op_persists( o ) || o->o_threadctx == self )
+					 * one not yet begun: it will check), nor
+					 * one without an identity: queued after the
+					 * connection became anonymous, or one that
+					 * dropped it (cp_session_revoked, under
+					 * c_mutex) */
+					if ( cp_op_persists( o ) || o->o_threadctx == self ||
+					     BER_BVISEMPTY( &o->o_ndn ) )
 						continue;
 					if ( o->o_opid < v[i].vi_snap )
 						busy++;
@@ -1384,7 +1390,8 @@ cp_session_revoked( Operation *op, struct berval *ndn )
 	if ( cp_conn_end_persist( c, ldap_pvt_thread_pool_context() ) )
 		Debug( LDAP_DEBUG_STATS, "%s certpin: the session's persistent "
 			"sync search ends: connection shut down\n", op->o_log_prefix );
-	ldap_pvt_thread_mutex_unlock( &c->c_mutex );
+	/* under c_mutex: a revocation's wait reads it (an operation without
+	 * an identity is not waited for) */
 	if ( !BER_BVISNULL( &op->o_dn ) ) {
 		op->o_dn.bv_val[0] = '\0';
 		op->o_dn.bv_len = 0;
@@ -1393,6 +1400,7 @@ cp_session_revoked( Operation *op, struct berval *ndn )
 		op->o_ndn.bv_val[0] = '\0';
 		op->o_ndn.bv_len = 0;
 	}
+	ldap_pvt_thread_mutex_unlock( &c->c_mutex );
 }
 
 /* Check the session of op's connection, if it bound with a certificate. */

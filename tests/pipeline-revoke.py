@@ -177,6 +177,7 @@ verb = {"certdel": "MOD", "revokeall": "MOD", "delete": "DEL", "modrdn": "MODRDN
 
 def read_log():
     """The server's order, from its log: (dev, adm, rev_at, res)."""
+    global lines
     lines = open(log, errors="replace").read().split("\n")
     dev = adm = None
     for l in lines:
@@ -218,3 +219,13 @@ else:
     print("late_user=%d" % sum(1 for mid in late if ran_as.get(mid)))
     print("late_user_kinds=%s" % ",".join(sorted(set(kinds[mid] for mid in late if ran_as.get(mid)))))
     print("late_user_ops=%s" % ",".join("%s/%d" % (dev, mid - 1) for mid in sorted(late) if ran_as.get(mid)))
+    # what the server logged of the first late ones, and of the revocation
+    # (a failure then says what happened, not only that it did)
+    for mid in [m for m in sorted(late) if ran_as.get(m)][:2]:
+        tag = "conn=%s op=%d " % (dev, mid - 1)
+        for l in lines:
+            if tag in l:
+                print("late_log=%s" % l[:220])
+    for l in lines:
+        if "conn=%s op=1 " % adm in l or ("conn=%s " % adm in l and "certpin" in l):
+            print("revocation_log=%s" % l[:220])
