@@ -1415,7 +1415,10 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 	const char *why;
 
 	/* An operation received before its connection lost a certificate
-	 * identity, still carrying it. */
+	 * identity, still carrying an identity: that one, or one it acts for
+	 * by proxied authorization (RFC 4370), which the lost identity
+	 * authorized; either way not compared with the lost DN.  (Operations
+	 * received after the next bind carry that bind's.) */
 	if ( op->o_conn != NULL && !BER_BVISEMPTY( &op->o_ndn ) &&
 	     ( s = cp_slot( bi, op->o_conn->c_conn_idx, 0 ) ) != NULL &&
 	     s->ss_connid == op->o_connid && !BER_BVISNULL( &s->ss_gone_ndn ) &&
@@ -1424,8 +1427,7 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 
 		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
 		if ( s->ss_connid == op->o_connid && !s->ss_used &&
-		     op->o_opid < s->ss_gone_until &&
-		     dn_match( &op->o_ndn, &s->ss_gone_ndn ) ) {
+		     op->o_opid < s->ss_gone_until ) {
 			ber_dupbv_x( &ndn, &s->ss_gone_ndn, op->o_tmpmemctx );
 			gone = 1;
 		}
@@ -1434,7 +1436,10 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 			if ( bi->cb_mode == CP_MODE_ENFORCE ) {
 				Debug( LDAP_DEBUG_STATS, "%s certpin: operation received "
 					"before the session of \"%s\" lost its identity runs "
-					"as anonymous\n", op->o_log_prefix, ndn.bv_val );
+					"as anonymous%s%s%s\n", op->o_log_prefix, ndn.bv_val,
+					dn_match( &op->o_ndn, &ndn ) ? "" : " (it acted for \"",
+					dn_match( &op->o_ndn, &ndn ) ? "" : op->o_ndn.bv_val,
+					dn_match( &op->o_ndn, &ndn ) ? "" : "\")" );
 				cp_session_revoked( op, &ndn );
 			}
 			op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );

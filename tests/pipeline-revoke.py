@@ -6,7 +6,9 @@
 # usage: pipeline-revoke.py LDAPS LDAPI CA CRT KEY USERDN ROOTDN ROOTPW SLAPDLOG
 #            N KIND [ARG] [CSR]
 #   KIND certdel DERFILE | revokeall | delete | modrdn NEWRDN
-#   CSR: a DER PKCS#10 file: every fourth request is a certpinIssue for self
+#   CSR: a DER PKCS#10 file: one request in sixteen is a certpinIssue for self
+#   environment PIPELINE_PROXY=AUTHZID: the searches act for that identity
+#   (proxied authorization), which the user may assume (authzTo)
 #
 # The order that counts is the server's: slapd's stats log (SLAPDLOG, -d
 # stats) has one RESULT line per operation, written once its result was
@@ -19,6 +21,7 @@
 # right after the revocation's result and once everything is over: equal
 # values mean no modify of the user ran in between.  before_/after_ counts
 # are what this client saw arrive (only indicative: TCP buffers).
+import os
 import sys
 import threading
 import time
@@ -32,6 +35,10 @@ arg = rest.pop(0) if kind in ("certdel", "modrdn") else None
 csr = open(rest[0], "rb").read() if rest else None
 n = int(n)
 FIRST = 12	# responses read before the revocation is sent
+# PIPELINE_PROXY=AUTHZID: every search carries a critical proxied
+# authorization control (RFC 4370) for that identity
+PROXY = os.environ.get("PIPELINE_PROXY", "")
+proxy_ctl = R.control(b"2.16.840.1.113730.3.4.18", PROXY.encode()) if PROXY else b""
 userdn_b = userdn.encode()
 
 d = R.connect(ldaps, ca, crt, key)
@@ -76,7 +83,8 @@ for i in range(n):
         batch.append(R.whoami(mid))
     elif k == "search":
         # the user's branch: as the user, every entry in it (slower)
-        batch.append(R.search(mid, userdn_b[userdn_b.index(b",") + 1:], 2, [b"cn"]))
+        batch.append(R.search(mid, userdn_b[userdn_b.index(b",") + 1:], 2, [b"cn"],
+                              proxy_ctl))
     elif k == "modify":
         batch.append(R.modify(mid, userdn_b, [(2, b"description", [b"p%d" % i])]))
     else:
