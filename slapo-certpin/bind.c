@@ -1502,6 +1502,117 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 	op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
 }
 
+/* ---- what a read of a session sends ------------------------------------
+ *
+ * A backstop behind the drain above: a search, compare or Who am I of a
+ * certificate session, begun with its identity, sends nothing more as that
+ * identity once the session has been found revoked (by a revoking write,
+ * or by one of its own operations): its remaining entries are not sent and
+ * its result becomes insufficientAccess.  The fast path, while no
+ * revocation happened anywhere since the operation began, is one atomic
+ * load per response. */
+typedef struct cp_read_guard {
+	slap_callback	rg_cb;
+	int		rg_idx;		/* the session's slot */
+	unsigned long	rg_connid;
+	unsigned long	rg_gen;		/* revocation generation at the start */
+	int		rg_cut;		/* the session lost its identity */
+} cp_read_guard;
+
+static int
+cp_guard_response( Operation *op, SlapReply *rs )
+{
+	cp_read_guard *rg = op->o_callback->sc_private;
+
+	if ( !rg->rg_cut ) {
+		cp_bind_info *bi;
+		cp_session *s;
+
+		if ( CP_GEN_LOAD() == rg->rg_gen )
+			return SLAP_CB_CONTINUE;
+		/* a revocation happened somewhere: this session's? (a revoker
+		 * moves the generation before it marks the session: no finding
+		 * is kept until the operation ends) */
+		bi = __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE );
+		if ( bi == NULL || bi->cb_mode != CP_MODE_ENFORCE ||
+		     ( s = cp_slot( bi, rg->rg_idx, 0 ) ) == NULL )
+			return SLAP_CB_CONTINUE;
+		ldap_pvt_thread_mutex_lock( &bi->cb_mutex );
+		rg->rg_cut = s->ss_connid == rg->rg_connid &&
+			( s->ss_dead != NULL || s->ss_revoked );
+		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
+		if ( !rg->rg_cut )
+			return SLAP_CB_CONTINUE;
+		Debug( LDAP_DEBUG_STATS, "%s certpin: the session lost its "
+			"certificate identity while this operation ran: nothing more "
+			"of it is sent\n", op->o_log_prefix );
+	}
+	switch ( rs->sr_type ) {
+	case REP_SEARCH:
+	case REP_SEARCHREF:
+	case REP_INTERMEDIATE:
+		return LDAP_SUCCESS;	/* not sent; the backend goes on */
+	case REP_EXTENDED:
+		if ( rs->sr_rspdata != NULL ) {
+			ber_bvfree( rs->sr_rspdata );
+			rs->sr_rspdata = NULL;
+		}
+		/* FALLTHRU */
+	case REP_RESULT:
+		rs->sr_err = LDAP_INSUFFICIENT_ACCESS;
+		rs->sr_text = "certificate no longer on file";
+		rs->sr_matched = NULL;
+		rs->sr_ref = NULL;
+		break;
+	default:
+		break;
+	}
+	return SLAP_CB_CONTINUE;
+}
+
+static int
+cp_guard_cleanup( Operation *op, SlapReply *rs )
+{
+	slap_callback *sc = op->o_callback;
+
+	/* slapd plays the cleanups after every entry too: only the result
+	 * ends the operation */
+	if ( rs->sr_type == REP_SEARCH || rs->sr_type == REP_SEARCHREF ||
+	     rs->sr_type == REP_INTERMEDIATE )
+		return SLAP_CB_CONTINUE;
+	op->o_callback = NULL;	/* unlinks this callback */
+	op->o_tmpfree( sc->sc_private, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+/* A read that may send something as the session's identity: guarded. */
+static void
+cp_guard_read( Operation *op, unsigned long gen )
+{
+	cp_read_guard *rg;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_SEARCH:
+	case LDAP_REQ_COMPARE:
+		break;
+	case LDAP_REQ_EXTENDED:
+		if ( bvmatch( &op->ore_reqoid, &slap_EXOP_WHOAMI ) )
+			break;
+		/* FALLTHRU */
+	default:
+		return;
+	}
+	rg = op->o_tmpcalloc( 1, sizeof( cp_read_guard ), op->o_tmpmemctx );
+	rg->rg_idx = op->o_conn->c_conn_idx;
+	rg->rg_connid = op->o_connid;
+	rg->rg_gen = gen;
+	rg->rg_cb.sc_response = cp_guard_response;
+	rg->rg_cb.sc_cleanup = cp_guard_cleanup;
+	rg->rg_cb.sc_private = rg;
+	rg->rg_cb.sc_next = op->o_callback;
+	op->o_callback = &rg->rg_cb;
+}
+
 int
 certpin_bind_op_any( Operation *op, SlapReply *rs )
 {
@@ -1509,13 +1620,18 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 	certpin_info *ci = on->on_bi.bi_private;
 	cp_bind_info *bi = ci->ci_bind;
 	cp_session *s;
+	unsigned long gen;
 	int txn, lost = 0;
 
 	/* Sessions live on the frontend instance only. */
 	if ( bi == NULL || bi != __atomic_load_n( &cp_front, __ATOMIC_ACQUIRE ) )
 		return SLAP_CB_CONTINUE;
 
+	gen = CP_GEN_LOAD();	/* before the check: what the guard compares */
 	cp_session_check( bi, op );
+	if ( bi->cb_mode == CP_MODE_ENFORCE && !BER_BVISEMPTY( &op->o_ndn ) &&
+	     cp_session_of( bi, op ) != NULL )
+		cp_guard_read( op, gen );
 
 	/* Every client write, and every extended operation but Who am I (any
 	 * may write), moves the re-bind cache's generation. */

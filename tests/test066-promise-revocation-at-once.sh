@@ -266,5 +266,31 @@ check_out "a device deletes its own certificate (by self write) without waiting 
 	"^self_revoke=0 fast=1$" printf '%s\n' "$out"
 check_out "and its next operation is anonymous" "^whoami=anonymous$" printf '%s\n' "$out"
 logon_refused "and the certificate no longer logs on" 1 "$DEV"
+
+# ---- a read under way when the revocation lands sends nothing more ------------------
+# 1,500 entries of 12 KB: the device reads one and stops, so that slapd's
+# writes block (the sockets' buffers full) with the search under way; the
+# revocation waits for it; the device reads on.  The entries not yet sent
+# when the revocation marked the session are not sent, and the search ends
+# with insufficientAccess (bind.c, the read guard).
+big=$(head -c 12000 /dev/zero | tr '\0' 'x')
+{ printf 'dn: ou=bulk,%s\nobjectClass: organizationalUnit\nou: bulk\n\n' "$SUFFIX"
+  for i in $(seq 1 1500); do
+	printf 'dn: cn=b%d,ou=bulk,%s\nobjectClass: person\ncn: b%d\nsn: b\ndescription: %s\n\n' \
+		"$i" "$SUFFIX" "$i" "$big"
+  done; } | root_add >/dev/null || die "cannot add the bulk entries"
+new_device
+out=$(PYTHONPATH=$SRCDIR/tests "$PY" "$SRCDIR/tests/inflight-revoke.py" "$(srv_uri 1 ldaps)" \
+	"$(srv_uri 1 ldapi)" "$PKI/ca.crt" "$PKI/$DEV.crt" "$PKI/$DEV.key" "$(dn "$DEV")" \
+	"$PKI/$DEV.der" "$ROOTDN" "$ROOTPW" "ou=bulk,$SUFFIX" 2>&1)
+check_out "a search of 1,500 large entries as the device is under way (its first entry came)" \
+	"^first=entry$" printf '%s\n' "$out"
+check_out "the revocation, issued meanwhile, returns within the drain bound" \
+	"^revoke=0 ms=[0-9]{1,4}$" printf '%s\n' "$out"
+check_out "the search ends with insufficientAccess, not all of it sent" \
+	"^entries=([0-9]{1,3}|1[0-4][0-9][0-9]) code=50$" printf '%s\n' "$out"
+check_out "the device's connection is anonymous afterwards" "^whoami_end=anonymous$" printf '%s\n' "$out"
+srv_log_has "the log says the read was cut" 1 \
+	"certpin: the session lost its certificate identity while this operation ran: nothing more of it is sent"
 check "slapd is alive after everything" srv_alive 1
 done_testing
