@@ -14,12 +14,8 @@ import rawldap as R
 
 ldaps, ldapi, ca, crt, key, userdn, der, rootdn, rootpw, base = sys.argv[1:11]
 
-d = R.connect(ldaps, ca, crt, key)
-r = d.bind_sasl(b"EXTERNAL")
-print("bound=%s" % (d.whoami() if r and r.code == 0 else "error %s" % (r and r.code)))
-a = R.connect(ldapi)
-r = a.bind_simple(rootdn.encode(), rootpw.encode())
-assert r.code == 0, r
+d, a, bound = R.device_and_root(ldaps, ldapi, ca, crt, key, rootdn, rootpw)
+print(bound)
 
 mid = d.next_id()
 d.send(R.search(mid, base.encode(), 2, [b"description"]))

@@ -41,12 +41,8 @@ PROXY = os.environ.get("PIPELINE_PROXY", "")
 proxy_ctl = R.control(b"2.16.840.1.113730.3.4.18", PROXY.encode()) if PROXY else b""
 userdn_b = userdn.encode()
 
-d = R.connect(ldaps, ca, crt, key)
-r = d.bind_sasl(b"EXTERNAL")
-print("bound=%s" % (d.whoami() if r and r.code == 0 else "error %s" % (r and r.code)))
-a = R.connect(ldapi)
-r = a.bind_simple(rootdn.encode(), rootpw.encode())
-assert r.code == 0, r
+d, a, bound = R.device_and_root(ldaps, ldapi, ca, crt, key, rootdn, rootpw)
+print(bound)
 
 newdn = userdn
 if kind == "modrdn":

@@ -310,3 +310,15 @@ def connect(uri, ca=None, crt=None, key=None, starttls=False):
             raise RuntimeError("StartTLS refused: %r" % r)
         c.sock = _tls_context(ca, crt, key).wrap_socket(s, server_hostname=u.hostname)
     return c
+
+
+def device_and_root(ldaps, ldapi, ca, crt, key, rootdn, rootpw):
+    """A device's connection bound with its certificate (SASL EXTERNAL over
+    ldaps) and the root DN's over ldapi: (device, root, "bound=..." line)."""
+    d = connect(ldaps, ca, crt, key)
+    r = d.bind_sasl(b"EXTERNAL")
+    bound = "bound=%s" % (d.whoami() if r and r.code == 0 else "error %s" % (r and r.code))
+    a = connect(ldapi)
+    r = a.bind_simple(rootdn.encode(), rootpw.encode())
+    assert r.code == 0, r
+    return d, a, bound
