@@ -153,8 +153,46 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# free_port: a port free on 127.0.0.1 now, below the kernel's ephemeral
+# range (a port the kernel picked could be taken by a client connection's
+# source port before slapd listens on it: seen as EADDRINUSE), and not
+# handed out before in this test ($TESTDIR/ports).
 free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	"$PY" - "$TESTDIR/ports" <<'PY'
+import random, socket, sys
+used = set()
+try:
+    used = set(open(sys.argv[1]).read().split())
+except OSError:
+    pass
+lo = 20000
+try:
+    lo_eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    lo_eph = 32768
+hi = min(lo_eph, 32768) - 1
+if hi - lo < 1000:	# no room below the ephemeral range: the kernel picks
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    sys.exit(0)
+for _ in range(1000):
+    p = random.randint(lo, hi)
+    if str(p) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(sys.argv[1], "a") as f:
+        f.write("%d\n" % p)
+    print(p)
+    sys.exit(0)
+sys.exit("free_port: no free port in %d-%d" % (lo, hi))
+PY
 }
 
 # ---- PKI -------------------------------------------------------------------
