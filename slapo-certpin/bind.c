@@ -1434,12 +1434,13 @@ cp_session_check( cp_bind_info *bi, Operation *op )
 		ldap_pvt_thread_mutex_unlock( &bi->cb_mutex );
 		if ( gone ) {
 			if ( bi->cb_mode == CP_MODE_ENFORCE ) {
+				int other = !dn_match( &op->o_ndn, &ndn );
+
 				Debug( LDAP_DEBUG_STATS, "%s certpin: operation received "
 					"before the session of \"%s\" lost its identity runs "
 					"as anonymous%s%s%s\n", op->o_log_prefix, ndn.bv_val,
-					dn_match( &op->o_ndn, &ndn ) ? "" : " (it acted for \"",
-					dn_match( &op->o_ndn, &ndn ) ? "" : op->o_ndn.bv_val,
-					dn_match( &op->o_ndn, &ndn ) ? "" : "\")" );
+					other ? " (it acted for \"" : "",
+					other ? op->o_ndn.bv_val : "", other ? "\")" : "" );
 				cp_session_revoked( op, &ndn );
 			}
 			op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
@@ -1561,7 +1562,16 @@ cp_guard_response( Operation *op, SlapReply *rs )
 	case REP_RESULT:
 		rs->sr_err = LDAP_INSUFFICIENT_ACCESS;
 		rs->sr_text = "certificate no longer on file";
+		/* dropped the way slapd frees them after sending */
+		if ( rs->sr_flags & REP_MATCHED_MUSTBEFREED ) {
+			rs->sr_flags ^= REP_MATCHED_MUSTBEFREED;
+			free( (char *)rs->sr_matched );
+		}
 		rs->sr_matched = NULL;
+		if ( rs->sr_flags & REP_REF_MUSTBEFREED ) {
+			rs->sr_flags ^= REP_REF_MUSTBEFREED;
+			ber_bvarray_free( rs->sr_ref );
+		}
 		rs->sr_ref = NULL;
 		break;
 	default:
@@ -1585,9 +1595,10 @@ cp_guard_cleanup( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* A read that may send something as the session's identity: guarded. */
+/* A read of a certificate session that may send something as its identity
+ * (gen: the revocation generation taken before its check): guarded. */
 static void
-cp_guard_read( Operation *op, unsigned long gen )
+cp_guard_read( cp_bind_info *bi, Operation *op, unsigned long gen )
 {
 	cp_read_guard *rg;
 
@@ -1602,6 +1613,9 @@ cp_guard_read( Operation *op, unsigned long gen )
 	default:
 		return;
 	}
+	if ( bi->cb_mode != CP_MODE_ENFORCE || BER_BVISEMPTY( &op->o_ndn ) ||
+	     cp_session_of( bi, op ) == NULL )
+		return;
 	rg = op->o_tmpcalloc( 1, sizeof( cp_read_guard ), op->o_tmpmemctx );
 	rg->rg_idx = op->o_conn->c_conn_idx;
 	rg->rg_connid = op->o_connid;
@@ -1629,9 +1643,7 @@ certpin_bind_op_any( Operation *op, SlapReply *rs )
 
 	gen = CP_GEN_LOAD();	/* before the check: what the guard compares */
 	cp_session_check( bi, op );
-	if ( bi->cb_mode == CP_MODE_ENFORCE && !BER_BVISEMPTY( &op->o_ndn ) &&
-	     cp_session_of( bi, op ) != NULL )
-		cp_guard_read( op, gen );
+	cp_guard_read( bi, op, gen );
 
 	/* Every client write, and every extended operation but Who am I (any
 	 * may write), moves the re-bind cache's generation. */

@@ -77,20 +77,18 @@ time.sleep(2.0)
 stop.set()
 for t in threads:
     t.join()
+# a Who am I cut by the guard began before the revocation returned and
+# ended after it began: it overlaps it; it counts as not logged on
+cuts = [r for r in results if r[2] == 'cut']
+print('cut: %d, outside the revocation: %d' % (len(cuts),
+      sum(1 for r in cuts if r[1] < t_start or r[0] > t_done)))
+results = [(a, b, False if ok == 'cut' else ok, how) for a, b, ok, how in results]
 before = [r for r in results if r[1] < t_start]
 after = [r for r in results if r[0] > t_done]
 during = [r for r in results if r not in before and r not in after]
 ok_before = sum(1 for r in before if r[2])
 ok_after = sum(1 for r in after if r[2])
 odd = sum(1 for r in results if r[2] is None)
-# a read cut by the guard began before the revocation returned and ended
-# after it began: it overlaps it
-cut_elsewhere = sum(1 for r in before + after if r[2] == 'cut')
-print('cut: %d, outside the revocation: %d' % (sum(1 for r in results if r[2] == 'cut'), cut_elsewhere))
-results = [(a, b, False if ok == 'cut' else ok, how) for a, b, ok, how in results]
-before = [r for r in results if r[1] < t_start]
-after = [r for r in results if r[0] > t_done]
-during = [r for r in results if r not in before and r not in after]
 print('logons: %d in all by %d clients; before the revoke: %d, %d succeeded; '
       'overlapping it: %d, %d succeeded; after it returned: %d, %d succeeded; '
       'revoke took %.1f ms; unexpected errors: %d' % (

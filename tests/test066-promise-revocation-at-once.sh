@@ -53,11 +53,11 @@ pipeline() {	# DEV N KIND [ARG] [CSR]
 }
 field_of() { printf '%s\n' "$1" | sed -n "s/^$2=//p"; }
 
-# attack DESC KIND [ARG-FN] [CSR]: up to twelve fresh devices, until the
-# revocation landed with requests left (late_all > 0); every attempt must
+# attack DESC KIND [ARG-FN] [CSR]: fresh devices, until the revocation
+# landed with requests left (late_all > 0) LANDINGS times; every attempt must
 # show no late operation as the user.  ARG-FN prints the kind's argument.
-# PREP, if set, names a function run with each fresh device; LANDINGS (1)
-# how many landings to attack (up to four times as many attempts plus ten).
+# PREP, if set, names a function run with each fresh device; LANDINGS
+# defaults to 1 (at most four attempts per landing, plus ten).
 attack() {
 	local desc=$1 kind=$2 argfn=${3:-} csrf=${4:-} try out arg bad=0 landed=0
 	local want=${LANDINGS:-1}
