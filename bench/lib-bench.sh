@@ -70,8 +70,16 @@ PY
 # production runs), room for the data.
 # BENCH_DBNOSYNC=1: no fsync at each commit (an experiment: how much of a
 # write's cost is the disk; not a production setting).
+# BENCH_HASH64=1: 64-bit index hashes (slapd.conf index_hash64, set before
+# slapadd; a production setting, slapo-certpin(5) "Revocation cost"):
+# back-mdb then deletes only a revoked thumbprint's index key, without
+# rewriting the keys of the certificates that stay.  Server 1 is tuned
+# before bench_plain_conf copies it, so plain slapd gets the same setting.
 bench_tune_conf() {
 	sed -i -e 's/^maxsize .*/maxsize 8589934592/' "$TESTDIR/srv$1/slapd.conf"
+	if [ -n "${BENCH_HASH64:-}" ]; then
+		sed -i -e 's/^modulepath /index_hash64 on\n&/' "$TESTDIR/srv$1/slapd.conf"
+	fi
 	if [ -n "${BENCH_DBNOSYNC:-}" ]; then
 		sed -i -e 's/^maxsize .*/&\ndbnosync/' "$TESTDIR/srv$1/slapd.conf"
 	fi

@@ -126,7 +126,8 @@ def peer_one(outdir, path):
     users = int(meta.get("users", "0"))
     L = [f"Peer run: {users:,} users, {meta.get('rounds')} rounds of {meta.get('secs')} s "
          f"(each server a third of each round); {meta.get('date')}, commit {meta.get('commit')}; "
-         f"389-ds-base {meta.get('ds389')}", "",
+         f"389-ds-base {meta.get('ds389')}"
+         + ("; index_hash64 on (BENCH_HASH64)" if meta.get("hash64") else ""), "",
          f"Machine: {meta.get('machine')}; load average at the end "
          f"{meta.get('loadavg_end', '?')}", "",
          "| Figure | certpin | plain slapd | 389-DS | certpin vs 389-DS | certpin vs plain | goal | verdict |",
