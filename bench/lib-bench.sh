@@ -78,7 +78,7 @@ PY
 bench_tune_conf() {
 	sed -i -e 's/^maxsize .*/maxsize 8589934592/' "$TESTDIR/srv$1/slapd.conf"
 	if [ -n "${BENCH_HASH64:-}" ]; then
-		sed -i -e 's/^modulepath /index_hash64 on\n&/' "$TESTDIR/srv$1/slapd.conf"
+		srv_hash64 "$1"
 	fi
 	if [ -n "${BENCH_DBNOSYNC:-}" ]; then
 		sed -i -e 's/^maxsize .*/&\ndbnosync/' "$TESTDIR/srv$1/slapd.conf"

@@ -342,6 +342,11 @@ CONF
 
 srv_uri() { cat "$TESTDIR/srv$1/uri.$2"; }
 
+# srv_hash64 N: server N's slapd.conf uses 64-bit index hashes (the global
+# directive index_hash64 on, put before modulepath); before slapadd or the
+# first start, as slapd.conf(5) says for changing it.
+srv_hash64() { sed -i -e 's/^modulepath /index_hash64 on\n&/' "$TESTDIR/srv$1/slapd.conf"; }
+
 # srv_start N [config]: start srv N from slapd.conf, or with "config" from a
 # cn=config directory converted from it (slaptest).
 srv_start() {

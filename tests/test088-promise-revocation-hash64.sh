@@ -19,7 +19,7 @@ PILAR="uid=pilar,$PEOPLE"
 srv_conf 1
 srv_conf 2 "certpin-strong-mapping on"
 for n in 1 2; do
-	sed -i -e 's/^modulepath /index_hash64 on\n&/' "$TESTDIR/srv$n/slapd.conf"
+	srv_hash64 "$n"
 	check_eq "server $n: slapd.conf sets index_hash64 on" 1 \
 		"$(grep -c '^index_hash64 on$' "$TESTDIR/srv$n/slapd.conf")"
 	srv_start "$n"
@@ -107,7 +107,7 @@ srv_stop 1
 /usr/sbin/slapcat -f "$TESTDIR/srv1/slapd.conf" -l "$TESTDIR/dump.ldif" 2>"$TESTDIR/slapcat.log" ||
 	die "slapcat failed: $(cat "$TESTDIR/slapcat.log")"
 srv_conf 3
-sed -i -e 's/^modulepath /index_hash64 on\n&/' "$TESTDIR/srv3/slapd.conf"
+srv_hash64 3
 check "slapadd loads the dump into a 64-bit-hash database" \
 	/usr/sbin/slapadd -q -f "$TESTDIR/srv3/slapd.conf" -l "$TESTDIR/dump.ldif"
 srv_start 3
